@@ -1,0 +1,33 @@
+"""The one NinjaAPI; each app mounts its router here."""
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema, Status
+
+from atom_site.health import health_report
+
+api = NinjaAPI(
+    title="Atom API",
+    version="1.0",
+    description="Publish, install, load, compose and measure skills.",
+    urls_namespace="api",
+)
+
+
+class CheckOut(Schema):
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class HealthOut(Schema):
+    status: str
+    failed: list[str]
+    checks: dict[str, CheckOut]
+
+
+@api.get("/health", response={200: HealthOut, 503: HealthOut}, tags=["health"], auth=None)
+async def health(request: HttpRequest):
+    """Run every check; 200 when all pass, 503 naming the ones that failed."""
+    report = await health_report()
+    return Status(200 if report.ok else 503, report.as_dict())

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AtomSiteConfig(AppConfig):
+    name = "atom_site"
+    verbose_name = "Atom"

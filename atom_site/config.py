@@ -1,0 +1,170 @@
+"""Builders for the settings that depend on which services are configured.
+
+The embedded default (no `DATABASE_URL`, no `REDIS_URL`) keeps everything under the data
+directory: a SQLite database in WAL mode, a file-based cache and an SQLite channel layer, all
+of which work across the processes `make up` starts. Setting the URLs switches to PostgreSQL
+and Redis without any other change.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "pgsql"})
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+SQLITE_BUSY_TIMEOUT_SECONDS = 20
+
+SQLITE_INIT = (
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000};"
+    "PRAGMA foreign_keys=ON;"
+)
+
+
+def sqlite_database(path: Path) -> dict[str, Any]:
+    """SQLite tuned so that web, workers and watcher can share one file.
+
+    IMMEDIATE transactions take the write lock at BEGIN, so a writer waits for the busy
+    timeout instead of failing with "database is locked" when it upgrades a read lock.
+    """
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+            "init_command": SQLITE_INIT,
+        },
+    }
+
+
+def database_from_url(url: str, *, data_dir: Path, conn_max_age: int) -> dict[str, Any]:
+    """Parse `DATABASE_URL`; an empty value means the embedded SQLite database."""
+    if not url:
+        return sqlite_database(data_dir / "atom.sqlite3")
+    parts = _split_url("DATABASE_URL", url)
+    if parts.scheme == "sqlite":
+        # sqlite:////absolute/path or sqlite:///relative/path, as dj-database-url reads them.
+        name = parts.path[1:]
+        if not name:
+            raise ImproperlyConfigured("DATABASE_URL: a sqlite URL needs a file path")
+        return sqlite_database(Path(name).resolve())
+    if parts.scheme not in POSTGRES_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres:// or sqlite:///)"
+        )
+    if not parts.hostname and "host=" not in parts.query:
+        raise ImproperlyConfigured("DATABASE_URL: a postgres URL needs a host")
+    if not parts.path.strip("/"):
+        raise ImproperlyConfigured("DATABASE_URL: a postgres URL needs a database name")
+    _check_port("DATABASE_URL", parts)
+    try:
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL: {error}") from None
+    config["ENGINE"] = "django.db.backends.postgresql"
+    return config
+
+
+def redis_url_checked(url: str) -> str:
+    """Return `REDIS_URL` unchanged when it is well formed."""
+    parts = _split_url("REDIS_URL", url)
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ImproperlyConfigured(
+            f"REDIS_URL: unsupported scheme {parts.scheme!r} (use redis:// or rediss://)"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ImproperlyConfigured("REDIS_URL: a redis URL needs a host")
+    _check_port("REDIS_URL", parts)
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL: database {database!r} is not a number")
+    return url
+
+
+def caches_for(*, redis_url: str, data_dir: Path, key_prefix: str) -> dict[str, Any]:
+    if redis_url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": key_prefix,
+            }
+        }
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(data_dir / "cache"),
+            "KEY_PREFIX": key_prefix,
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        }
+    }
+
+
+def channel_layers_for(*, redis_url: str, key_prefix: str) -> dict[str, Any]:
+    if redis_url:
+        return {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [redis_url], "prefix": f"{key_prefix}asgi"},
+            }
+        }
+    return {
+        "default": {
+            "BACKEND": "channels_lite.layers.core.SQLiteChannelLayer",
+            "CONFIG": {"database": "channels", "polling_interval": 0.02, "expiry": 60},
+        }
+    }
+
+
+def secret_key_load_or_create(path: Path) -> str:
+    """Read the data dir's secret key, creating it once.
+
+    Every process (daphne, each django-q2 worker, the watcher) must see the same key:
+    django-q2 signs tasks with it, and a task signed with another key is dropped silently.
+    The key is written to a private temporary file and linked into place, so two processes
+    starting together agree on one key.
+    """
+    if path.exists():
+        return _read_secret(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ImproperlyConfigured(f"SECRET_KEY: the key in {path} is shorter than 32 characters")
+    return key
+
+
+def _split_url(name: str, url: str):
+    if "://" not in url:
+        raise ImproperlyConfigured(f"{name}: {url!r} is not a URL (expected scheme://…)")
+    try:
+        return urlsplit(url)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+def _check_port(name: str, parts) -> None:
+    try:
+        parts.port  # noqa: B018 - urllib validates the port lazily
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: the port is not a number from 0 to 65535") from None

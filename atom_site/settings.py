@@ -1,0 +1,167 @@
+"""Atom's settings: every knob comes from the environment (see README, "Configuration")."""
+
+import socket
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from atom_site.config import (
+    caches_for,
+    channel_layers_for,
+    database_from_url,
+    redis_url_checked,
+    secret_key_load_or_create,
+    sqlite_database,
+)
+from atom_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+ATOM_DATA_DIR = env_path("ATOM_DATA_DIR", BASE_DIR / "data")
+ATOM_SKILLS_DIR = env_path("ATOM_SKILLS_DIR", BASE_DIR / "skills_library")
+ATOM_HOST_NAME = env_str("ATOM_HOST_NAME", socket.gethostname())
+
+DEBUG = env_bool("DEBUG", True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY: required when DEBUG is off")
+    SECRET_KEY = secret_key_load_or_create(ATOM_DATA_DIR / "secret_key")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "channels_lite",
+    "django_q",
+    "ninja",
+    "atom_site",
+    "skills",
+    "workflows",
+    "perf",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "atom_site.urls"
+ASGI_APPLICATION = "atom_site.asgi.application"
+WSGI_APPLICATION = "atom_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Databases -----------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL")
+DATABASES = {
+    "default": database_from_url(
+        DATABASE_URL,
+        data_dir=ATOM_DATA_DIR,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not an in-memory database, so tests can share it with the worker, web and
+    # runner processes they start.
+    DATABASES["default"]["TEST"] = {"NAME": str(ATOM_DATA_DIR / "test_atom.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = redis_url_checked(env_str("REDIS_URL")) if env_str("REDIS_URL") else ""
+ATOM_KEY_PREFIX = env_str("ATOM_KEY_PREFIX", "atom")
+
+if not REDIS_URL:
+    # The SQLite channel layer lives in its own file so its polling never contends with the
+    # catalog's writers.
+    DATABASES["channels"] = sqlite_database(ATOM_DATA_DIR / "channels.sqlite3")
+    DATABASE_ROUTERS = ["channels_lite.router.ChannelsRouter"]
+
+CACHES = caches_for(redis_url=REDIS_URL, data_dir=ATOM_DATA_DIR, key_prefix=ATOM_KEY_PREFIX)
+CHANNEL_LAYERS = channel_layers_for(redis_url=REDIS_URL, key_prefix=ATOM_KEY_PREFIX)
+
+# Task queue (django-q2) ----------------------------------------------------------------------
+# See docs/decisions.md, "django-q2 configuration", for why each number is what it is.
+
+Q_WORKERS = env_int("ATOM_Q_WORKERS", 4, minimum=1, maximum=64)
+Q_TIMEOUT = env_int("ATOM_Q_TIMEOUT", 600, minimum=1)
+Q_CLUSTER = {
+    "name": "atom",
+    "orm": "default",
+    "workers": Q_WORKERS,
+    "queue_limit": Q_WORKERS,
+    "timeout": Q_TIMEOUT,
+    "retry": 2 * Q_TIMEOUT + 60,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "save_limit": env_int("ATOM_Q_SAVE_LIMIT", 10_000, minimum=0),
+    "poll": env_float("ATOM_Q_POLL", 0.05, minimum=0.01, maximum=10),
+    "catch_up": False,
+    "sync": env_bool("ATOM_Q_SYNC", False),
+    "label": "Tasks",
+}
+
+# Auth, i18n, static --------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = ATOM_DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+LOGIN_URL = "admin:login"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# Atom ------------------------------------------------------------------------------------------
+
+ATOM_ADMIN_USERNAME = env_str("ATOM_ADMIN_USERNAME", "admin")
+ATOM_ADMIN_PASSWORD = env_str("ATOM_ADMIN_PASSWORD")
+ATOM_ADMIN_EMAIL = env_str("ATOM_ADMIN_EMAIL", "admin@localhost")
+ATOM_HEALTH_TIMEOUT = env_float("ATOM_HEALTH_TIMEOUT", 3.0, minimum=0.1, maximum=60)

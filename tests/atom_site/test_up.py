@@ -1,0 +1,44 @@
+import socket
+import subprocess
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from atom_site.accounts import admin_ensure
+
+
+@pytest.mark.django_db
+def test_admin_ensure_generates_a_password_once():
+    first = admin_ensure(username="root", email="root@example.com")
+    second = admin_ensure(username="root", email="root@example.com")
+
+    assert first.created
+    assert first.generated_password
+    assert not second.created
+    assert second.generated_password is None
+    user = get_user_model().objects.get(username="root")
+    assert user.is_superuser
+    assert user.check_password(first.generated_password)
+
+
+@pytest.mark.django_db
+def test_admin_ensure_uses_the_given_password():
+    account = admin_ensure(username="ops", email="ops@example.com", password="s3cret-words")
+    assert account.generated_password is None
+    assert get_user_model().objects.get(username="ops").check_password("s3cret-words")
+
+
+def test_up_refuses_a_taken_port_and_exits_non_zero(manage_py, process_env):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [*manage_py, "up", "--port", str(port)],
+            env=process_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is taken" in result.stderr

@@ -1,0 +1,99 @@
+"""Shared fixtures: the services each leg needs, and an environment for the processes
+(workers, web, runners) that tests start against the test database."""
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _services_unreachable() -> list[str]:
+    """Name the configured outside services that do not answer."""
+    problems = []
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        import psycopg
+
+        try:
+            psycopg.connect(
+                host=database["HOST"] or "127.0.0.1",
+                port=database["PORT"] or 5432,
+                user=database["USER"],
+                password=database["PASSWORD"] or None,
+                dbname="postgres",
+                connect_timeout=3,
+            ).close()
+        except psycopg.Error as error:
+            problems.append(f"PostgreSQL ({error})")
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3).ping()
+        except redis.RedisError as error:
+            problems.append(f"Redis ({error})")
+    return problems
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problems = _services_unreachable()
+    if not problems:
+        return
+    message = "cannot reach " + ", ".join(problems)
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.exit(f"{message}: this leg must run in CI", returncode=1)
+    pytest.exit(f"{message}: leg skipped (outside CI)", returncode=0)
+
+
+def database_url_for_processes() -> str:
+    """A DATABASE_URL naming the database this test session really uses."""
+    from django.db import connections
+
+    database = connections["default"].settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(database['NAME']).resolve()}"
+    user = database["USER"] or "postgres"
+    host = database["HOST"] or "127.0.0.1"
+    port = database["PORT"] or 5432
+    return f"postgres://{user}@{host}:{port}/{database['NAME']}"
+
+
+@pytest.fixture
+def process_env(db) -> dict[str, str]:
+    """Environment for a subprocess that must see this test's database, cache and layer."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url_for_processes(),
+        REDIS_URL=settings.REDIS_URL,
+        ATOM_DATA_DIR=str(settings.ATOM_DATA_DIR),
+        ATOM_KEY_PREFIX=settings.ATOM_KEY_PREFIX,
+        SECRET_KEY=settings.SECRET_KEY,
+        DJANGO_SETTINGS_MODULE="atom_site.settings",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def manage_py() -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py")]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Each test starts with an empty cache (file or Redis, per leg)."""
+    from django.core.cache import cache
+
+    cache.clear()

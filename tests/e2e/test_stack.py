@@ -1,0 +1,65 @@
+"""Start the real stack as `make up` does, wait for green health, stop it, leave nothing."""
+
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from atom_site.stack import health_fetch
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+
+def test_up_starts_a_green_stack_and_ctrl_c_leaves_no_process(manage_py, process_env, free_port):
+    up = subprocess.Popen(
+        [*manage_py, "up", "--port", str(free_port), "--no-demo"],
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        answer = _wait_for_green(f"http://127.0.0.1:{free_port}/api/health", up, timeout=90)
+        assert answer["status"] == "ok", answer
+        started = psutil.Process(up.pid).children(recursive=True)
+        assert {"daphne", "qcluster", "watch"} <= _roles(started)
+
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0, output
+    assert "Atom stopped; no process left behind." in output
+    assert [p.pid for p in started if _is_alive(p)] == []
+
+
+def _wait_for_green(url: str, up: subprocess.Popen, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    answer: dict | None = None
+    while time.monotonic() < deadline:
+        assert up.poll() is None, up.stdout.read()
+        answer = health_fetch(url)
+        if answer and answer["status"] == "ok":
+            return answer
+        time.sleep(0.25)
+    return answer or {"status": "no answer"}
+
+
+def _roles(processes: list[psutil.Process]) -> set[str]:
+    words = set()
+    for process in processes:
+        try:
+            words.update(" ".join(process.cmdline()).split())
+        except psutil.NoSuchProcess:
+            continue
+    return {word.rsplit(".", 1)[-1] for word in words if word in {"daphne", "qcluster", "watch"}}
+
+
+def _is_alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
