@@ -1,0 +1,95 @@
+"""Validation of a skill's requirement strings, before anything is installed.
+
+Python requirements are PEP 508 strings read with `packaging`; anything that would let a skill
+point the installer somewhere else (direct URLs, VCS, local paths, pip/uv options) is refused.
+Node requirements are `name@range` with an npm package name and a semver range.
+"""
+
+import re
+from dataclasses import dataclass
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+OPTION_PREFIXES = ("-",)
+PATH_HINTS = ("/", "\\", "./", "../", "~", "file:")
+VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
+NPM_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]{0,213}$")
+# One comparator set of npm's semver range grammar: versions with optional x/* parts,
+# operators, caret/tilde, hyphen ranges and `||` alternatives.
+NPM_VERSION = (
+    r"v?(?:[0-9]+|[xX*])(?:\.(?:[0-9]+|[xX*])){0,2}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+)
+NPM_COMPARATOR = rf"(?:[<>]=?|=|~|\^)?\s*{NPM_VERSION}"
+NPM_SET = rf"(?:{NPM_VERSION}\s+-\s+{NPM_VERSION}|{NPM_COMPARATOR}(?:\s+{NPM_COMPARATOR})*)"
+NPM_RANGE = re.compile(rf"^(?:\*|latest|{NPM_SET}(?:\s*\|\|\s*{NPM_SET})*)$")
+
+
+class RequirementError(ValueError):
+    """A requirement string that Atom will not install, with the reason."""
+
+    def __init__(self, requirement: str, reason: str) -> None:
+        super().__init__(f"{requirement!r}: {reason}")
+        self.requirement = requirement
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PythonRequirement:
+    name: str
+    text: str
+    requirement: Requirement
+
+
+@dataclass(frozen=True)
+class NodeRequirement:
+    name: str
+    range: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}@{self.range}"
+
+
+def python_requirement_parse(text: str) -> PythonRequirement:
+    stripped = text.strip()
+    if not stripped:
+        raise RequirementError(text, "is empty")
+    if stripped.startswith(OPTION_PREFIXES):
+        raise RequirementError(text, "installer options are not allowed")
+    if stripped.startswith(VCS_PREFIXES) or "://" in stripped.split(";")[0]:
+        raise RequirementError(text, "direct URLs and VCS references are not allowed")
+    if stripped.startswith(PATH_HINTS):
+        raise RequirementError(text, "local paths are not allowed")
+    try:
+        requirement = Requirement(stripped)
+    except InvalidRequirement as error:
+        reason = str(error).splitlines()[0]
+        raise RequirementError(text, f"is not a valid requirement ({reason})") from None
+    if requirement.url:
+        raise RequirementError(text, "direct URLs and VCS references are not allowed")
+    return PythonRequirement(canonicalize_name(requirement.name), str(requirement), requirement)
+
+
+def node_requirement_parse(text: str) -> NodeRequirement:
+    stripped = text.strip()
+    if not stripped:
+        raise RequirementError(text, "is empty")
+    if stripped.startswith(OPTION_PREFIXES):
+        raise RequirementError(text, "installer options are not allowed")
+    at = stripped.find("@", 1)
+    name, version_range = (stripped, "*") if at == -1 else (stripped[:at], stripped[at + 1 :])
+    if not NPM_NAME.match(name):
+        raise RequirementError(text, f"{name!r} is not a valid npm package name")
+    version_range = version_range.strip() or "*"
+    if not NPM_RANGE.match(version_range):
+        raise RequirementError(
+            text, f"{version_range!r} is not a semver range (URLs, paths and tags are refused)"
+        )
+    return NodeRequirement(name, version_range)
+
+
+def requirement_parse(language: str, text: str) -> PythonRequirement | NodeRequirement:
+    if language == "node":
+        return node_requirement_parse(text)
+    return python_requirement_parse(text)
