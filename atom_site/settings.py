@@ -165,3 +165,68 @@ ATOM_ADMIN_USERNAME = env_str("ATOM_ADMIN_USERNAME", "admin")
 ATOM_ADMIN_PASSWORD = env_str("ATOM_ADMIN_PASSWORD")
 ATOM_ADMIN_EMAIL = env_str("ATOM_ADMIN_EMAIL", "admin@localhost")
 ATOM_HEALTH_TIMEOUT = env_float("ATOM_HEALTH_TIMEOUT", 3.0, minimum=0.1, maximum=60)
+
+# Skills ----------------------------------------------------------------------------------------
+
+ATOM_SKILL_MAX_BYTES = env_int("ATOM_SKILL_MAX_BYTES", 1_000_000, minimum=1024)
+ATOM_BUNDLE_MAX_FILES = env_int("ATOM_BUNDLE_MAX_FILES", 2_000, minimum=1)
+ATOM_BUNDLE_MAX_BYTES = env_int("ATOM_BUNDLE_MAX_BYTES", 100_000_000, minimum=1024)
+ATOM_WATCH_DEBOUNCE_MS = env_int("ATOM_WATCH_DEBOUNCE_MS", 30, minimum=0, maximum=5_000)
+
+# Installs ----------------------------------------------------------------------------------------
+# Skill environments (skills/installer/, docs/installs.md): where they live, how they are built,
+# and the supply-chain policy every requirement passes first.
+
+ATOM_INSTALL_BACKENDS = ("uv", "pip", "docker")
+ATOM_INSTALL_BACKEND = env_str("ATOM_INSTALL_BACKEND", "uv").strip().lower()
+if ATOM_INSTALL_BACKEND not in ATOM_INSTALL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"ATOM_INSTALL_BACKEND={ATOM_INSTALL_BACKEND!r} is not one of "
+        + ", ".join(ATOM_INSTALL_BACKENDS)
+    )
+ATOM_ENVS_DIR = env_path("ATOM_ENVS_DIR", ATOM_DATA_DIR / "envs")
+# Empty: the interpreter Atom itself runs on (its base, not Atom's own virtualenv).
+ATOM_INSTALL_PYTHON = env_str("ATOM_INSTALL_PYTHON")
+ATOM_UV_BIN = env_str("ATOM_UV_BIN")  # empty: the uv installed with Atom
+# Same filesystem as ATOM_ENVS_DIR, so uv hardlinks files from its cache instead of copying.
+ATOM_UV_CACHE_DIR = env_path("ATOM_UV_CACHE_DIR", ATOM_DATA_DIR / "uv-cache")
+ATOM_INSTALL_INDEX_URL = env_str("ATOM_INSTALL_INDEX_URL")  # empty: uv's / pip's own default
+ATOM_NODE_BIN = env_str("ATOM_NODE_BIN", "node")
+ATOM_NPM_BIN = env_str("ATOM_NPM_BIN", "npm")
+ATOM_NPM_CACHE_DIR = env_path("ATOM_NPM_CACHE_DIR", ATOM_DATA_DIR / "npm-cache")
+ATOM_NPM_IGNORE_SCRIPTS = env_bool("ATOM_NPM_IGNORE_SCRIPTS", True)
+ATOM_INSTALL_TIMEOUT = env_int("ATOM_INSTALL_TIMEOUT", 900, minimum=1)
+ATOM_INSTALL_WAIT_TIMEOUT = env_float("ATOM_INSTALL_WAIT_TIMEOUT", 1_200, minimum=1)
+# A build whose heartbeat is older than this is taken to be dead and may be claimed again.
+ATOM_INSTALL_STALE_SECONDS = env_int("ATOM_INSTALL_STALE_SECONDS", 300, minimum=5)
+MAX_CONCURRENT_INSTALLATIONS = env_int("MAX_CONCURRENT_INSTALLATIONS", 3, minimum=1, maximum=64)
+ATOM_POLICY_ALLOW = env_list("ATOM_POLICY_ALLOW", [])  # empty: every package not denied
+ATOM_POLICY_DENY = env_list("ATOM_POLICY_DENY", [])
+ATOM_POLICY_MAX_REQUIREMENTS = env_int("ATOM_POLICY_MAX_REQUIREMENTS", 50, minimum=0)
+ATOM_POLICY_ALLOW_NETWORK = env_bool("ATOM_POLICY_ALLOW_NETWORK", False)
+ATOM_DOCKER_URL = env_str("ATOM_DOCKER_URL")  # empty: DOCKER_HOST or the local socket
+ATOM_DOCKER_BASE_IMAGE = env_str("ATOM_DOCKER_BASE_IMAGE", "python:3.12-slim")
+ATOM_DOCKER_MEMORY = env_str("ATOM_DOCKER_MEMORY", "512m")
+ATOM_DOCKER_CPUS = env_float("ATOM_DOCKER_CPUS", 1.0, minimum=0.01, maximum=256)
+
+# Perf ------------------------------------------------------------------------------------------
+# Timing samples are buffered and bulk-inserted; see docs/perf.md for every knob.
+
+PERF_RECORDING_ENABLED = env_bool("ATOM_PERF_RECORDING", True)
+PERF_BATCH_SIZE = env_int("ATOM_PERF_BATCH_SIZE", 500, minimum=1, maximum=100_000)
+PERF_FLUSH_INTERVAL = env_float("ATOM_PERF_FLUSH_INTERVAL", 1.0, minimum=0.01, maximum=3600)
+PERF_BUFFER_LIMIT = env_int("ATOM_PERF_BUFFER_LIMIT", 100_000, minimum=100)
+PERF_SUMMARY_WORK_MEM = env_str("ATOM_PERF_SUMMARY_WORK_MEM", "64MB")
+PERF_REGRESSION_THRESHOLD = env_float("ATOM_PERF_REGRESSION_THRESHOLD", 1.5, minimum=1.0)
+PERF_REGRESSION_STATISTIC = env_str("ATOM_PERF_REGRESSION_STATISTIC", "p99")
+if PERF_REGRESSION_STATISTIC not in ("p50", "p95", "p99"):
+    raise ImproperlyConfigured("ATOM_PERF_REGRESSION_STATISTIC: use p50, p95 or p99")
+PERF_CHECK_WINDOW = env_int("ATOM_PERF_CHECK_WINDOW", 3600, minimum=60)  # seconds
+PERF_MIN_SAMPLES = env_int("ATOM_PERF_MIN_SAMPLES", 20, minimum=1)
+PERF_RETENTION_DAYS = env_int("ATOM_PERF_RETENTION_DAYS", 7, minimum=1)
+PERF_RESOURCE_INTERVAL = env_float("ATOM_PERF_RESOURCE_INTERVAL", 5.0, minimum=1, maximum=3600)
+PERF_CPU_WARNING = env_float("ATOM_PERF_CPU_WARNING", 80, minimum=1, maximum=100)
+PERF_CPU_CRITICAL = env_float("ATOM_PERF_CPU_CRITICAL", 95, minimum=1, maximum=100)
+PERF_MEMORY_WARNING = env_float("ATOM_PERF_MEMORY_WARNING", 75, minimum=1, maximum=100)
+PERF_MEMORY_CRITICAL = env_float("ATOM_PERF_MEMORY_CRITICAL", 90, minimum=1, maximum=100)
+PERF_LOCKFILE_LOOKUP = env_str("ATOM_PERF_LOCKFILE_LOOKUP")  # dotted path, see docs/perf.md

@@ -1,0 +1,111 @@
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from skills.models import Skill, SkillStatus
+from skills.watcher import SkillsWatcher, SyncOutcome, skill_file_sync
+from tests.skills.conftest import skill_source
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture
+def watcher(tmp_path):
+    outcomes: list[SyncOutcome] = []
+    arrived = threading.Condition()
+
+    def record(outcome: SyncOutcome) -> None:
+        with arrived:
+            outcomes.append(outcome)
+            arrived.notify_all()
+
+    running = SkillsWatcher(tmp_path, debounce=0.03, on_outcome=record)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    assert running.ready.wait(5)
+
+    def wait_for(count: int, timeout: float = 10) -> list[SyncOutcome]:
+        deadline = time.monotonic() + timeout
+        with arrived:
+            while len(outcomes) < count and time.monotonic() < deadline:
+                arrived.wait(deadline - time.monotonic())
+        return list(outcomes)
+
+    yield tmp_path, wait_for
+    running.stop()
+    thread.join(5)
+
+
+def save_like_an_editor(path: Path, text: str) -> None:
+    """Write a temporary file and rename it over the original, as vim and VS Code do."""
+    temporary = path.with_name(f".{path.name}.swp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def test_a_new_file_becomes_a_skill_and_an_edit_a_new_version(watcher):
+    folder, wait_for = watcher
+    path = folder / "echo.py"
+    path.write_text(skill_source())
+    assert [o.action for o in wait_for(1)] == ["created"]
+
+    save_like_an_editor(path, skill_source(body="def run(text=''):\n    return {'v': 2}\n"))
+
+    assert [o.action for o in wait_for(2)] == ["created", "updated"]
+    skill = Skill.objects.get(slug="echo-text")
+    assert skill.versions.count() == 2
+    assert "{'v': 2}" in skill.current_version.source
+
+
+def test_a_burst_of_writes_makes_one_version(watcher):
+    folder, wait_for = watcher
+    path = folder / "echo.py"
+    path.write_text(skill_source())
+    wait_for(1)
+
+    for n in range(5):
+        path.write_text(skill_source(body=f"def run():\n    return {{'n': {n}}}\n"))
+
+    outcomes = wait_for(2)
+    time.sleep(0.2)  # let any straggling event arrive before counting
+    assert [o.action for o in outcomes] == ["created", "updated"]
+    assert Skill.objects.get().versions.count() == 2
+
+
+def test_an_invalid_edit_keeps_the_previous_version_and_records_the_error(watcher):
+    folder, wait_for = watcher
+    path = folder / "echo.py"
+    path.write_text(skill_source())
+    wait_for(1)
+    version = Skill.objects.get().current_version_id
+
+    path.write_text(skill_source(version="not a version"))
+
+    assert [o.action for o in wait_for(2)] == ["created", "rejected"]
+    skill = Skill.objects.get()
+    assert skill.current_version_id == version
+    assert "tool.atom.version: 'not a version' is not a PEP 440 version" in skill.last_error
+    assert skill.history.first().action == "rejected"
+
+
+def test_deleting_the_file_deprecates_the_skill(watcher):
+    folder, wait_for = watcher
+    path = folder / "echo.py"
+    path.write_text(skill_source())
+    wait_for(1)
+
+    path.unlink()
+
+    assert [o.action for o in wait_for(2)] == ["created", "deprecated"]
+    assert Skill.objects.get().status == SkillStatus.DEPRECATED
+
+
+def test_a_save_that_changes_nothing_writes_nothing(tmp_path):
+    path = tmp_path / "echo.py"
+    path.write_text(skill_source())
+    skill_file_sync(path)
+
+    assert skill_file_sync(path).action == "unchanged"
+    assert Skill.objects.get().versions.count() == 1
