@@ -1,0 +1,305 @@
+"""Record timing samples on hot paths for a few hundred nanoseconds each.
+
+`measure_performance(operation, **context)` times a block or a function (sync or async) and
+appends one tuple to an in-memory buffer; nothing touches the database on the measured path.
+The buffer is written with one bulk insert when it holds `PERF_BATCH_SIZE` samples or its
+oldest sample is `PERF_FLUSH_INTERVAL` seconds old (checked when a sample is added, when a
+request finishes and when a django-q2 task ends), and at process exit.
+
+Where the write happens, and why:
+
+- in a plain sync context it happens inline, in the thread that filled the buffer;
+- inside a transaction it waits for the commit (`transaction.on_commit`), so a sample is never
+  written into — and rolled back with — someone else's transaction, and never extends a lock;
+- in a running event loop it is handed to `sync_to_async`, because the ORM is sync-only.
+
+Tests (and anyone who needs the rows now) call `flush()` — or `await aflush()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import inspect
+import logging
+import math
+import multiprocessing.util
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Context keys kept in their own indexed columns; any other key goes to Sample.context.
+CONTEXT_COLUMNS: frozenset[str] = frozenset(
+    {"skill", "version", "environment_key", "workflow", "step", "agent", "host"}
+)
+
+_perf_counter = time.perf_counter
+_wall_clock = time.time
+
+# (operation, duration seconds, ok, error, context, wall-clock end)
+SampleRow = tuple[str, float, bool, str, dict[str, Any], float]
+
+
+class SampleBuffer:
+    """A bounded, thread-safe buffer of samples written to the database in batches."""
+
+    def __init__(self, *, batch_size: int, flush_interval: float, limit: int, enabled: bool):
+        self._rows: deque[SampleRow] = deque(maxlen=limit)
+        self._write_lock = threading.Lock()
+        self._deadline = math.inf
+        self._pending_tasks: set[asyncio.Task] = set()
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.enabled = enabled
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def configure(
+        self,
+        *,
+        batch_size: int | None = None,
+        flush_interval: float | None = None,
+        enabled: bool | None = None,
+    ) -> None:
+        if batch_size is not None:
+            self.batch_size = batch_size
+        if flush_interval is not None:
+            self.flush_interval = flush_interval
+        if enabled is not None:
+            self.enabled = enabled
+
+    def add(self, row: SampleRow, now: float) -> None:
+        """The hot path: one append and two comparisons, unless a flush is due."""
+        if not self.enabled:
+            return
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= self.batch_size or now >= self._deadline:
+            self.flush_soon()
+        elif self._deadline == math.inf:
+            self._deadline = now + self.flush_interval
+
+    def is_due(self) -> bool:
+        rows = len(self._rows)
+        return rows >= self.batch_size or (rows > 0 and _perf_counter() >= self._deadline)
+
+    def flush_if_due(self) -> None:
+        if self.is_due():
+            self.flush_soon()
+
+    def flush_soon(self) -> None:
+        """Write now, after the current transaction commits, or off the event loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            if not self._pending_tasks:
+                task = loop.create_task(self.aflush())
+                self._pending_tasks.add(task)
+                task.add_done_callback(self._pending_tasks.discard)
+            return
+        connection = connections[DEFAULT_DB_ALIAS]
+        if connection.in_atomic_block:
+            already_waiting = any(entry[1] == self.flush for entry in connection.run_on_commit)
+            if not already_waiting:
+                transaction.on_commit(self.flush)
+            return
+        self.flush()
+
+    def flush(self) -> int:
+        """Write every buffered sample now; returns how many were written."""
+        with self._write_lock:
+            self._deadline = math.inf
+            rows = self._rows
+            batch = [rows.popleft() for _ in range(len(rows))]
+            if not batch:
+                return 0
+            try:
+                _samples_write(batch)
+            except Exception:  # losing samples must never break the measured operation
+                logger.exception("perf: could not write %d timing sample(s)", len(batch))
+                return 0
+            return len(batch)
+
+    async def aflush(self) -> int:
+        return await sync_to_async(self.flush, thread_sensitive=True)()
+
+    def clear(self) -> None:
+        with self._write_lock:
+            self._forget()
+
+    def _forget(self) -> None:
+        self._rows.clear()
+        self._deadline = math.inf
+        self._pending_tasks = set()
+
+    def after_fork(self) -> None:
+        """A forked child starts empty: its parent still owns (and writes) what it buffered."""
+        self._write_lock = threading.Lock()
+        self._forget()
+
+
+def _samples_write(batch: list[SampleRow]) -> None:
+    from perf.models import Sample
+
+    host = settings.ATOM_HOST_NAME
+    objects = []
+    for operation, duration, ok, error, context, ended in batch:
+        columns = {key: str(value) for key, value in context.items() if key in CONTEXT_COLUMNS}
+        columns.setdefault("host", host)
+        extras = {key: _json_safe(value) for key, value in context.items() if key not in columns}
+        objects.append(
+            Sample(
+                operation=operation,
+                duration=duration,
+                ok=ok,
+                error=error[:200],
+                context=extras,
+                created_at=datetime.fromtimestamp(ended, UTC),
+                **columns,
+            )
+        )
+    Sample.objects.bulk_create(objects, batch_size=1000)
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    return str(value)
+
+
+buffer = SampleBuffer(
+    batch_size=settings.PERF_BATCH_SIZE,
+    flush_interval=settings.PERF_FLUSH_INTERVAL,
+    limit=settings.PERF_BUFFER_LIMIT,
+    enabled=settings.PERF_RECORDING_ENABLED,
+)
+
+
+def _flush_at_exit() -> None:
+    try:
+        buffer.flush()
+    finally:
+        connections.close_all()
+
+
+os.register_at_fork(after_in_child=buffer.after_fork)
+
+
+# atexit covers ordinary processes; multiprocessing children (django-q2 workers) leave through
+# os._exit, which skips atexit but runs multiprocessing's finalizers.
+atexit.register(_flush_at_exit)
+multiprocessing.util.Finalize(None, _flush_at_exit, exitpriority=100)
+
+
+class Measurement:
+    """One timed call. Use through `measure_performance`."""
+
+    __slots__ = ("operation", "context", "_started", "duration", "ok", "error")
+
+    def __init__(self, operation: str, context: dict[str, Any]):
+        self.operation = operation
+        self.context = context
+        self._started = 0.0
+        self.duration: float | None = None
+        self.ok = True
+        self.error = ""
+
+    def fail(self, error: str = "failed") -> None:
+        """Record the call as not ok without raising (e.g. a skill returned an error)."""
+        self.ok = False
+        self.error = error
+
+    def __enter__(self) -> Measurement:
+        self._started = _perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        ended = _perf_counter()
+        self.duration = duration = ended - self._started
+        if exc_type is not None:
+            self.ok = False
+            self.error = exc_type.__name__
+        buffer.add(
+            (self.operation, duration, self.ok, self.error, self.context, _wall_clock()), ended
+        )
+        return False
+
+    async def __aenter__(self) -> Measurement:
+        self._started = _perf_counter()
+        return self
+
+    async def __aexit__(self, exc_type, exc, traceback) -> bool:
+        return self.__exit__(exc_type, exc, traceback)
+
+    def __call__(self, function: F) -> F:
+        """Use as a decorator: every call of `function` is one sample."""
+        operation, context = self.operation, self.context
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def timed_coroutine(*args, **kwargs):
+                async with Measurement(operation, context):
+                    return await function(*args, **kwargs)
+
+            return timed_coroutine  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            with Measurement(operation, context):
+                return function(*args, **kwargs)
+
+        return timed  # type: ignore[return-value]
+
+
+def measure_performance(operation: str, /, **context: Any) -> Measurement:
+    """Time a block (`with` / `async with`) or every call of a function (decorator).
+
+    `context` may carry skill, version, environment_key, workflow, step, agent and host (kept
+    in indexed columns) and anything else (kept as JSON). The measurement can be marked failed
+    with `.fail(reason)`; an exception escaping the block marks it failed with its class name.
+    """
+    return Measurement(operation, context)
+
+
+def record_sample(
+    operation: str, duration: float, *, ok: bool = True, error: str = "", **context: Any
+) -> None:
+    """Record a duration measured elsewhere (e.g. reported back by a runner process)."""
+    if duration < 0 or math.isnan(duration):
+        raise ValueError(f"duration must be a non-negative number of seconds, not {duration!r}")
+    buffer.add((operation, float(duration), ok, error, context, _wall_clock()), _perf_counter())
+
+
+def flush() -> int:
+    """Write every buffered sample now (sync code); returns how many were written."""
+    return buffer.flush()
+
+
+async def aflush() -> int:
+    """Write every buffered sample now (async code)."""
+    return await buffer.aflush()
+
+
+def flush_if_due(**_signal_arguments: Any) -> None:
+    """Write the buffer if it is full or old enough (a signal receiver)."""
+    buffer.flush_if_due()
