@@ -1,9 +1,11 @@
 """The one NinjaAPI; each app mounts its router here."""
 
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
 
 from atom_site.health import health_report
+from skills.api import router as skills_router
 
 api = NinjaAPI(
     title="Atom API",
@@ -11,6 +13,12 @@ api = NinjaAPI(
     description="Publish, install, load, compose and measure skills.",
     urls_namespace="api",
 )
+api.add_router("/", skills_router)
+
+
+@api.exception_handler(PermissionDenied)
+def permission_denied(request: HttpRequest, error: PermissionDenied) -> HttpResponse:
+    return api.create_response(request, {"detail": str(error) or "permission denied"}, status=403)
 
 
 class CheckOut(Schema):

@@ -92,6 +92,11 @@ def manage_py() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache():
     """Each test starts with an empty cache (file or Redis, per leg)."""
     from django.core.cache import cache

@@ -1,0 +1,246 @@
+"""The catalog in the admin: browse, approve, deprecate, import and export skills."""
+
+import io
+from datetime import UTC, datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from skills.bundles import BundleInvalid, bundle_export, bundle_read
+from skills.catalog import skills_bulk_transition
+from skills.importer import ImportRefused, SkillSource, skills_import
+from skills.models import Agent, AgentSkill, Skill, SkillHistory, SkillVersion
+
+
+class SkillVersionInline(admin.TabularInline):
+    model = SkillVersion
+    fields = (
+        "version",
+        "content_hash_short",
+        "requirements",
+        "entrypoint",
+        "timeout",
+        "created_at",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("-created_at",)
+
+    @admin.display(description="content hash")
+    def content_hash_short(self, version: SkillVersion) -> str:
+        return version.content_hash[:12]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class SkillHistoryInline(admin.TabularInline):
+    model = SkillHistory
+    fields = ("created_at", "action", "version", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("version", "actor")
+
+
+class AgentMappingInline(admin.TabularInline):
+    model = AgentSkill
+    extra = 0
+    autocomplete_fields = ("skill",)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return super().clean(data, initial)
+
+
+class ImportForm(forms.Form):
+    files = MultipleFileField(
+        widget=MultipleFileInput(),
+        help_text="Skill files (.py, .js, .mjs) or bundles (.zip). All are imported or none.",
+    )
+    approve = forms.BooleanField(required=False, help_text="Approve what is imported.")
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    list_display = (
+        "slug",
+        "current_version_label",
+        "category",
+        "type",
+        "language",
+        "status",
+        "has_error",
+        "updated_at",
+    )
+    list_filter = ("status", "category", "type", "language")
+    search_fields = ("slug", "description", "category")
+    list_select_related = ("current_version",)
+    readonly_fields = (
+        "slug",
+        "current_version",
+        "content_hash",
+        "language",
+        "source_path",
+        "last_error_box",
+        "last_error_at",
+        "approved_by",
+        "approved_at",
+        "install_count",
+        "run_count",
+        "created_at",
+        "updated_at",
+    )
+    fields = (
+        ("slug", "status"),
+        ("category", "type", "language"),
+        "description",
+        "tags",
+        ("current_version", "content_hash"),
+        "source_path",
+        ("last_error_box", "last_error_at"),
+        ("approved_by", "approved_at"),
+        ("install_count", "run_count"),
+        ("created_at", "updated_at"),
+    )
+    inlines = (SkillVersionInline, SkillHistoryInline)
+    actions = ("approve_selected", "deprecate_selected", "export_selected")
+    change_list_template = "admin/skills/skill/change_list.html"
+
+    @admin.display(description="version", ordering="current_version__version")
+    def current_version_label(self, skill: Skill) -> str:
+        return skill.current_version.version if skill.current_version else "—"
+
+    @admin.display(description="error", boolean=True)
+    def has_error(self, skill: Skill) -> bool:
+        return bool(skill.last_error)
+
+    @admin.display(description="last error")
+    def last_error_box(self, skill: Skill) -> str:
+        if not skill.last_error:
+            return "—"
+        return format_html(
+            '<pre style="color:#ba2121;white-space:pre-wrap">{}</pre>', skill.last_error
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # skills come from files: use "Import skills"
+
+    @admin.action(description="Approve selected skills", permissions=["change"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Skill]) -> None:
+        changed, skipped = skills_bulk_transition(
+            skills=list(queryset), actor=request.user, approve=True
+        )
+        self.message_user(request, f"{changed} approved, {skipped} already approved.")
+
+    @admin.action(description="Deprecate selected skills", permissions=["change"])
+    def deprecate_selected(self, request: HttpRequest, queryset: QuerySet[Skill]) -> None:
+        changed, skipped = skills_bulk_transition(
+            skills=list(queryset), actor=request.user, approve=False
+        )
+        self.message_user(request, f"{changed} deprecated, {skipped} already deprecated.")
+
+    @admin.action(description="Export selected skills as a bundle")
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[Skill]) -> HttpResponse:
+        buffer = io.BytesIO()
+        bundle_export(queryset.select_related("current_version"), buffer)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="atom-skills-{stamp}.zip"'
+        return response
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="skills_skill_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_change_permission(request):
+            messages.error(request, "You may not import skills.")
+            return redirect(reverse("admin:skills_skill_changelist"))
+        form = ImportForm(request.POST or None, request.FILES or None)
+        errors = []
+        if request.method == "POST" and form.is_valid():
+            errors = self._import_uploads(request, form)
+            if not errors:
+                return redirect(reverse("admin:skills_skill_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import skills",
+            "form": form,
+            "errors": errors,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/skills/skill/import.html", context)
+
+    def _import_uploads(self, request: HttpRequest, form: ImportForm) -> list:
+        sources, errors = [], []
+        for upload in request.FILES.getlist("files"):
+            if upload.name.endswith(".zip"):
+                try:
+                    sources.extend(bundle_read(upload, name=upload.name))
+                except BundleInvalid as invalid:
+                    errors.extend(invalid.errors)
+            else:
+                sources.append(SkillSource(upload.name, upload.name, upload.read()))
+        try:
+            report = skills_import(
+                sources=sources,
+                errors=errors,
+                actor=request.user,
+                approve=form.cleaned_data["approve"],
+            )
+        except ImportRefused as refused:
+            messages.error(request, f"Nothing imported: {len(refused.errors)} error(s).")
+            return refused.errors
+        messages.success(request, f"Imported {len(sources)} file(s): {report.summary()}.")
+        return []
+
+
+@admin.register(SkillVersion)
+class SkillVersionAdmin(admin.ModelAdmin):
+    list_display = ("skill", "version", "content_hash", "created_at")
+    list_select_related = ("skill",)
+    search_fields = ("skill__slug", "version", "content_hash")
+    readonly_fields = [field.name for field in SkillVersion._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # versions are immutable
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "kind", "skill_count")
+    list_filter = ("kind",)
+    search_fields = ("slug", "name")
+    inlines = (AgentMappingInline,)
+
+    @admin.display(description="skills")
+    def skill_count(self, agent: Agent) -> int:
+        return agent.mappings.count()

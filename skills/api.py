@@ -1,0 +1,309 @@
+"""The skills API: the catalog, versions, history, import, approval and agent mappings."""
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+from ninja.pagination import PageNumberPagination, paginate
+from ninja.security import HttpBasicAuth, django_auth
+
+from skills.bundles import BundleInvalid, bundle_read
+from skills.catalog import TransitionRefused, agent_mappings_change, skill_approve, skill_deprecate
+from skills.importer import ImportRefused, SkillSource, skills_import
+from skills.models import Agent, AgentKind, Skill, SkillStatus, SkillType
+
+router = Router(tags=["skills"])
+
+
+class StaffBasicAuth(HttpBasicAuth):
+    """HTTP basic auth for API clients; the session covers the browser."""
+
+    def authenticate(self, request: HttpRequest, username: str, password: str):
+        user = authenticate(request, username=username, password=password)
+        if user is not None and user.is_active:
+            request.user = user
+            return user
+        return None
+
+
+WRITE_AUTH = [django_auth, StaffBasicAuth()]
+
+
+def _require_staff(request: HttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("only staff users may change the catalog")
+
+
+# Schemas -------------------------------------------------------------------------------------
+
+
+class VersionOut(Schema):
+    version: str
+    content_hash: str
+    filename: str
+    requirements: list[str]
+    requires_python: str
+    entrypoint: str
+    timeout: float
+    inputs_schema: dict[str, Any] | None
+    created_at: datetime
+
+
+class VersionDetailOut(VersionOut):
+    source: str
+    metadata: dict[str, Any]
+
+
+class SkillOut(Schema):
+    slug: str
+    category: str
+    type: str
+    status: str
+    language: str
+    description: str
+    tags: list[str]
+    version: str | None = Field(None, alias="current_version.version")
+    content_hash: str
+    install_count: int
+    run_count: int
+    updated_at: datetime
+
+
+class SkillDetailOut(SkillOut):
+    current_version: VersionDetailOut | None
+    approved_at: datetime | None
+    last_error: str
+    agents: list[str]
+
+    @staticmethod
+    def resolve_agents(skill: Skill) -> list[str]:
+        return [agent.slug for agent in skill.agents.all()]
+
+
+class HistoryOut(Schema):
+    action: str
+    version: str | None = Field(None, alias="version.version")
+    actor: str | None = Field(None, alias="actor.username")
+    note: str
+    created_at: datetime
+
+
+class FileErrorOut(Schema):
+    file: str
+    line: int
+    field: str
+    message: str
+
+
+class ImportErrorOut(Schema):
+    detail: str
+    errors: list[FileErrorOut]
+
+
+class ImportOut(Schema):
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    summary: str
+
+
+class MessageOut(Schema):
+    detail: str
+
+
+class SkillFilters(Schema):
+    category: str | None = None
+    type: SkillType | None = None
+    status: SkillStatus | None = Field(
+        None, description="Defaults to approved; other statuses need a staff user."
+    )
+    language: str | None = None
+
+
+class AgentIn(Schema):
+    slug: str = Field(..., pattern=r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$", max_length=64)
+    name: str = Field(..., min_length=1, max_length=200)
+    kind: AgentKind = AgentKind.SERVICE
+    description: str = ""
+
+
+class AgentOut(Schema):
+    slug: str
+    name: str
+    kind: str
+    description: str
+    skills: list[str]
+
+    @staticmethod
+    def resolve_skills(agent: Agent) -> list[str]:
+        return sorted(skill.slug for skill in agent.skills.all())
+
+
+class MappingIn(Schema):
+    add: list[str] = []
+    remove: list[str] = []
+
+
+# Catalog -------------------------------------------------------------------------------------
+
+
+def _visible_skills(request: HttpRequest, status: str | None) -> QuerySet[Skill]:
+    skills = Skill.objects.select_related("current_version")
+    if status is None:
+        return skills.filter(status=SkillStatus.APPROVED)
+    if status != SkillStatus.APPROVED and not request.user.is_staff:
+        raise PermissionDenied("only staff users may list skills that are not approved")
+    return skills.filter(status=status)
+
+
+@router.get("/skills/", response=list[SkillOut])
+@paginate(PageNumberPagination, page_size=20)
+def skill_list(request: HttpRequest, filters: Query[SkillFilters]):
+    skills = _visible_skills(request, filters.status)
+    if filters.category:
+        skills = skills.filter(category=filters.category)
+    if filters.type:
+        skills = skills.filter(type=filters.type)
+    if filters.language:
+        skills = skills.filter(language=filters.language)
+    return skills.order_by("slug")
+
+
+@router.post(
+    "/skills/import",
+    response={200: ImportOut, 422: ImportErrorOut},
+    auth=WRITE_AUTH,
+    summary="Import skill files and bundles (all or nothing)",
+)
+def skill_import(request: HttpRequest, files: File[list[UploadedFile]], approve: bool = False):
+    """Upload skill files (`.py`, `.js`, `.mjs`) and bundles (`.zip`) as `files`."""
+    _require_staff(request)
+    sources, errors = [], []
+    for upload in files:
+        if upload.name.endswith(".zip"):
+            try:
+                sources.extend(bundle_read(upload, name=upload.name))
+            except BundleInvalid as invalid:
+                errors.extend(invalid.errors)
+        else:
+            sources.append(SkillSource(upload.name, upload.name, upload.read()))
+    try:
+        report = skills_import(sources=sources, errors=errors, actor=request.user, approve=approve)
+    except ImportRefused as refused:
+        return Status(
+            422,
+            {
+                "detail": f"nothing imported: {len(refused.errors)} error(s)",
+                "errors": [error.as_dict() for error in refused.errors],
+            },
+        )
+    return {**report.__dict__, "summary": report.summary()}
+
+
+def _skill_or_404(request: HttpRequest, slug: str) -> Skill:
+    skill = get_object_or_404(
+        Skill.objects.select_related("current_version").prefetch_related("agents"), slug=slug
+    )
+    if not skill.is_offered and not request.user.is_staff:
+        raise PermissionDenied(f"{slug!r} is not approved")
+    return skill
+
+
+@router.get("/skills/{slug}", response=SkillDetailOut)
+def skill_detail(request: HttpRequest, slug: str):
+    return _skill_or_404(request, slug)
+
+
+@router.get("/skills/{slug}/versions", response=list[VersionOut])
+def skill_versions(request: HttpRequest, slug: str):
+    return _skill_or_404(request, slug).versions.order_by("-created_at")
+
+
+@router.get("/skills/{slug}/versions/{version}", response=VersionDetailOut)
+def skill_version_detail(request: HttpRequest, slug: str, version: str):
+    skill = _skill_or_404(request, slug)
+    return get_object_or_404(skill.versions, version=version)
+
+
+@router.get("/skills/{slug}/history", response=list[HistoryOut])
+@paginate(PageNumberPagination, page_size=50)
+def skill_history(request: HttpRequest, slug: str):
+    skill = _skill_or_404(request, slug)
+    return skill.history.select_related("version", "actor")
+
+
+# Changes -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/skills/{slug}/approve", response={200: SkillDetailOut, 409: MessageOut}, auth=WRITE_AUTH
+)
+def skill_approve_endpoint(request: HttpRequest, slug: str):
+    skill = get_object_or_404(Skill, slug=slug)
+    try:
+        return skill_approve(skill=skill, actor=request.user)
+    except TransitionRefused as refused:
+        return Status(409, {"detail": str(refused)})
+
+
+@router.post(
+    "/skills/{slug}/deprecate", response={200: SkillDetailOut, 409: MessageOut}, auth=WRITE_AUTH
+)
+def skill_deprecate_endpoint(request: HttpRequest, slug: str):
+    skill = get_object_or_404(Skill, slug=slug)
+    try:
+        return skill_deprecate(skill=skill, actor=request.user)
+    except TransitionRefused as refused:
+        return Status(409, {"detail": str(refused)})
+
+
+# Agents --------------------------------------------------------------------------------------
+
+
+@router.get("/agents/", response=list[AgentOut], tags=["agents"])
+def agent_list(request: HttpRequest):
+    return Agent.objects.prefetch_related("skills")
+
+
+@router.post(
+    "/agents/", response={201: AgentOut, 409: MessageOut}, auth=WRITE_AUTH, tags=["agents"]
+)
+def agent_create(request: HttpRequest, payload: AgentIn):
+    _require_staff(request)
+    if Agent.objects.filter(slug=payload.slug).exists():
+        return Status(409, {"detail": f"an agent named {payload.slug!r} exists"})
+    return Status(201, Agent.objects.create(**payload.dict()))
+
+
+@router.get("/agents/{slug}", response=AgentOut, tags=["agents"])
+def agent_detail(request: HttpRequest, slug: str):
+    return get_object_or_404(Agent.objects.prefetch_related("skills"), slug=slug)
+
+
+@router.post(
+    "/agents/{slug}/skills",
+    response={200: AgentOut, 422: MessageOut},
+    auth=WRITE_AUTH,
+    tags=["agents"],
+)
+def agent_skills_change(request: HttpRequest, slug: str, payload: MappingIn):
+    _require_staff(request)
+    agent = get_object_or_404(Agent, slug=slug)
+    wanted = set(payload.add) | set(payload.remove)
+    skills = {skill.slug: skill for skill in Skill.objects.filter(slug__in=wanted)}
+    missing = sorted(wanted - set(skills))
+    if missing:
+        return Status(422, {"detail": f"no such skill(s): {', '.join(missing)}"})
+    agent_mappings_change(
+        agent=agent,
+        add=[skills[s] for s in payload.add],
+        remove=[skills[s] for s in payload.remove],
+        actor=request.user,
+    )
+    return Agent.objects.prefetch_related("skills").get(pk=agent.pk)
