@@ -33,6 +33,16 @@
 # default = 0
 # description = "Cut the slug to this many characters on a word boundary (0: no limit)."
 #
+# [tool.atom.inputs.properties.stopwords]
+# type = "array"
+# items = { type = "string" }
+# default = []
+# description = "Words to leave out of the slug."
+#
+# [tool.atom.inputs.properties.lowercase]
+# type = "boolean"
+# default = true
+#
 # [[tool.atom.examples]]
 # input = { text = "Hello, World!" }
 # output = { slug = "hello-world" }
@@ -40,10 +50,31 @@
 # [[tool.atom.examples]]
 # input = { text = "Crème brûlée à la carte", separator = "_", max_length = 12 }
 # output = { slug = "creme_brulee" }
+#
+# [[tool.atom.examples]]
+# input = { text = "The Art of Computer Programming", stopwords = ["the", "of"] }
+# output = { slug = "art-computer-programming" }
 # ///
 from slugify import slugify
 
 
-def run(text: str, separator: str = "-", max_length: int = 0) -> dict:
-    """Return the slug of ``text``, transliterated to ASCII and lowercased."""
-    return {"slug": slugify(text, separator=separator, max_length=max_length, word_boundary=True)}
+def run(
+    text: str,
+    separator: str = "-",
+    max_length: int = 0,
+    stopwords: list[str] | None = None,
+    lowercase: bool = True,
+) -> dict:
+    """Return the slug of ``text``: transliterated to ASCII, punctuation dropped, words joined
+    by ``separator`` and cut on a word boundary when ``max_length`` is set."""
+    slug = slugify(
+        text,
+        separator=separator,
+        max_length=max_length,
+        word_boundary=True,
+        stopwords=stopwords or (),
+        lowercase=lowercase,
+    )
+    if not slug:
+        raise ValueError("the text has no letters or digits to make a slug from")
+    return {"slug": slug}

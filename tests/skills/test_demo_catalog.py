@@ -196,6 +196,12 @@ def _uv() -> str:
     return uv
 
 
+def _sh(command: list[str], **kwargs) -> None:
+    """Run a build command; on failure, show its output rather than a bare exit status."""
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{command[:3]} failed:\n{result.stdout}\n{result.stderr}"
+
+
 class Environments:
     """One isolated environment per (language, dependency set), built on first use."""
 
@@ -215,20 +221,21 @@ class Environments:
 
     def _python(self, target: Path, deps: tuple[str, ...]) -> None:
         uv, env = _uv(), {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
-        run = [uv, "venv", "--quiet", "--python", sys.executable, str(target)]
-        subprocess.run(run, check=True, env=env, capture_output=True, timeout=120)
+        _sh([uv, "venv", "--quiet", "--python", sys.executable, str(target)], env=env, timeout=120)
         if deps:
             python = str(target / "bin" / "python")
-            run = [uv, "pip", "install", "--quiet", "--python", python, *deps]
-            subprocess.run(run, check=True, env=env, capture_output=True, timeout=300)
+            _sh([uv, "pip", "install", "--quiet", "--python", python, *deps], env=env, timeout=300)
 
     def _node(self, target: Path, deps: tuple[str, ...]) -> None:
         target.mkdir(parents=True)
         (target / "package.json").write_text('{"private": true}')
         if deps:
             npm = shutil.which("npm") or pytest.fail("npm not found")
-            run = [npm, "install", "--no-audit", "--no-fund", "--silent", *deps]
-            subprocess.run(run, check=True, cwd=target, capture_output=True, timeout=300)
+            _sh(
+                [npm, "install", "--no-audit", "--no-fund", "--silent", *deps],
+                cwd=target,
+                timeout=300,
+            )
 
 
 @pytest.fixture(scope="session")
@@ -239,7 +246,8 @@ def environments(tmp_path_factory) -> Environments:
 def run_examples(skill: SkillFile, env: Path, inputs: list[dict]) -> list:
     entrypoint = skill.atom["entrypoint"]
     if skill.language == "python":
-        command = [str(env / "bin" / "python"), "-I", "-c", PY_DRIVER, str(skill.path), entrypoint]
+        python = str(env / "bin" / "python")  # -I: isolated from user site and env, -B: no .pyc
+        command = [python, "-I", "-B", "-c", PY_DRIVER, str(skill.path), entrypoint]
         extra = {}
     else:
         command = ["node", "-e", NODE_DRIVER, str(skill.path), entrypoint]
