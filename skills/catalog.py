@@ -5,6 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from perf.operations import SKILL_UPDATE
+from perf.recording import measure_performance
 from skills.announcements import catalog_changed
 from skills.importer import ImportReport, SkillSource, skills_import
 from skills.models import Agent, AgentSkill, HistoryAction, Skill, SkillHistory, SkillStatus
@@ -131,6 +133,13 @@ def skill_update(
 
     The number of queries does not grow with the number of agents.
     """
+    with measure_performance(SKILL_UPDATE, skill=source.filename):
+        return _skill_update(source, actor, agents_add, agents_remove)
+
+
+def _skill_update(
+    source: SkillSource, actor: AbstractBaseUser | None, agents_add, agents_remove
+) -> ImportReport:
     report = skills_import(sources=[source], actor=actor)
     slug = (report.created or report.updated or report.unchanged)[0]
     skill = Skill.objects.only("pk", "slug", "current_version").get(slug=slug)

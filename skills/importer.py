@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from perf.recording import measure_performance
 from skills.announcements import catalog_changed
 from skills.manifest import (
     ManifestInvalid,
@@ -123,19 +124,20 @@ def skills_import(
     declared version did not becomes a local version `1.0.0+edit.<hash>`; elsewhere that is
     refused, because a published version never changes.
     """
-    manifests, found = _parse_all(sources)
-    found = list(errors or []) + found
-    found += _duplicate_errors(manifests)
-    if found:
-        raise ImportRefused(found)
-    with transaction.atomic():
-        changes, report, conflicts = _plan(manifests, edits_make_versions)
-        if conflicts:
-            raise ImportRefused(conflicts)
-        _apply(changes, actor=actor, approve=approve)
-        if approve:
-            _approve_unchanged(report.unchanged, actor)
-    return report
+    with measure_performance("skill_import", files=len(sources)):
+        manifests, found = _parse_all(sources)
+        found = list(errors or []) + found
+        found += _duplicate_errors(manifests)
+        if found:
+            raise ImportRefused(found)
+        with transaction.atomic():
+            changes, report, conflicts = _plan(manifests, edits_make_versions)
+            if conflicts:
+                raise ImportRefused(conflicts)
+            _apply(changes, actor=actor, approve=approve)
+            if approve:
+                _approve_unchanged(report.unchanged, actor)
+        return report
 
 
 def _parse_all(

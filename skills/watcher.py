@@ -24,6 +24,8 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from perf.operations import SKILL_UPDATE
+from perf.recording import measure_performance
 from skills.catalog import TransitionRefused, skill_deprecate
 from skills.importer import ImportRefused, SkillSource, skills_import
 from skills.manifest import is_skill_filename
@@ -51,7 +53,8 @@ def skill_file_sync(path: Path) -> SyncOutcome:
     except OSError as error:
         return SyncOutcome(str(path), "ignored", str(error))
     try:
-        report = skills_import(sources=[source], edits_make_versions=True)
+        with measure_performance(SKILL_UPDATE, skill=path.name, source="watcher"):
+            report = skills_import(sources=[source], edits_make_versions=True)
     except ImportRefused as refused:
         return _skill_file_rejected(path, refused)
     slug = (report.created or report.updated or report.unchanged)[0]

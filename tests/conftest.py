@@ -64,7 +64,7 @@ def database_url_for_processes() -> str:
 
 
 @pytest.fixture
-def process_env(db) -> dict[str, str]:
+def process_env(transactional_db) -> dict[str, str]:
     """Environment for a subprocess that must see this test's database, cache and layer."""
     env = dict(os.environ)
     env.update(

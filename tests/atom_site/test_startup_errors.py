@@ -15,7 +15,7 @@ import pytest
         ),
         ("REDIS_URL", "redis://localhost:6379/abc", "REDIS_URL: database 'abc' is not a number"),
         ("ATOM_Q_WORKERS", "many", "ATOM_Q_WORKERS='many' is not a whole number"),
-        ("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean"),
+        ("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean (use true/false, 1/0, yes/no)"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(variable, value, message, manage_py, tmp_path):
