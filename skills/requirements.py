@@ -93,3 +93,23 @@ def requirement_parse(language: str, text: str) -> PythonRequirement | NodeRequi
     if language == "node":
         return node_requirement_parse(text)
     return python_requirement_parse(text)
+
+
+def requirement_normalize(language: str, text: str) -> str:
+    """One spelling per requirement, so equal sets hash equal.
+
+    Python: the canonical name, sorted extras, the specifiers sorted (as `packaging` prints a
+    `SpecifierSet`) and the marker as `packaging` prints it. Node: `name@range`.
+    """
+    parsed = requirement_parse(language, text)
+    if isinstance(parsed, NodeRequirement):
+        return parsed.text
+    requirement = parsed.requirement
+    extras = f"[{','.join(sorted(canonicalize_name(e) for e in requirement.extras))}]"
+    marker = f"; {requirement.marker}" if requirement.marker else ""
+    return f"{parsed.name}{extras if requirement.extras else ''}{requirement.specifier}{marker}"
+
+
+def requirements_normalize(language: str, texts: list[str]) -> list[str]:
+    """The sorted, de-duplicated normal forms of a list (raises on the first bad one)."""
+    return sorted({requirement_normalize(language, text) for text in texts})

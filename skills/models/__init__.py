@@ -1,7 +1,7 @@
 from skills.models.catalog import (
     Agent,
-    AgentSkill,
     AgentKind,
+    AgentSkill,
     HistoryAction,
     Skill,
     SkillHistory,
@@ -9,6 +9,14 @@ from skills.models.catalog import (
     SkillStatus,
     SkillType,
     SkillVersion,
+)
+from skills.models.environments import (
+    Environment,
+    EnvironmentBackend,
+    EnvironmentStatus,
+    InstallJob,
+    InstallJobStatus,
+    InstallLogLine,
 )
 
 __all__ = [
@@ -22,4 +30,10 @@ __all__ = [
     "SkillStatus",
     "SkillType",
     "SkillVersion",
+    "Environment",
+    "EnvironmentBackend",
+    "EnvironmentStatus",
+    "InstallJob",
+    "InstallJobStatus",
+    "InstallLogLine",
 ]

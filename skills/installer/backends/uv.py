@@ -1,0 +1,160 @@
+"""The default backend: `uv pip compile --generate-hashes`, then `uv venv` + `uv pip install`
+from that lock, offline first when the lock was already known."""
+
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from skills.installer.backends.base import (
+    Backend,
+    BackendUnavailable,
+    BuildResult,
+    IndexUnreachableError,
+    InstallError,
+    ResolutionError,
+    first_error_line,
+    looks_unreachable,
+    python_verify,
+)
+from skills.installer.keys import EnvironmentSpec, lock_key
+from skills.installer.locks import lock_load, lock_save
+from skills.installer.process import LogWriter, child_environment, run_logged
+
+LOCK_NAME = "atom-requirements.lock"
+
+
+def uv_binary() -> str:
+    if settings.ATOM_UV_BIN:
+        return settings.ATOM_UV_BIN
+    try:
+        from uv import find_uv_bin
+    except ImportError:  # pragma: no cover - uv is a dependency of Atom
+        raise BackendUnavailable("uv backend: uv is not installed (set ATOM_UV_BIN)") from None
+    return find_uv_bin()
+
+
+def uv_environment() -> dict[str, str]:
+    extra = {
+        "UV_CACHE_DIR": str(settings.ATOM_UV_CACHE_DIR),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_PROGRESS": "1",
+        "UV_LINK_MODE": "hardlink",
+    }
+    if settings.ATOM_INSTALL_INDEX_URL:
+        extra["UV_INDEX_URL"] = settings.ATOM_INSTALL_INDEX_URL
+        extra["UV_DEFAULT_INDEX"] = settings.ATOM_INSTALL_INDEX_URL
+    return child_environment(extra)
+
+
+def resolution_failure(output: str, *, what: str) -> InstallError:
+    if "no solution found" in output.lower() or "unsatisfiable" in output.lower():
+        return ResolutionError(f"{what}: no solution: {first_error_line(output)}", output=output)
+    if looks_unreachable(output):
+        return IndexUnreachableError(
+            f"{what}: the package index is unreachable: {first_error_line(output)}", output=output
+        )
+    return InstallError(f"{what} failed: {first_error_line(output)}", output=output)
+
+
+def work_directory() -> Path:
+    """Where uv runs: a directory with no project of its own (never Atom's)."""
+    directory = Path(settings.ATOM_ENVS_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+class UvBackend(Backend):
+    name = "uv"
+
+    def resolve(self, *, spec: EnvironmentSpec, log: LogWriter) -> str:
+        text, _ = self._lock(spec=spec, log=log)
+        return text
+
+    def _lock(self, *, spec: EnvironmentSpec, log: LogWriter) -> tuple[str, bool]:
+        key = lock_key(spec=spec, resolver="uv")
+        known = lock_load(key)
+        if known is not None:
+            log(f"resolve: known lock {key[:12]}")
+            return known, True
+        settings.ATOM_UV_CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        result = run_logged(
+            [
+                uv_binary(),
+                "pip",
+                "compile",
+                "--generate-hashes",
+                "--no-header",
+                "--python",
+                spec.interpreter.path,
+                "-",
+            ],
+            log=log,
+            env=uv_environment(),
+            timeout=settings.ATOM_INSTALL_TIMEOUT,
+            cwd=work_directory(),
+            stdin="\n".join(spec.requirements) + "\n",
+            capture_stdout=True,
+        )
+        if not result.ok:
+            raise resolution_failure(result.output, what="resolution")
+        lock_save(key, result.stdout)
+        return result.stdout, False
+
+    def build(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> BuildResult:
+        started = time.perf_counter()
+        lockfile, known = self._lock(spec=spec, log=log)
+        resolved = time.perf_counter()
+        env = uv_environment()
+        timeout = settings.ATOM_INSTALL_TIMEOUT
+        created = run_logged(
+            [
+                uv_binary(),
+                "venv",
+                "--relocatable",
+                "--no-project",
+                "--quiet",
+                "--python",
+                spec.interpreter.path,
+                str(workdir),
+            ],
+            log=log,
+            env=env,
+            timeout=timeout,
+        )
+        if not created.ok:
+            raise InstallError(
+                f"uv venv failed: {first_error_line(created.output)}", output=created.output
+            )
+        lock_path = workdir / LOCK_NAME
+        lock_path.write_text(lockfile)
+        install = [
+            uv_binary(),
+            "pip",
+            "install",
+            "--python",
+            str(workdir / "bin" / "python"),
+            "--require-hashes",
+            "--link-mode",
+            "hardlink",
+            "-r",
+            str(lock_path),
+        ]
+        installed = None
+        if known:
+            installed = run_logged([*install, "--offline"], log=log, env=env, timeout=timeout)
+            if not installed.ok:
+                log("install: not everything is in the cache; installing from the index")
+        if installed is None or not installed.ok:
+            installed = run_logged(install, log=log, env=env, timeout=timeout)
+        if not installed.ok:
+            raise resolution_failure(installed.output, what="install")
+        finished = time.perf_counter()
+        python_verify(spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout))
+        return BuildResult(
+            lockfile=lockfile,
+            resolve_seconds=resolved - started,
+            install_seconds=finished - resolved,
+            verify_seconds=time.perf_counter() - finished,
+            lock_was_known=known,
+        )

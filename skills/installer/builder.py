@@ -1,0 +1,400 @@
+"""Ensure an environment exists: a cache hit costs one lookup; a miss is built exactly once per
+key across every process and host, in a private directory moved into place when it is whole.
+
+The `Environment` row is the lock. A request claims the build with one conditional UPDATE
+(status pending/failed → building, with its own token); everyone else waits for the row to
+become ready. A builder that dies is noticed by its heartbeat going stale (or, on its own host,
+by its process being gone) and its claim can then be taken over.
+"""
+
+import logging
+import os
+import secrets
+import shutil
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from skills.installer.backends import Backend, InstallError, backend_get
+from skills.installer.keys import EnvironmentSpec, environment_spec
+from skills.installer.perf import measured, sample_record
+from skills.installer.process import LogWriter
+from skills.models import Environment, InstallJob, InstallLogLine, SkillVersion
+from skills.models.environments import EnvironmentStatus
+from skills.policy import policy_current, policy_enforce
+
+logger = logging.getLogger(__name__)
+
+WAIT_POLL_SECONDS = 0.05
+HEARTBEAT_SECONDS = 5.0
+TEMP_DIR_NAME = ".tmp"
+
+
+class EnvironmentUnavailable(InstallError):
+    """The build this request waited for failed, or did not finish in time."""
+
+
+def job_log_writer(job: InstallJob | None) -> LogWriter:
+    """A writer that stores each line as it comes (or logs it when there is no job)."""
+    if job is None:
+        return lambda line: logger.info("install: %s", line)
+
+    def write(line: str) -> None:
+        InstallLogLine.objects.create(job_id=job.pk, text=line[:10_000])
+
+    return write
+
+
+def temp_root() -> Path:
+    # Under the environments directory: the final rename stays on one filesystem.
+    return Path(settings.ATOM_ENVS_DIR) / TEMP_DIR_NAME
+
+
+def spec_for(
+    *, language: str, requirements: list[str], backend: str | None = None
+) -> EnvironmentSpec:
+    """Validate, check policy (raises `RequirementError` / `PolicyError`) and fix the spec."""
+    policy = policy_current()
+    policy_enforce(language, requirements, policy=policy)
+    return environment_spec(
+        language=language, requirements=requirements, policy_version=policy.version, backend=backend
+    )
+
+
+def environment_row_for(spec: EnvironmentSpec) -> Environment:
+    """The row for this key, created pending when it is new (the unique key decides races)."""
+    key = spec.key
+    environment = Environment.objects.filter(key=key).first()
+    if environment is not None:
+        return environment
+    try:
+        with transaction.atomic():
+            return Environment.objects.create(
+                key=key,
+                language=spec.language,
+                backend=spec.backend,
+                requirements=list(spec.requirements),
+                interpreter=spec.interpreter.version,
+                platform=spec.interpreter.platform,
+                policy_version=spec.policy_version,
+                location=backend_get(spec.backend).location_for(key),
+            )
+    except IntegrityError:
+        return Environment.objects.get(key=key)
+
+
+def environment_is_usable(environment: Environment) -> bool:
+    return environment.is_ready and backend_get(environment.backend).is_present(
+        environment.location
+    )
+
+
+def environment_mark_used(*, environment: Environment) -> None:
+    Environment.objects.filter(pk=environment.pk).update(
+        use_count=F("use_count") + 1, last_used_at=timezone.now()
+    )
+
+
+def environment_ready_lookup(*, key: str) -> Environment | None:
+    """The fast path: a ready row whose files are still there, or None."""
+    environment = Environment.objects.filter(key=key, status=EnvironmentStatus.READY).first()
+    if environment is None:
+        return None
+    if backend_get(environment.backend).is_present(environment.location):
+        return environment
+    _environment_demote_missing(environment=environment)
+    return None
+
+
+def _environment_demote_missing(*, environment: Environment) -> None:
+    """A ready environment whose files are gone is not used broken: it is built again."""
+    demoted = Environment.objects.filter(
+        pk=environment.pk, status=EnvironmentStatus.READY, ready_at=environment.ready_at
+    ).update(
+        status=EnvironmentStatus.PENDING,
+        error=f"{environment.location} was missing; rebuilding",
+    )
+    if demoted:
+        logger.warning(
+            "environment %s: %s is missing; rebuilding", environment.key, environment.location
+        )
+
+
+def environment_ensure(
+    *,
+    language: str,
+    requirements: list[str],
+    backend: str | None = None,
+    job: InstallJob | None = None,
+) -> Environment:
+    """A ready environment for this requirement set, building it if needed (blocks until ready).
+
+    Raises `RequirementError` or `PolicyError` for refused input, `InstallError` (and its
+    subclasses) when the build fails, `EnvironmentUnavailable` when the build it waited for
+    failed. Safe to call from any number of processes at once: one of them builds.
+    """
+    spec = spec_for(language=language, requirements=requirements, backend=backend)
+    return environment_obtain(spec=spec, job=job)
+
+
+def environment_for_skill_version(
+    *, skill_version: SkillVersion, job: InstallJob | None = None
+) -> Environment:
+    """The ready environment a runner uses for one version of a skill.
+
+    Its interpreter is `environment.python_path` (Python) and its packages
+    `environment.node_path` (Node).
+    """
+    return environment_ensure(
+        language=skill_version.skill.language,
+        requirements=list(skill_version.requirements),
+        job=job,
+    )
+
+
+def environment_obtain(*, spec: EnvironmentSpec, job: InstallJob | None = None) -> Environment:
+    """Find, wait for or build the environment of `spec` (see `environment_ensure`)."""
+    log = job_log_writer(job)
+    started = time.perf_counter()
+    ready = environment_ready_lookup(key=spec.key)
+    if ready is not None:
+        environment_mark_used(environment=ready)
+        sample_record(
+            "environment_cache_hit",
+            time.perf_counter() - started,
+            environment_key=spec.key,
+            backend=spec.backend,
+        )
+        if job is not None:
+            InstallJob.objects.filter(pk=job.pk).update(cache_hit=True)
+        return ready
+    environment = environment_row_for(spec)
+    return _environment_wait_or_build(spec=spec, environment=environment, job=job, log=log)
+
+
+def _environment_wait_or_build(
+    *, spec: EnvironmentSpec, environment: Environment, job: InstallJob | None, log: LogWriter
+) -> Environment:
+    deadline = time.monotonic() + settings.ATOM_INSTALL_WAIT_TIMEOUT
+    watched_token = None
+    announced = False
+    while True:
+        environment.refresh_from_db()
+        if environment.is_ready:
+            if environment_is_usable(environment):
+                environment_mark_used(environment=environment)
+                if job is not None:
+                    InstallJob.objects.filter(pk=job.pk).update(cache_hit=watched_token is None)
+                return environment
+            _environment_demote_missing(environment=environment)
+            log(f"{environment.location} is missing; building it again")
+            continue
+        if (
+            environment.status == EnvironmentStatus.FAILED
+            and watched_token
+            and environment.build_token == watched_token
+        ):
+            # The build this request waited for failed: report it rather than build again
+            # (a new request, or a retry, will build again).
+            raise EnvironmentUnavailable(
+                f"the build of environment {environment.key[:12]} failed: {environment.error}"
+            )
+        token = _environment_claim(environment=environment)
+        if token is not None:
+            return _environment_build(
+                spec=spec, environment_pk=environment.pk, token=token, job=job, log=log
+            )
+        if environment.status == EnvironmentStatus.BUILDING:
+            watched_token = environment.build_token
+            if not announced:
+                log(f"waiting for the build of {environment.key[:12]} already under way")
+                announced = True
+        if time.monotonic() > deadline:
+            raise EnvironmentUnavailable(
+                f"environment {environment.key[:12]} was not ready after "
+                f"{settings.ATOM_INSTALL_WAIT_TIMEOUT:g} s"
+            )
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+def _process_is_gone(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _environment_claim(*, environment: Environment) -> str | None:
+    """Take the build with one conditional UPDATE; the token proves who holds it."""
+    token = secrets.token_hex(16)
+    now = timezone.now()
+    claimable = Q(status__in=[EnvironmentStatus.PENDING, EnvironmentStatus.FAILED])
+    if environment.status == EnvironmentStatus.BUILDING:
+        stale_heartbeat = (
+            environment.build_heartbeat_at is not None
+            and environment.build_heartbeat_at
+            < now - timedelta(seconds=settings.ATOM_INSTALL_STALE_SECONDS)
+        )
+        dead_here = environment.build_host == socket.gethostname() and _process_is_gone(
+            environment.build_pid
+        )
+        if stale_heartbeat or dead_here:
+            # Only the holder we saw may be replaced: two takers cannot both win.
+            claimable = Q(status=EnvironmentStatus.BUILDING, build_token=environment.build_token)
+    claimed = Environment.objects.filter(claimable, pk=environment.pk).update(
+        status=EnvironmentStatus.BUILDING,
+        build_token=token,
+        build_host=socket.gethostname(),
+        build_pid=os.getpid(),
+        build_heartbeat_at=now,
+        build_count=F("build_count") + 1,
+        error="",
+    )
+    return token if claimed else None
+
+
+@contextmanager
+def _heartbeat(environment_pk: int, token: str):
+    """Keep the claim fresh while the build runs, from a thread with its own connection."""
+    if connection.in_atomic_block:
+        # The caller's transaction holds the row: a second connection would wait for it.
+        # Same-host takeover still works through the builder's pid.
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                Environment.objects.filter(pk=environment_pk, build_token=token).update(
+                    build_heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{environment_pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def temp_dirs_clean(*, key: str | None = None, older_than: float | None = None) -> list[Path]:
+    """Remove working directories left by builds that died (all of one key's but the caller's
+    own, which it creates afterwards; or all older than `older_than` seconds)."""
+    root = temp_root()
+    if not root.is_dir():
+        return []
+    removed = []
+    cutoff = time.time() - older_than if older_than is not None else None
+    for path in root.iterdir():
+        if key is not None and not path.name.startswith(f"{key}-"):
+            continue
+        if cutoff is not None:
+            try:
+                if path.lstat().st_mtime > cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _environment_build(
+    *,
+    spec: EnvironmentSpec,
+    environment_pk: int,
+    token: str,
+    job: InstallJob | None,
+    log: LogWriter,
+) -> Environment:
+    backend: Backend = backend_get(spec.backend)
+    started = time.perf_counter()
+    # We hold the claim: any other working directory of this key belongs to a dead build.
+    for path in temp_dirs_clean(key=spec.key):
+        log(f"removed the leftovers of an earlier build: {path.name}")
+    workdir = temp_root() / f"{spec.key}-{token}"
+    workdir.parent.mkdir(parents=True, exist_ok=True)
+    wanted = ", ".join(spec.requirements) or "(no requirements)"
+    log(f"building environment {spec.key[:12]} with {spec.backend}: {wanted}")
+    try:
+        with (
+            _heartbeat(environment_pk, token),
+            measured(
+                "package_install",
+                environment_key=spec.key,
+                backend=spec.backend,
+                requirements=len(spec.requirements),
+            ),
+        ):
+            result = backend.build(spec=spec, workdir=workdir, log=log)
+            location = backend.location_for(spec.key)
+            if not result.location:
+                size = backend.place(
+                    workdir=workdir,
+                    location=location,
+                    trash=temp_root() / f"{spec.key}-{token}-old",
+                )
+            else:
+                location, size = result.location, result.size_bytes
+    except BaseException as error:
+        # Nothing half-built: the working directory goes, the row says failed (only if the
+        # claim is still ours), and the error propagates to the job.
+        shutil.rmtree(workdir, ignore_errors=True)
+        message = (
+            error.message if isinstance(error, InstallError) else f"{type(error).__name__}: {error}"
+        )
+        Environment.objects.filter(pk=environment_pk, build_token=token).update(
+            status=EnvironmentStatus.FAILED, error=message
+        )
+        log(f"failed: {message}")
+        if job is not None:
+            InstallJob.objects.filter(pk=job.pk).update(cache_hit=False)
+        raise
+    seconds = time.perf_counter() - started
+    now = timezone.now()
+    marked = Environment.objects.filter(
+        pk=environment_pk, build_token=token, status=EnvironmentStatus.BUILDING
+    ).update(
+        status=EnvironmentStatus.READY,
+        location=location,
+        lockfile=result.lockfile,
+        size_bytes=size,
+        build_seconds=seconds,
+        ready_at=now,
+        last_used_at=now,
+        use_count=F("use_count") + 1,
+        error="",
+    )
+    if not marked:
+        raise EnvironmentUnavailable(
+            f"environment {spec.key[:12]}: the build was taken over by another builder"
+        )
+    if job is not None:
+        InstallJob.objects.filter(pk=job.pk).update(
+            cache_hit=False,
+            resolve_seconds=result.resolve_seconds,
+            install_seconds=result.install_seconds,
+            verify_seconds=result.verify_seconds,
+        )
+    log(f"ready in {seconds:.2f} s at {location} ({size or 0} bytes)")
+    return Environment.objects.get(pk=environment_pk)

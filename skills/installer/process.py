@@ -1,0 +1,96 @@
+"""Running the installers' programs: argument lists only (never a shell string), output streamed
+line by line into the job's log as it happens, a deadline, and a clean environment."""
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+LogWriter = Callable[[str], None]
+
+# Variables of the process that runs Atom that must not leak into an installer or an
+# environment's interpreter (they would point it at Atom's own packages or virtualenv).
+SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONSTARTUP")
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: str
+    output: str  # stderr, or stdout and stderr together when they were merged
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in SCRUBBED}
+    env.update(extra or {})
+    return env
+
+
+def run_logged(
+    args: list[str],
+    *,
+    log: LogWriter,
+    env: Mapping[str, str],
+    timeout: float,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    capture_stdout: bool = False,
+) -> Completed:
+    """Run `args`, writing each line of its output to `log` as it comes.
+
+    With `capture_stdout`, stdout is kept apart (a lockfile printed by the resolver) and only
+    stderr is logged; otherwise both go to the log. The process is killed at the deadline.
+    """
+    started = time.perf_counter()
+    log("$ " + " ".join(str(arg) for arg in args))
+    process = subprocess.Popen(
+        [str(arg) for arg in args],
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if capture_stdout else subprocess.STDOUT,
+        cwd=cwd,
+        env=dict(env),
+        text=True,
+        errors="replace",
+    )
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    lines: list[str] = []
+    stdout_parts: list[str] = []
+    try:
+        if capture_stdout:
+            reader = threading.Thread(
+                target=lambda: stdout_parts.append(process.stdout.read()), daemon=True
+            )
+            reader.start()
+            stream = process.stderr
+        else:
+            stream = process.stdout
+        if stdin is not None:
+            process.stdin.write(stdin)
+            process.stdin.close()
+        for line in stream:
+            line = line.rstrip("\n")
+            lines.append(line)
+            log(line)
+        returncode = process.wait()
+        if capture_stdout:
+            reader.join()
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    seconds = time.perf_counter() - started
+    if returncode < 0 and seconds >= timeout:
+        lines.append(f"killed after the {timeout:g} s install timeout")
+        log(lines[-1])
+    return Completed(returncode, "".join(stdout_parts), "\n".join(lines), seconds)

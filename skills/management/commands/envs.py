@@ -1,0 +1,118 @@
+"""`manage.py envs list | ensure | gc`: the installer's environments from the command line."""
+
+import json
+import re
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from skills.installer.backends import InstallError
+from skills.installer.builder import environment_ensure
+from skills.installer.maintenance import environments_collect
+from skills.models import Environment
+from skills.policy import PolicyError
+from skills.requirements import RequirementError
+
+DURATION = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def duration_parse(text: str) -> timedelta:
+    match = DURATION.match(text.strip())
+    if not match:
+        raise CommandError(f"--unused-for {text!r}: use a number and a unit, e.g. 7d, 12h, 30m")
+    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+
+
+def size_text(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+class Command(BaseCommand):
+    help = "List, build and garbage-collect skill environments."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        listing = actions.add_parser("list", help="keys, status, sizes and uses")
+        listing.add_argument("--status", choices=["pending", "building", "ready", "failed"])
+        ensure = actions.add_parser("ensure", help="build (or find) the environment of a set")
+        ensure.add_argument("--language", choices=["python", "node"], default="python")
+        ensure.add_argument("--backend", choices=["uv", "pip", "npm", "docker"])
+        ensure.add_argument("requirements", nargs="*")
+        collect = actions.add_parser("gc", help="remove environments nobody used lately")
+        collect.add_argument("--unused-for", default="7d", help="e.g. 7d (default), 12h, 30m")
+        collect.add_argument("--dry-run", action="store_true")
+        collect.add_argument("--keep-cache", action="store_true", help="do not prune the cache")
+
+    def handle(self, *args, action: str, **options) -> None:
+        getattr(self, f"handle_{action}")(**options)
+
+    def handle_list(self, *, status: str | None = None, **_) -> None:
+        environments = Environment.objects.order_by("-last_used_at", "-created_at")
+        if status:
+            environments = environments.filter(status=status)
+        self.stdout.write(
+            f"{'key':<14}{'backend':<8}{'status':<10}{'size':>10}{'uses':>7}  "
+            f"{'last used':<20}requirements"
+        )
+        for environment in environments:
+            last_used = (
+                environment.last_used_at.strftime("%Y-%m-%d %H:%M:%S")
+                if environment.last_used_at
+                else "never"
+            )
+            self.stdout.write(
+                f"{environment.key[:12]:<14}{environment.backend:<8}{environment.status:<10}"
+                f"{size_text(environment.size_bytes):>10}{environment.use_count:>7}  "
+                f"{last_used:<20}{', '.join(environment.requirements) or '-'}"
+            )
+
+    def handle_ensure(
+        self, *, language: str, backend: str | None, requirements: list[str], **_
+    ) -> None:
+        try:
+            environment = environment_ensure(
+                language=language, requirements=requirements, backend=backend
+            )
+        except (RequirementError, PolicyError) as error:
+            raise CommandError(f"refused: {error}") from None
+        except InstallError as error:
+            raise CommandError(f"install failed: {error.message}") from None
+        self.stdout.write(
+            json.dumps(
+                {
+                    "key": environment.key,
+                    "status": environment.status,
+                    "location": environment.location,
+                    "build_count": environment.build_count,
+                    "use_count": environment.use_count,
+                }
+            )
+        )
+
+    def handle_gc(self, *, unused_for: str, dry_run: bool, keep_cache: bool, **_) -> None:
+        report = environments_collect(
+            unused_for=duration_parse(unused_for), dry_run=dry_run, prune_cache=not keep_cache
+        )
+        verb = "would remove" if dry_run else "removed"
+        self.stdout.write(
+            f"{verb} {len(report.removed)} environment(s), freeing {size_text(report.freed_bytes)}"
+        )
+        for key in report.removed:
+            self.stdout.write(f"  {key}")
+        if report.kept_in_use:
+            self.stdout.write(f"kept {len(report.kept_in_use)} in use")
+        if not dry_run:
+            self.stdout.write(
+                f"uv cache pruned: {size_text(report.cache_freed_bytes)} freed; "
+                f"{report.temp_dirs_removed} stale build dir(s) and "
+                f"{len(report.orphans_removed)} orphaned dir(s) removed"
+            )
+            self.stdout.write(f"total freed: {size_text(report.total_freed_bytes)}")
