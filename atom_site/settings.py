@@ -230,3 +230,27 @@ PERF_CPU_CRITICAL = env_float("ATOM_PERF_CPU_CRITICAL", 95, minimum=1, maximum=1
 PERF_MEMORY_WARNING = env_float("ATOM_PERF_MEMORY_WARNING", 75, minimum=1, maximum=100)
 PERF_MEMORY_CRITICAL = env_float("ATOM_PERF_MEMORY_CRITICAL", 90, minimum=1, maximum=100)
 PERF_LOCKFILE_LOOKUP = env_str("ATOM_PERF_LOCKFILE_LOOKUP")  # dotted path, see docs/perf.md
+
+# Runtime ---------------------------------------------------------------------------------------
+# Warm runner pools that load, hot-reload and run skills in isolation; see docs/runtime.md.
+
+ATOM_RUNNER_MIN = env_int("ATOM_RUNNER_MIN", 1, minimum=0, maximum=256)
+ATOM_RUNNER_MAX = env_int("ATOM_RUNNER_MAX", 4, minimum=1, maximum=256)
+if ATOM_RUNNER_MIN > ATOM_RUNNER_MAX:
+    raise ImproperlyConfigured(
+        f"ATOM_RUNNER_MIN={ATOM_RUNNER_MIN} is above ATOM_RUNNER_MAX={ATOM_RUNNER_MAX}"
+    )
+ATOM_RUNNER_IDLE_SECONDS = env_float("ATOM_RUNNER_IDLE_SECONDS", 300, minimum=1)
+ATOM_RUNNER_MAX_CALLS = env_int("ATOM_RUNNER_MAX_CALLS", 1000, minimum=1)
+ATOM_RUNNERS_PER_HOST = env_int("ATOM_RUNNERS_PER_HOST", 64, minimum=1, maximum=10_000)
+ATOM_LOADER_CACHE_SIZE = env_int("ATOM_LOADER_CACHE_SIZE", 256, minimum=1, maximum=100_000)
+ATOM_RUN_TIMEOUT_DEFAULT = env_float("ATOM_RUN_TIMEOUT_DEFAULT", 30, minimum=0.1, maximum=3600)
+ATOM_RUN_TIMEOUT_CAP = env_float("ATOM_RUN_TIMEOUT_CAP", 600, minimum=0.1, maximum=86_400)
+ATOM_RUN_MEMORY_MB = env_int("ATOM_RUN_MEMORY_MB", 512, minimum=16, maximum=65_536)
+ATOM_RUN_MEMORY_MAX_MB = env_int("ATOM_RUN_MEMORY_MAX_MB", 8192, minimum=16, maximum=1_048_576)
+ATOM_RUN_MAX_OUTPUT_BYTES = env_int("ATOM_RUN_MAX_OUTPUT_BYTES", 1_048_576, minimum=1024)
+ATOM_SANDBOX = env_str("ATOM_SANDBOX", "auto").strip().lower()
+if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
+    raise ImproperlyConfigured(f"ATOM_SANDBOX={ATOM_SANDBOX!r}: use auto, bwrap or none")
+# Skill files (path, or skill-id=path) loaded into every runner of a matching pool at start.
+ATOM_PRELOAD_SKILLS = env_list("ATOM_PRELOAD_SKILLS", [])

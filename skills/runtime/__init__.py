@@ -1,0 +1,132 @@
+"""Run skills in warm, isolated runner processes (docs/runtime.md).
+
+The public API::
+
+    from skills.runtime import CallLimits, call, pool_for
+
+    pool = pool_for("env-key", "/envs/env-key/bin/python", "python")
+    result = pool.call(skill_id="slugify-text", path=path, content_hash=sha256,
+                       params={"text": "Hello"}, limits=CallLimits(timeout=5))
+    result.raise_for_error().result
+
+Nothing here imports Django at import time; settings are read when the first pool is made.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from skills.runtime.calls import (
+    CallError,
+    CallResult,
+    CapturedOutput,
+    SkillCallError,
+    SkillRef,
+)
+from skills.runtime.config import CallLimits, RuntimeConfig
+from skills.runtime.pool import (
+    PoolBusy,
+    PoolClosed,
+    PoolKey,
+    PoolRegistry,
+    PoolStats,
+    RunnerPool,
+)
+from skills.runtime.sandbox import SandboxUnavailable, bwrap_executable, sandbox_mode
+
+__all__ = [
+    "CallError",
+    "CallLimits",
+    "CallResult",
+    "CapturedOutput",
+    "PoolBusy",
+    "PoolClosed",
+    "PoolKey",
+    "PoolRegistry",
+    "PoolStats",
+    "RunnerPool",
+    "RuntimeConfig",
+    "SandboxUnavailable",
+    "SkillCallError",
+    "SkillRef",
+    "bwrap_executable",
+    "call",
+    "pool_for",
+    "registry",
+    "sandbox_mode",
+    "shutdown",
+]
+
+_registry: PoolRegistry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry() -> PoolRegistry:
+    """This process's pools, configured from Django settings on first use."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = PoolRegistry(RuntimeConfig.from_settings())
+            atexit.register(_registry.shutdown)
+        return _registry
+
+
+def pool_for(
+    environment_key: str,
+    interpreter: Path | str,
+    kind: str = "python",
+    *,
+    network: bool = False,
+    preload: Sequence[SkillRef] | None = None,
+    module_paths: Sequence[Path] = (),
+) -> RunnerPool:
+    """The warm pool of one environment (``interpreter`` is its python, or node for Node).
+
+    ``preload`` defaults to ``ATOM_PRELOAD_SKILLS``; ``module_paths`` are a Node
+    environment's ``node_modules`` directories.
+    """
+    return registry().pool_for(
+        environment_key,
+        interpreter,
+        kind,
+        network=network,
+        preload=preload,
+        module_paths=module_paths,
+    )
+
+
+def call(
+    *,
+    environment_key: str,
+    interpreter: Path | str,
+    skill: SkillRef,
+    params: Mapping[str, Any] | None = None,
+    limits: CallLimits | None = None,
+    network: bool = False,
+    module_paths: Sequence[Path] = (),
+) -> CallResult:
+    """Run one skill version in its environment's warm pool."""
+    pool = pool_for(
+        environment_key, interpreter, skill.kind, network=network, module_paths=module_paths
+    )
+    return pool.call(
+        skill_id=skill.skill_id,
+        path=skill.path,
+        content_hash=skill.content_hash,
+        entrypoint=skill.entrypoint,
+        params=params,
+        limits=limits,
+    )
+
+
+def shutdown() -> None:
+    """Stop every runner of this process (tests, and process exit)."""
+    global _registry
+    with _registry_lock:
+        if _registry is not None:
+            _registry.shutdown()
+        _registry = None

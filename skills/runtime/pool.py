@@ -1,0 +1,690 @@
+"""Warm runner pools, one per (environment, kind, network), and the per-host registry of them.
+
+A pool lends an idle runner to one caller at a time, starts one when none is idle and it is
+under its maximum, and gives a runner back afterwards unless it must go (it died, was killed
+on a timeout, asked to retire after a memory or CPU limit, or served its ``max_calls``). A
+runner that goes is replaced in the background while the pool is below its minimum.
+
+The registry caps runners on the host: when a pool needs a runner and the host is full, the
+idle runners of the least recently used other pool are shut first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skills.runtime.calls import (
+    PROTOCOL_ERROR,
+    RUNNER_DIED,
+    SOURCE_UNREADABLE,
+    TIMEOUT,
+    CallError,
+    CallResult,
+    CapturedOutput,
+    SkillRef,
+)
+from skills.runtime.config import KINDS, CallLimits, ResolvedLimits, RuntimeConfig
+from skills.runtime.process import (
+    ProtocolViolation,
+    RunnerDied,
+    RunnerError,
+    RunnerProcess,
+    RunnerTimedOut,
+)
+from skills.runtime.sandbox import sandbox_mode
+
+logger = logging.getLogger(__name__)
+
+NO_OUTPUT = CapturedOutput(text="", total_bytes=0, is_truncated=False)
+
+
+class PoolBusy(RuntimeError):
+    """No runner became free within the acquire timeout."""
+
+
+class PoolClosed(RuntimeError):
+    pass
+
+
+class SourceUnreadable(Exception):
+    """The host cannot read a skill file the sandboxed runner asked it for."""
+
+
+@dataclass(frozen=True)
+class PoolKey:
+    environment_key: str
+    kind: str
+    network: bool
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    key: PoolKey
+    idle: int
+    busy: int
+    starting: int
+    started: int
+    replaced: int
+    timed_out: int
+    died: int
+    retired: int
+    recycled: int
+    calls: int
+    preload_errors: tuple[str, ...]
+
+
+class RunnerPool:
+    def __init__(
+        self,
+        *,
+        key: PoolKey,
+        interpreter: Path,
+        config: RuntimeConfig,
+        registry: PoolRegistry | None = None,
+        preload: Sequence[SkillRef] = (),
+        module_paths: Sequence[Path] = (),
+    ) -> None:
+        if key.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        self.key = key
+        self.interpreter = Path(interpreter)
+        self.config = config
+        self.mode = sandbox_mode(config.sandbox)
+        self.preload = tuple(preload)
+        self.module_paths = tuple(Path(path) for path in module_paths)
+        self.last_used = time.monotonic()
+        self._registry = registry
+        self._condition = threading.Condition()
+        self._idle: list[RunnerProcess] = []
+        self._busy: set[RunnerProcess] = set()
+        self._starting = 0
+        self._warming = 0  # of those starting, the ones that will land in the idle list
+        self._waiting_for_warm = 0
+        self._closed = False
+        self._counters = dict.fromkeys(
+            ("started", "replaced", "timed_out", "died", "retired", "recycled", "calls"), 0
+        )
+        self._preload_errors: list[str] = []
+
+    # Public ------------------------------------------------------------------------------------
+
+    def call(
+        self,
+        *,
+        skill_id: str,
+        path: Path | str,
+        content_hash: str | None = None,
+        entrypoint: str = "run",
+        params: Mapping[str, Any] | None = None,
+        limits: CallLimits | None = None,
+        source: str | None = None,
+    ) -> CallResult:
+        """Run ``entrypoint(**params)`` of one skill version in a warm runner of this pool."""
+        started = time.perf_counter()
+        resolved = (limits or CallLimits()).resolved(self.config)
+        request = {
+            "op": "call",
+            "skill_id": skill_id,
+            "path": str(path),
+            "content_hash": content_hash,
+            "entrypoint": entrypoint,
+            "params": dict(params or {}),
+            "limits": resolved.for_runner(),
+        }
+        if source is not None:
+            request["source"] = source
+        runner = self._acquire(deadline=time.monotonic() + self.config.acquire_timeout)
+        with self._timed_call(skill_id, content_hash) as measured:
+            result = self._call_in(runner, request, resolved, started)
+            measured.append(result)
+        return result
+
+    def warm(self, count: int | None = None) -> None:
+        """Start runners until ``count`` (default: the pool's minimum) are idle or busy."""
+        wanted = self.config.min_runners if count is None else count
+        while True:
+            with self._condition:
+                if self._closed or self._size() >= min(wanted, self.config.max_runners):
+                    return
+                self._starting += 1
+                self._warming += 1
+            if not self._reserve_slot():
+                with self._condition:
+                    self._starting -= 1
+                    self._warming -= 1
+                return
+            self._start_into_idle()
+
+    def stats(self) -> PoolStats:
+        with self._condition:
+            return PoolStats(
+                key=self.key,
+                idle=len(self._idle),
+                busy=len(self._busy),
+                starting=self._starting,
+                preload_errors=tuple(self._preload_errors),
+                **self._counters,
+            )
+
+    def runner_pids(self) -> list[int]:
+        """Pids of the runner processes inside their sandbox view (for tests and the admin)."""
+        with self._condition:
+            return [runner.child_pid or 0 for runner in [*self._idle, *self._busy]]
+
+    def control(self, operation: str, **fields: Any) -> list[dict[str, Any]]:
+        """Send a loader operation (``stats``, ``unload``, ``clear``) to every idle runner."""
+        answers = []
+        for runner in self._borrow_idle():
+            try:
+                answer, _, _ = runner.request(
+                    {"op": operation, **fields}, timeout=self.config.start_timeout
+                )
+            except RunnerError:
+                self._discard(runner, "died")
+                continue
+            answers.append(answer)
+            self._give_back(runner, healthy=True)
+        return answers
+
+    def shrink_idle(self, *, idle_for: float = 0.0) -> int:
+        """Close idle runners unused for ``idle_for`` seconds; returns how many."""
+        now = time.monotonic()
+        with self._condition:
+            leaving = [r for r in self._idle if now - r.last_used >= idle_for]
+            self._idle = [r for r in self._idle if r not in leaving]
+        for runner in leaving:
+            runner.close()
+            self._release_slot()
+        return len(leaving)
+
+    def shutdown(self) -> None:
+        with self._condition:
+            self._closed = True
+            leaving, self._idle = self._idle, []
+            self._condition.notify_all()
+        for runner in leaving:
+            runner.close()
+            self._release_slot()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def size(self) -> int:
+        with self._condition:
+            return self._size()
+
+    # Runners -----------------------------------------------------------------------------------
+
+    def _size(self) -> int:
+        return len(self._idle) + len(self._busy) + self._starting
+
+    def _acquire(self, *, deadline: float) -> RunnerProcess:
+        while True:
+            runner = None
+            with self._condition:
+                if self._closed:
+                    raise PoolClosed(f"the pool for {self.key.environment_key} is shut down")
+                self.last_used = time.monotonic()
+                if self._idle:
+                    runner = self._idle.pop()  # the most recently used: the warmest caches
+                    self._busy.add(runner)
+                elif self._warming > self._waiting_for_warm:
+                    # A replacement is already starting: wait for it rather than start another.
+                    self._waiting_for_warm += 1
+                    try:
+                        self._condition.wait(max(0.0, min(deadline - time.monotonic(), 0.5)))
+                    finally:
+                        self._waiting_for_warm -= 1
+                    if time.monotonic() >= deadline:
+                        raise PoolBusy(self._busy_message())
+                    continue
+                elif self._size() < self.config.max_runners:
+                    self._starting += 1
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise PoolBusy(self._busy_message())
+                    self._condition.wait(min(remaining, 0.5))
+                    continue
+            if runner is not None:
+                if runner.is_alive:
+                    return runner
+                # Killed or crashed while idle: replace it without failing anyone's call.
+                self._discard(runner, "died", replace=False)
+                continue
+            if self._reserve_slot():
+                return self._start(busy=True)
+            with self._condition:
+                self._starting -= 1
+                if time.monotonic() >= deadline:
+                    raise PoolBusy(self._busy_message())
+                self._condition.wait(0.05)
+
+    def _busy_message(self) -> str:
+        return (
+            f"no runner for {self.key.environment_key} became free within "
+            f"{self.config.acquire_timeout:g} s ({self.config.max_runners} per pool, "
+            f"{self.config.runners_per_host} per host)"
+        )
+
+    def _start(self, *, busy: bool) -> RunnerProcess:
+        """Start a runner for which ``_starting`` and a host slot are already counted."""
+        try:
+            runner = RunnerProcess(
+                kind=self.key.kind,
+                interpreter=self.interpreter,
+                mode=self.mode,
+                network=self.key.network,
+                cache_size=self.config.loader_cache_size,
+                memory_mb=self.config.memory_mb,
+                read_only=[*self.config.read_only_paths, *self.module_paths],
+                extra_env=self._extra_env(),
+                start_timeout=self.config.start_timeout,
+            )
+            self._run_preload(runner)
+        except BaseException:
+            with self._condition:
+                self._starting -= 1
+                self._warming -= 0 if busy else 1
+                self._condition.notify_all()
+            self._release_slot()
+            raise
+        with self._condition:
+            self._starting -= 1
+            self._warming -= 0 if busy else 1
+            self._counters["started"] += 1
+            if busy:
+                self._busy.add(runner)
+            else:
+                self._idle.append(runner)
+                self._condition.notify_all()
+        return runner
+
+    def _start_into_idle(self) -> None:
+        try:
+            runner = self._start(busy=False)
+        except Exception:
+            logger.exception("runtime: could not start a runner for %s", self.key)
+            return
+        if self._closed:
+            with self._condition:
+                if runner in self._idle:
+                    self._idle.remove(runner)
+            runner.close()
+            self._release_slot()
+
+    def _extra_env(self) -> dict[str, str]:
+        if self.key.kind == "node" and self.module_paths:
+            return {"NODE_PATH": os.pathsep.join(str(path) for path in self.module_paths)}
+        return {}
+
+    def _run_preload(self, runner: RunnerProcess) -> None:
+        for ref in self.preload:
+            if ref.kind != self.key.kind:
+                continue
+            request = {
+                "op": "load",
+                "skill_id": ref.skill_id,
+                "path": str(ref.path),
+                "content_hash": ref.content_hash,
+            }
+            answer, _, _ = runner.request(request, timeout=self.config.start_timeout)
+            if answer.get("need_source"):
+                try:
+                    request["source"] = ref.path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as error:
+                    answer = {"ok": False, "error": {"type": "OSError", "message": str(error)}}
+                else:
+                    answer, _, _ = runner.request(request, timeout=self.config.start_timeout)
+            if not answer.get("ok"):
+                error = answer.get("error") or {}
+                message = f"{ref.skill_id}: {error.get('type')}: {error.get('message')}"
+                with self._condition:
+                    if message not in self._preload_errors:
+                        self._preload_errors.append(message)
+                logger.warning("runtime: preload failed for %s", message)
+
+    def _borrow_idle(self) -> list[RunnerProcess]:
+        with self._condition:
+            borrowed, self._idle = self._idle, []
+            self._busy.update(borrowed)
+        return borrowed
+
+    def _give_back(self, runner: RunnerProcess, *, healthy: bool) -> None:
+        if not healthy or not runner.is_alive:
+            self._discard(runner, "died")
+            return
+        if runner.calls >= self.config.max_calls:
+            self._discard(runner, "recycled")
+            return
+        with self._condition:
+            self._busy.discard(runner)
+            if not self._closed:
+                self._idle.append(runner)
+                self._condition.notify_all()
+                return
+        runner.close()
+        self._release_slot()
+
+    def _discard(self, runner: RunnerProcess, reason: str, *, replace: bool = True) -> None:
+        """Let a runner go for good and start its replacement if the pool needs one."""
+        with self._condition:
+            self._busy.discard(runner)
+            self._counters[reason] += 1
+            needs_replacement = (
+                replace and not self._closed and self._size() < self.config.min_runners
+            )
+            if needs_replacement:
+                self._starting += 1
+                self._warming += 1
+                self._counters["replaced"] += 1
+            self._condition.notify_all()
+        runner.close(grace=0.2) if reason == "recycled" else runner.kill()
+        self._release_slot()
+        if needs_replacement:
+            threading.Thread(target=self._replace, name="atom-runner-replace", daemon=True).start()
+
+    def _replace(self) -> None:
+        if self._reserve_slot():
+            self._start_into_idle()
+        else:
+            with self._condition:
+                self._starting -= 1
+                self._warming -= 1
+                self._condition.notify_all()
+
+    def _reserve_slot(self) -> bool:
+        return True if self._registry is None else self._registry.reserve_slot(self)
+
+    def _release_slot(self) -> None:
+        if self._registry is not None:
+            self._registry.release_slot()
+
+    # Calls -------------------------------------------------------------------------------------
+
+    def _call_in(
+        self,
+        runner: RunnerProcess,
+        request: dict[str, Any],
+        limits: ResolvedLimits,
+        started: float,
+    ) -> CallResult:
+        deadline = time.monotonic() + limits.timeout
+        stdout = stderr = NO_OUTPUT
+        try:
+            answer, stdout, stderr = runner.request(
+                request, timeout=limits.timeout, max_output_bytes=limits.max_output_bytes
+            )
+            if answer.get("need_source"):
+                request["source"] = self._read_source(request["path"])
+                answer, stdout, stderr = runner.request(
+                    request,
+                    timeout=max(deadline - time.monotonic(), 0.001),
+                    max_output_bytes=limits.max_output_bytes,
+                )
+        except RunnerTimedOut:
+            self._discard(runner, "timed_out")
+            return self._failure(
+                TIMEOUT,
+                f"the call exceeded its wall-clock limit of {limits.timeout:g} s; "
+                "its runner was killed and is replaced",
+                started,
+                runner,
+                output=runner.output_so_far(),
+            )
+        except RunnerDied as error:
+            self._discard(runner, "died")
+            return self._failure(
+                RUNNER_DIED,
+                f"{error} while running the call (a crash, os._exit or an out-of-memory "
+                "kill); it is replaced",
+                started,
+                runner,
+                output=runner.output_so_far(),
+            )
+        except ProtocolViolation as error:
+            self._discard(runner, "died")
+            return self._failure(PROTOCOL_ERROR, str(error), started, runner)
+        except SourceUnreadable as error:
+            self._give_back(runner, healthy=True)
+            return self._failure(SOURCE_UNREADABLE, str(error), started, runner)
+        except BaseException:
+            self._discard(runner, "died")
+            raise
+        runner.calls += 1
+        retire = bool(answer.get("retire")) or not runner.is_alive
+        with self._condition:
+            self._counters["calls"] += 1
+        if retire:
+            self._discard(runner, "retired")
+        else:
+            self._give_back(runner, healthy=True)
+        return self._answer_to_result(answer, stdout, stderr, started, runner, retire)
+
+    @staticmethod
+    def _read_source(path: str) -> str:
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise SourceUnreadable(f"cannot read the skill file {path}: {error}") from None
+
+    @staticmethod
+    def _answer_to_result(
+        answer: dict[str, Any],
+        stdout: CapturedOutput,
+        stderr: CapturedOutput,
+        started: float,
+        runner: RunnerProcess,
+        is_replaced: bool,
+    ) -> CallResult:
+        error = answer.get("error")
+        return CallResult(
+            ok=bool(answer.get("ok")) and error is None,
+            result=answer.get("result"),
+            error=None
+            if error is None
+            else CallError(
+                type=str(error.get("type") or "Error"),
+                message=str(error.get("message") or ""),
+                traceback=str(error.get("traceback") or ""),
+                stage=str(error.get("stage") or "run"),
+            ),
+            stdout=stdout,
+            stderr=stderr,
+            cache=answer.get("cache"),
+            content_hash=answer.get("content_hash"),
+            load_seconds=float(answer.get("load_seconds") or 0.0),
+            duration_seconds=float(answer.get("duration_seconds") or 0.0),
+            wall_seconds=time.perf_counter() - started,
+            peak_rss_kb=answer.get("peak_rss_kb"),
+            runner_pid=runner.pid,
+            is_runner_replaced=is_replaced,
+        )
+
+    @staticmethod
+    def _failure(
+        error_type: str,
+        message: str,
+        started: float,
+        runner: RunnerProcess,
+        *,
+        output: tuple[CapturedOutput, CapturedOutput] = (NO_OUTPUT, NO_OUTPUT),
+    ) -> CallResult:
+        is_replaced = error_type in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR)
+        return CallResult(
+            ok=False,
+            result=None,
+            error=CallError(type=error_type, message=message, stage="runner"),
+            stdout=output[0],
+            stderr=output[1],
+            cache=None,
+            content_hash=None,
+            load_seconds=0.0,
+            duration_seconds=0.0,
+            wall_seconds=time.perf_counter() - started,
+            peak_rss_kb=None,
+            runner_pid=runner.pid,
+            is_runner_replaced=is_replaced,
+        )
+
+    @contextlib.contextmanager
+    def _timed_call(self, skill_id: str, content_hash: str | None) -> Iterator[list[CallResult]]:
+        """Record skill_run (and skill_load / hot_reload from what the runner reports)."""
+        measured: list[CallResult] = []
+        recorders = _perf_recorders() if self.config.record_timings else None
+        if recorders is None:
+            yield measured
+            return
+        measure_performance, record_sample = recorders
+        context = {"skill": skill_id, "environment_key": self.key.environment_key}
+        with measure_performance("skill_run", version=content_hash or "", **context) as measurement:
+            yield measured
+            if measured and measured[0].error is not None:
+                measurement.fail(measured[0].error.type)
+        if measured and measured[0].cache in ("loaded", "reloaded"):
+            operation = "skill_load" if measured[0].cache == "loaded" else "hot_reload"
+            version = measured[0].content_hash or ""
+            record_sample(operation, measured[0].load_seconds, version=version, **context)
+
+
+_perf_lookup: list[tuple[Callable[..., Any], Callable[..., Any]] | None] = []
+
+
+def _perf_recorders() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """perf's recorders if that app is installed (the runtime also works without it)."""
+    if not _perf_lookup:
+        try:
+            from perf.recording import measure_performance, record_sample
+        except ImportError:
+            _perf_lookup.append(None)
+        else:
+            _perf_lookup.append((measure_performance, record_sample))
+    return _perf_lookup[0]
+
+
+class PoolRegistry:
+    """Every pool of this process, with the per-host runner cap and the idle reaper."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._pools: dict[PoolKey, RunnerPool] = {}
+        self._runners = 0
+        self._reaper: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def pool_for(
+        self,
+        environment_key: str,
+        interpreter: Path | str,
+        kind: str = "python",
+        *,
+        network: bool = False,
+        preload: Sequence[SkillRef] | None = None,
+        module_paths: Sequence[Path] = (),
+    ) -> RunnerPool:
+        """The pool for this environment, created (and warmed to its minimum) on first use."""
+        key = PoolKey(environment_key=environment_key, kind=kind, network=network)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None and not pool.is_closed:
+                return pool
+            pool = RunnerPool(
+                key=key,
+                interpreter=Path(interpreter),
+                config=self.config,
+                registry=self,
+                preload=preload_from_settings(self.config.preload) if preload is None else preload,
+                module_paths=module_paths,
+            )
+            self._pools[key] = pool
+            self._start_reaper()
+        pool.warm()
+        return pool
+
+    def pools(self) -> list[RunnerPool]:
+        with self._lock:
+            return list(self._pools.values())
+
+    @property
+    def runner_count(self) -> int:
+        with self._lock:
+            return self._runners
+
+    def reserve_slot(self, requester: RunnerPool) -> bool:
+        """Count one more runner on the host, shutting idle runners of the least recently
+        used other pool when the host is full. False when nothing could be freed."""
+        while True:
+            with self._lock:
+                if self._runners < self.config.runners_per_host:
+                    self._runners += 1
+                    return True
+                candidates = sorted(
+                    (
+                        pool
+                        for pool in self._pools.values()
+                        if pool is not requester and pool.stats().idle
+                    ),
+                    key=lambda pool: pool.last_used,
+                )
+            if not candidates:
+                return False
+            candidates[0].shrink_idle()
+
+    def release_slot(self) -> None:
+        with self._lock:
+            self._runners = max(0, self._runners - 1)
+
+    def reap_idle(self) -> int:
+        """Close runners idle for longer than the idle timeout; drop pools left empty."""
+        closed = 0
+        for pool in self.pools():
+            closed += pool.shrink_idle(idle_for=self.config.idle_seconds)
+            if pool.size() == 0 and time.monotonic() - pool.last_used >= self.config.idle_seconds:
+                with self._lock:
+                    if self._pools.get(pool.key) is pool:
+                        del self._pools[pool.key]
+                pool.shutdown()
+        return closed
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown()
+
+    def _start_reaper(self) -> None:
+        if self._reaper is not None and self._reaper.is_alive():
+            return
+        self._stopping.clear()
+        self._reaper = threading.Thread(target=self._reap_forever, name="atom-reaper", daemon=True)
+        self._reaper.start()
+
+    def _reap_forever(self) -> None:
+        interval = max(0.05, min(self.config.idle_seconds / 4, 30.0))
+        while not self._stopping.wait(interval):
+            try:
+                self.reap_idle()
+            except Exception:
+                logger.exception("runtime: reaping idle runners failed")
+
+
+def preload_from_settings(entries: Sequence[str]) -> list[SkillRef]:
+    """``ATOM_PRELOAD_SKILLS`` entries: ``path`` or ``skill-id=path``."""
+    refs = []
+    for entry in entries:
+        skill_id, separator, path = entry.partition("=")
+        if not separator:
+            path, skill_id = entry, Path(entry).stem
+        refs.append(SkillRef(skill_id=skill_id.strip(), path=Path(path.strip())))
+    return refs

@@ -1,0 +1,180 @@
+"""How a runner process is started: its command line, its scrubbed environment, its sandbox.
+
+Two modes (docs/decisions.md, "Runner isolation"):
+
+- ``bwrap``: the runner runs under bubblewrap in fresh user, PID, IPC, UTS, cgroup and network
+  namespaces (network kept only for pools that allow it), seeing a read-only view of the system
+  directories, its interpreter and environment, and nothing else of the host; /tmp is a private,
+  size-capped tmpfs.
+- ``none``: a plain child process in its own session, with the same scrubbed environment,
+  resource limits and private working directories, but the host's filesystem and network.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+RUNTIME_DIR = Path(__file__).resolve().parent
+PYTHON_RUNNER = RUNTIME_DIR / "runner.py"
+NODE_RUNNER = RUNTIME_DIR / "runner.js"
+SYSTEM_READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+SANDBOX_TMP_BYTES = 256 * 1024 * 1024
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+# Only these host variables reach a runner, and only if they pass the secret check too.
+INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+SECRET_LOOKING = re.compile(
+    r"SECRET|PASSW|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE|COOKIE|SESSION|DATABASE|REDIS|DSN|_URL$",
+    re.IGNORECASE,
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+@functools.cache
+def bwrap_executable() -> str | None:
+    """The bwrap binary if it is installed *and* can create namespaces here, else None.
+
+    Probed once per process: a bwrap that is installed but refused user namespaces (some
+    container hosts) must not be chosen by ``auto``.
+    """
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    probe = [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"]
+    try:
+        completed = subprocess.run(probe, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if completed.returncode == 0 else None
+
+
+def sandbox_mode(requested: str) -> str:
+    """Resolve ``auto`` to what this host offers; refuse ``bwrap`` where it cannot run."""
+    if requested == "none":
+        return "none"
+    available = bwrap_executable() is not None
+    if requested == "bwrap" and not available:
+        raise SandboxUnavailable(
+            "ATOM_SANDBOX=bwrap but bubblewrap is not installed or cannot create namespaces "
+            "here (apt-get install bubblewrap)"
+        )
+    return "bwrap" if available else "none"
+
+
+def is_secret_looking(name: str) -> bool:
+    return bool(SECRET_LOOKING.search(name))
+
+
+def runner_environment(
+    *,
+    home: str,
+    interpreter: Path,
+    extra: Mapping[str, str] | None = None,
+    host_environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """An allow-list environment: nothing from the host but locale and time zone.
+
+    ``extra`` may add variables (NODE_PATH, say) but never one that looks like a secret.
+    """
+    source = os.environ if host_environ is None else host_environ
+    env = {
+        name: source[name]
+        for name in INHERITED_VARIABLES
+        if name in source and not is_secret_looking(name)
+    }
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(
+        PATH=f"{Path(interpreter).parent}:{SAFE_PATH}",
+        HOME=home,
+        TMPDIR=home,
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONIOENCODING="utf-8",
+    )
+    for name, value in (extra or {}).items():
+        if is_secret_looking(name):
+            raise ValueError(f"refusing to pass {name} to a runner: it looks like a secret")
+        env[name] = value
+    return env
+
+
+def interpreter_paths(interpreter: Path) -> list[Path]:
+    """Directories a sandboxed interpreter needs to see: its environment and its base install."""
+    paths = []
+    unresolved = Path(os.path.abspath(interpreter))
+    environment_root = unresolved.parent.parent
+    if (environment_root / "pyvenv.cfg").exists() or (environment_root / "node_modules").exists():
+        paths.append(environment_root)
+    real = Path(os.path.realpath(unresolved))
+    paths.append(real.parent.parent)
+    config = environment_root / "pyvenv.cfg"
+    if config.exists():
+        for line in config.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                paths.append(Path(os.path.realpath(value.strip())).parent)
+    return paths
+
+
+def bwrap_arguments(
+    *, network: bool, read_only: Iterable[Path], tmp_bytes: int = SANDBOX_TMP_BYTES
+) -> list[str]:
+    executable = bwrap_executable()
+    if executable is None:
+        raise SandboxUnavailable("bubblewrap is not available on this host")
+    arguments = [executable, "--die-with-parent", "--unshare-all"]
+    if network:
+        arguments.append("--share-net")
+    arguments += ["--hostname", "atom-runner"]
+    for path in _outermost(
+        [Path(path) for path in SYSTEM_READ_ONLY if os.path.exists(path)] + list(read_only)
+    ):
+        arguments += ["--ro-bind", str(path), str(path)]
+    arguments += ["--proc", "/proc", "--dev", "/dev"]
+    arguments += ["--size", str(tmp_bytes), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    return arguments
+
+
+def _outermost(paths: list[Path]) -> list[Path]:
+    """Existing paths with duplicates and paths inside another listed path removed."""
+    kept: list[Path] = []
+    for path in sorted({Path(os.path.abspath(path)) for path in paths if path.exists()}):
+        if not any(path.is_relative_to(parent) for parent in kept):
+            kept.append(path)
+    return kept
+
+
+def runner_command(
+    *,
+    kind: str,
+    interpreter: Path,
+    mode: str,
+    network: bool,
+    in_fd: int,
+    out_fd: int,
+    cache_size: int,
+    memory_mb: int,
+    read_only: Iterable[Path] = (),
+) -> list[str]:
+    """The full command line of one runner, sandbox included."""
+    if kind == "python":
+        command = [str(interpreter), "-I", str(PYTHON_RUNNER)]
+    elif kind == "node":
+        # V8 reserves far more address space than it uses, so RLIMIT_AS cannot bound a Node
+        # runner; its heap limit does.
+        command = [str(interpreter), f"--max-old-space-size={memory_mb}", str(NODE_RUNNER)]
+    else:
+        raise ValueError(f"unknown runner kind {kind!r}")
+    command += ["--in", str(in_fd), "--out", str(out_fd), "--cache-size", str(cache_size)]
+    if mode == "none":
+        return command
+    visible = [RUNTIME_DIR, *interpreter_paths(interpreter), *read_only]
+    return [*bwrap_arguments(network=network, read_only=visible), "--", *command]

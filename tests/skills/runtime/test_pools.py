@@ -1,0 +1,145 @@
+"""Warm pools: hot reload, the runner's LRU, recycling, the host cap, preload, concurrency."""
+
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from skills.runtime import CallLimits, SkillRef
+from tests.skills.runtime.conftest import content_hash
+
+
+def test_an_edited_skill_runs_its_new_code_in_the_same_warm_runner(python_pool, write_skill):
+    path = write_skill("greet.py", "def run(name):\n    return f'hello {name}'\n")
+    first = python_pool.call(
+        skill_id="greet", path=path, content_hash=content_hash(path), params={"name": "ada"}
+    )
+    path.write_text("def run(name):\n    return f'goodbye {name}'\n")
+
+    second = python_pool.call(
+        skill_id="greet", path=path, content_hash=content_hash(path), params={"name": "ada"}
+    )
+    third = python_pool.call(
+        skill_id="greet", path=path, content_hash=content_hash(path), params={"name": "bob"}
+    )
+
+    assert (first.result, first.cache) == ("hello ada", "loaded")
+    assert (second.result, second.cache) == ("goodbye ada", "reloaded")
+    assert (third.result, third.cache) == ("goodbye bob", "hit")
+    assert first.runner_pid == second.runner_pid == third.runner_pid
+    assert second.content_hash == content_hash(path)
+    assert python_pool.stats().started == 1
+
+
+def test_a_call_naming_a_hash_the_file_no_longer_has_runs_the_file_and_says_so(
+    python_pool, write_skill
+):
+    path = write_skill("moved.py", "def run():\n    return 'current'\n")
+
+    result = python_pool.call(skill_id="moved", path=path, content_hash="0" * 64)
+
+    assert (result.result, result.content_hash) == ("current", content_hash(path))
+
+
+def test_the_runner_evicts_its_least_recently_used_skill(make_registry, write_skill):
+    pool = make_registry(loader_cache_size=2).pool_for("lru", sys.executable, "python")
+    paths = {
+        name: write_skill(f"{name}.py", f"def run():\n    return '{name}'\n") for name in "abc"
+    }
+    for name in "abc":
+        assert pool.call(skill_id=name, path=paths[name]).cache == "loaded"
+
+    [stats] = pool.control("stats")
+    again = pool.call(skill_id="a", path=paths["a"], content_hash=content_hash(paths["a"]))
+    kept = pool.call(skill_id="c", path=paths["c"], content_hash=content_hash(paths["c"]))
+
+    assert stats["loaded"] == [["b", content_hash(paths["b"])], ["c", content_hash(paths["c"])]]
+    assert (again.result, again.cache) == ("a", "loaded")
+    assert kept.cache == "hit"
+
+
+def test_a_runner_is_recycled_after_its_maximum_number_of_calls(make_registry, write_skill):
+    pool = make_registry(max_calls=2).pool_for("recycle", sys.executable, "python")
+    path = write_skill("n.py", "def run():\n    return 1\n")
+
+    pids = [pool.call(skill_id="n", path=path).runner_pid for _ in range(5)]
+
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+    assert pool.stats().recycled == 2
+
+
+def test_a_full_host_shuts_the_least_recently_used_pool_first(make_registry, write_skill):
+    registry = make_registry(runners_per_host=2, min_runners=1)
+    path = write_skill("n.py", "def run():\n    return 1\n")
+    oldest = registry.pool_for("oldest", sys.executable, "python")
+    newer = registry.pool_for("newer", sys.executable, "python")
+    newer.call(skill_id="n", path=path)
+
+    third = registry.pool_for("third", sys.executable, "python")
+
+    assert third.call(skill_id="n", path=path).ok is True
+    assert (oldest.size(), newer.size(), third.size()) == (0, 1, 1)
+    assert registry.runner_count == 2
+    assert oldest.call(skill_id="n", path=path).ok is True
+    assert (oldest.size(), newer.size(), third.size()) == (1, 0, 1)
+
+
+def test_idle_runners_are_closed_and_empty_pools_dropped(make_registry, write_skill):
+    registry = make_registry(idle_seconds=3600)
+    pool = registry.pool_for("idle", sys.executable, "python")
+    pool.call(skill_id="n", path=write_skill("n.py", "def run():\n    return 1\n"))
+    assert registry.reap_idle() == 0
+
+    registry.config = registry.config.with_changes(idle_seconds=0.0)
+    closed = registry.reap_idle()
+
+    assert closed == 1
+    assert registry.pools() == []
+    assert registry.runner_count == 0
+    assert pool.is_closed is True
+
+
+def test_preloaded_skills_are_loaded_when_a_pool_starts(make_registry, write_skill):
+    warm = write_skill("warm.py", "def run():\n    return 'warm'\n")
+    broken = write_skill("broken.py", "raise ImportError('no such package')\n")
+    pool = make_registry().pool_for(
+        "preload",
+        sys.executable,
+        "python",
+        preload=[SkillRef("warm", warm), SkillRef("broken", broken)],
+    )
+
+    result = pool.call(skill_id="warm", path=warm, content_hash=content_hash(warm))
+
+    assert (result.result, result.cache) == ("warm", "hit")
+    assert pool.stats().preload_errors == ("broken: ImportError: no such package",)
+
+
+def test_concurrent_calls_across_pools_all_complete(make_registry, write_skill):
+    registry = make_registry(min_runners=1, max_runners=3)
+    path = write_skill("echo.py", "def run(n):\n    return n * 2\n")
+    pools = [registry.pool_for(f"env-{index}", sys.executable, "python") for index in range(3)]
+    barrier = threading.Barrier(12)
+
+    def one(number: int) -> object:
+        if number < 12:
+            barrier.wait()
+        return pools[number % 3].call(skill_id="echo", path=path, params={"n": number}).result
+
+    with ThreadPoolExecutor(max_workers=12) as executor:
+        results = list(executor.map(one, range(90)))
+
+    assert results == [number * 2 for number in range(90)]
+    assert sum(pool.stats().calls for pool in pools) == 90
+    assert all(pool.stats().busy == 0 for pool in pools)
+    assert registry.runner_count == sum(pool.size() for pool in pools)
+    assert max(pool.size() for pool in pools) <= 3
+
+
+def test_a_timeout_above_the_cap_is_lowered_to_it(make_registry, write_skill):
+    pool = make_registry(timeout_cap=0.5).pool_for("cap", sys.executable, "python")
+    sleeper = write_skill("sleep.py", "import time\ndef run():\n    time.sleep(30)\n")
+
+    result = pool.call(skill_id="sleep", path=sleeper, limits=CallLimits(timeout=60))
+
+    assert result.error.type == "TimeoutError"
+    assert "limit of 0.5 s" in result.error.message
