@@ -1,19 +1,21 @@
 """The skills API: the catalog, versions, history, import, approval and agent mappings."""
 
+import io
+import json
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 from ninja.security import HttpBasicAuth, django_auth
 
-from skills.bundles import BundleInvalid, bundle_read
+from skills.bundles import BundleInvalid, bundle_export, bundle_read
 from skills.catalog import TransitionRefused, agent_mappings_change, skill_approve, skill_deprecate
 from skills.importer import ImportRefused, SkillSource, skills_import
 from skills.models import Agent, AgentKind, Skill, SkillStatus, SkillType
@@ -204,6 +206,30 @@ def skill_import(request: HttpRequest, files: File[list[UploadedFile]], approve:
             },
         )
     return {**report.__dict__, "summary": report.summary()}
+
+
+@router.get("/skills/export", summary="Download skills as a bundle (zip)")
+def skill_export(request: HttpRequest, slug: list[str] = Query([])):  # noqa: B008 - ninja's way
+    """The current version of each named skill (default: every visible one) as a bundle."""
+    skills = Skill.objects.select_related("current_version").order_by("slug")
+    if not request.user.is_staff:
+        skills = skills.filter(status=SkillStatus.APPROVED)
+    if slug:
+        skills = skills.filter(slug__in=slug)
+        missing = sorted(set(slug) - set(skills.values_list("slug", flat=True)))
+        if missing:
+            return api_error(404, f"no such skill(s): {', '.join(missing)}")
+    buffer = io.BytesIO()
+    bundle_export(skills, buffer)
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="atom-skills.zip"'
+    return response
+
+
+def api_error(status: int, detail: str) -> HttpResponse:
+    return HttpResponse(
+        json.dumps({"detail": detail}), status=status, content_type="application/json"
+    )
 
 
 def _skill_or_404(request: HttpRequest, slug: str) -> Skill:

@@ -1,4 +1,3 @@
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -172,3 +171,16 @@ def test_a_bad_agent_slug_is_a_422_naming_the_field(staff_client):
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == "slug"
     assert Agent.objects.count() == 0
+
+
+def test_export_downloads_visible_skills_as_a_bundle(client, catalog):
+    import io
+    import zipfile
+
+    response = client.get("/api/skills/export?slug=alpha&slug=beta")
+    assert response.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert sorted(names) == ["manifest.json", "skills/alpha.py", "skills/beta.py"]
+    assert client.get("/api/skills/export?slug=gamma").json() == {
+        "detail": "no such skill(s): gamma"
+    }
