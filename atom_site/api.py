@@ -6,6 +6,7 @@ from ninja import NinjaAPI, Schema, Status
 
 from atom_site.health import health_report
 from skills.api import router as skills_router
+from skills.installer.api import router as installs_router
 
 api = NinjaAPI(
     title="Atom API",
@@ -14,6 +15,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", skills_router)
+api.add_router("/", installs_router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -1,0 +1,132 @@
+"""`manage.py envs list | gc` and the admin pages for environments and install jobs."""
+
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+import skills.installer.admin  # noqa: F401 - registers the admin classes (skills.admin imports it)
+from skills.installer.builder import environment_ensure
+from skills.models import Environment, InstallJob, InstallJobStatus, InstallLogLine
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("envs", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_envs_list_shows_keys_sizes_and_uses(envs_dir):
+    environment = environment_ensure(language="python", requirements=["six"])
+
+    lines = run("list").splitlines()
+
+    assert lines[0].split() == [
+        "key", "backend", "status", "size", "uses", "last", "used", "requirements"
+    ]  # fmt: skip
+    assert lines[1].startswith(environment.key[:12])
+    assert " uv " in lines[1]
+    assert " ready " in lines[1]
+    assert lines[1].endswith("six")
+    assert len(lines) == 2
+
+
+def test_gc_removes_only_environments_unused_for_the_period(envs_dir):
+    old = environment_ensure(language="python", requirements=["six"])
+    recent = environment_ensure(language="python", requirements=["iniconfig"])
+    busy = environment_ensure(language="python", requirements=["packaging"])
+    eight_days_ago = timezone.now() - timedelta(days=8)
+    Environment.objects.filter(pk__in=[old.pk, busy.pk]).update(last_used_at=eight_days_ago)
+    InstallJob.objects.create(environment=busy, status=InstallJobStatus.QUEUED)
+
+    output = run("gc", "--unused-for", "7d")
+
+    assert output.splitlines()[0].startswith("removed 1 environment(s), freeing ")
+    assert f"  {old.key}" in output.splitlines()
+    assert "kept 1 in use" in output
+    assert "uv cache pruned: " in output
+    assert not Path(old.location).exists()
+    assert set(Environment.objects.values_list("key", flat=True)) == {recent.key, busy.key}
+    assert Path(recent.location).is_dir()
+    assert Path(busy.location).is_dir()
+
+
+def test_gc_dry_run_changes_nothing(envs_dir):
+    old = environment_ensure(language="python", requirements=["six"])
+    Environment.objects.filter(pk=old.pk).update(last_used_at=timezone.now() - timedelta(days=30))
+
+    output = run("gc", "--unused-for", "7d", "--dry-run")
+
+    assert output.splitlines()[0].startswith("would remove 1 environment(s)")
+    assert Environment.objects.filter(pk=old.pk).exists()
+    assert Path(old.location).is_dir()
+
+
+def test_gc_refuses_a_bad_period():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="use a number and a unit"):
+        run("gc", "--unused-for", "a week")
+
+
+@pytest.fixture
+def admin_client(client):
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345678")
+    client.force_login(user)
+    return client
+
+
+def test_the_admin_shows_environments_jobs_logs_and_lockfiles(admin_client, envs_dir):
+    environment = environment_ensure(language="python", requirements=["six"])
+    job = InstallJob.objects.create(environment=environment, status=InstallJobStatus.SUCCEEDED)
+    InstallLogLine.objects.create(job=job, text="verify: imported six")
+
+    listing = admin_client.get("/admin/skills/environment/")
+    detail = admin_client.get(f"/admin/skills/environment/{environment.pk}/change/")
+    job_page = admin_client.get(f"/admin/skills/installjob/{job.pk}/change/")
+
+    assert listing.status_code == 200
+    assert environment.key[:12] in listing.text
+    assert detail.status_code == 200
+    assert "--hash=sha256:" in detail.text
+    assert job_page.status_code == 200
+    assert "verify: imported six" in job_page.text
+
+
+def test_the_admin_delete_action_removes_files_and_row(admin_client, envs_dir):
+    environment = environment_ensure(language="python", requirements=["six"])
+
+    response = admin_client.post(
+        "/admin/skills/environment/",
+        {"action": "delete_selected_with_files", "_selected_action": [environment.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "deleted" in response.text
+    assert not Environment.objects.exists()
+    assert not Path(environment.location).exists()
+
+
+def test_the_admin_rebuild_action_queues_a_job(
+    admin_client, envs_dir, django_capture_on_commit_callbacks
+):
+    environment = environment_ensure(language="python", requirements=["six"])
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        admin_client.post(
+            "/admin/skills/environment/",
+            {"action": "rebuild_selected", "_selected_action": [environment.pk]},
+        )
+
+    job = InstallJob.objects.get()
+    assert (job.environment_id, job.status) == (environment.pk, InstallJobStatus.QUEUED)
+    assert len(callbacks) == 1
+    environment.refresh_from_db()
+    assert environment.status == "pending"
