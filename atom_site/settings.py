@@ -254,3 +254,12 @@ if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
     raise ImproperlyConfigured(f"ATOM_SANDBOX={ATOM_SANDBOX!r}: use auto, bwrap or none")
 # Skill files (path, or skill-id=path) loaded into every runner of a matching pool at start.
 ATOM_PRELOAD_SKILLS = env_list("ATOM_PRELOAD_SKILLS", [])
+
+# Marketplace -----------------------------------------------------------------------------------
+# Search over the catalog (skills/search.py, docs/marketplace.md).
+
+# SearchVectorField and the trigram lookups; harmless on SQLite.
+INSTALLED_APPS.append("django.contrib.postgres")
+MARKETPLACE_CACHE_TTL = env_int("MARKETPLACE_CACHE_TTL", 300, minimum=0, maximum=86_400)
+MARKETPLACE_MAX_PAGE_SIZE = 100
+MARKETPLACE_MAX_QUERY_LENGTH = env_int("MARKETPLACE_MAX_QUERY_LENGTH", 256, minimum=16)

@@ -1,7 +1,13 @@
 """The skill catalog: skills, their immutable versions, their history, and the agents using them."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models.functions import Cast, Replace
+
+# The text-search configuration of the marketplace's PostgreSQL document (an explicit config
+# keeps `to_tsvector` immutable, which a generated column requires).
+SEARCH_CONFIG = "english"
 
 
 class SkillStatus(models.TextChoices):
@@ -35,6 +41,32 @@ class HistoryAction(models.TextChoices):
     UNMAPPED = "unmapped", "Unmapped from agent"
 
 
+class SearchDocument(models.Func):
+    """A skill's weighted full-text document: name (A) above tags (B) above description (C).
+
+    Only PostgreSQL stores it; on SQLite the column stays NULL and an FTS5 table kept in step
+    by triggers does its job (see skills/search.py and docs/marketplace.md).
+    """
+
+    def __init__(self) -> None:
+        vector = (
+            SearchVector(
+                Replace(models.F("slug"), models.Value("-"), models.Value(" ")),
+                weight="A",
+                config=SEARCH_CONFIG,
+            )
+            + SearchVector(Cast("tags", models.TextField()), weight="B", config=SEARCH_CONFIG)
+            + SearchVector("description", weight="C", config=SEARCH_CONFIG)
+        )
+        super().__init__(vector, output_field=SearchVectorField())
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.source_expressions[0])
+
+
 class Skill(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     category = models.SlugField(max_length=64, db_index=True)
@@ -66,6 +98,11 @@ class Skill(models.Model):
     run_count = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Marketplace full text (PostgreSQL); its GIN and trigram indexes are made in the
+    # marketplace_search migration because SQLite has neither.
+    search = models.GeneratedField(
+        expression=SearchDocument(), output_field=SearchVectorField(), db_persist=True
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -74,6 +111,11 @@ class Skill(models.Model):
             models.Index(fields=["category", "slug"], name="skill_category_slug"),
             models.Index(fields=["type", "slug"], name="skill_type_slug"),
             models.Index(fields=["status", "slug"], name="skill_status_slug"),
+            # Marketplace filters and sorts (status is always part of its queries).
+            models.Index(fields=["status", "category", "slug"], name="skill_status_category"),
+            models.Index(fields=["status", "type", "slug"], name="skill_status_type"),
+            models.Index(fields=["status", "-install_count", "slug"], name="skill_popularity"),
+            models.Index(fields=["status", "-created_at", "slug"], name="skill_newest"),
         ]
 
     def __str__(self) -> str:
