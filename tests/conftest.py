@@ -91,6 +91,15 @@ def manage_py() -> list[str]:
     return [sys.executable, str(ROOT / "manage.py")]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _perf_buffer_emptied_before_the_test_database_goes(django_db_setup):
+    """Samples left in the buffer must not be flushed at exit into a dropped database."""
+    yield
+    from perf.recording import buffer
+
+    buffer.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
