@@ -11,7 +11,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.security import HttpBasicAuth, django_auth
 
+from skills.installer.backends import IndexUnreachableError
 from skills.installer.jobs import InstallRefused, install_job_retry, install_request
+from skills.installer.resolution import ResolutionRefused, dependencies_resolve
 from skills.models import (
     Agent,
     Environment,
@@ -120,6 +122,45 @@ class InstallJobOut(Schema):
 class BatchOut(Schema):
     batch: UUID | None
     jobs: list[InstallJobOut]
+
+
+class ResolveIn(Schema):
+    skills: list[str] | None = Field(
+        None, max_length=1000, description="Skill slugs (their current versions)."
+    )
+    requirements: dict[str, list[str]] | None = Field(
+        None, description="Labelled requirement sets, e.g. a workflow's steps."
+    )
+    explain: bool = Field(
+        False, description="Run the resolver even after a pre-check conflict, for its wording."
+    )
+
+
+class PackageRequestOut(Schema):
+    skill: str
+    specifier: str
+
+
+class ConflictOut(Schema):
+    package: str
+    requests: list[PackageRequestOut]
+    reason: str
+
+
+class PinOut(Schema):
+    name: str
+    version: str
+
+
+class ResolutionOut(Schema):
+    ok: bool
+    stage: str
+    conflicts: list[ConflictOut]
+    resolver_output: str
+    lockfile: str
+    packages: list[PinOut]
+    precheck_seconds: float
+    resolve_seconds: float
 
 
 def job_out(job: InstallJob, *, log_after: int = 0) -> dict:
@@ -255,3 +296,49 @@ def install_retry(request: HttpRequest, job_id: int):
 def environment_detail(request: HttpRequest, key: str):
     """An environment: its status, location, lockfile (pins with hashes), size and uses."""
     return environment_out(get_object_or_404(Environment, key=key))
+
+
+@router.post(
+    "/dependencies/resolve",
+    response={
+        200: ResolutionOut,
+        404: MessageOut,
+        409: ResolutionOut,
+        422: RefusedOut,
+        503: MessageOut,
+    },
+    auth=WRITE_AUTH,
+    tags=["dependencies"],
+)
+def dependencies_resolve_view(request: HttpRequest, payload: ResolveIn):
+    """Resolve skills' Python requirements together: 200 with the pins, 409 with each conflict
+    (package, which skill asks which specifier) and the resolver's explanation verbatim."""
+    if (payload.skills is None) == (payload.requirements is None):
+        return Status(422, {"detail": "give either skills or requirements", "problems": []})
+    if payload.skills is not None:
+        versions, missing = _skill_versions(request, payload.skills)
+        if missing:
+            return Status(404, {"detail": missing})
+        sets = {version.skill.slug: list(version.requirements) for version in versions}
+        node = [
+            slug
+            for slug, version in zip(sets, versions, strict=True)
+            if version.skill.language == "node"
+        ]
+        if node:
+            return Status(
+                422,
+                {
+                    "detail": f"only Python skills are resolved together: {', '.join(node)}",
+                    "problems": [],
+                },
+            )
+    else:
+        sets = payload.requirements
+    try:
+        resolution = dependencies_resolve(requirement_sets=sets, explain=payload.explain)
+    except ResolutionRefused as refused:
+        return Status(422, {"detail": str(refused), "problems": refused.problems})
+    except IndexUnreachableError as error:
+        return Status(503, {"detail": error.message})
+    return Status(200 if resolution.ok else 409, resolution.as_dict())
