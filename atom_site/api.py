@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
 
 from atom_site.health import health_report
+from perf.api import router as perf_router
 from skills.api import router as skills_router
 from skills.installer.api import router as installs_router
 
@@ -15,6 +16,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", skills_router)
+api.add_router("/perf/", perf_router)
 api.add_router("/", installs_router)
 
 

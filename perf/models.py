@@ -85,8 +85,8 @@ class Baseline(models.Model):
                 fields=["operation", "skill", "version"], name="perf_baseline_one_per_subject"
             ),
             models.CheckConstraint(
-                condition=Q(p50__gt=0) & Q(p95__gt=0) & Q(p99__gt=0),
-                name="perf_baseline_positive",
+                condition=Q(p50__gte=0) & Q(p95__gte=0) & Q(p99__gte=0),
+                name="perf_baseline_not_negative",
             ),
         ]
 

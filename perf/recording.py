@@ -1,27 +1,28 @@
-"""Record timing samples on hot paths for a few hundred nanoseconds each.
+"""Record timing samples on hot paths for a microsecond or two each.
 
 `measure_performance(operation, **context)` times a block or a function (sync or async) and
 appends one tuple to an in-memory buffer; nothing touches the database on the measured path.
-The buffer is written with one bulk insert when it holds `PERF_BATCH_SIZE` samples or its
-oldest sample is `PERF_FLUSH_INTERVAL` seconds old (checked when a sample is added, when a
-request finishes and when a django-q2 task ends), and at process exit.
+The buffer is written with one prepared insert run for every row (executemany) when it
+holds `PERF_BATCH_SIZE` samples or its oldest sample is `PERF_FLUSH_INTERVAL` seconds old
+(checked when a sample is added, when a request finishes and when a django-q2 task ends), and
+at process exit.
 
-Where the write happens, and why:
+The write is done by a daemon writer thread with its own connection, so neither the measured
+thread nor an event loop ever waits for it. Inside a transaction, the writer is only woken
+when the transaction commits (`transaction.on_commit`): a sample is never written while a
+caller's transaction holds SQLite's write lock, and a test's rolled-back transaction never
+wakes it.
 
-- in a plain sync context it happens inline, in the thread that filled the buffer;
-- inside a transaction it waits for the commit (`transaction.on_commit`), so a sample is never
-  written into — and rolled back with — someone else's transaction, and never extends a lock;
-- in a running event loop it is handed to `sync_to_async`, because the ORM is sync-only.
-
-Tests (and anyone who needs the rows now) call `flush()` — or `await aflush()`.
+Tests (and anyone who needs the rows now) call `flush()` — or `await aflush()` — which writes
+in the calling thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import functools
 import inspect
+import json
 import logging
 import math
 import multiprocessing.util
@@ -58,9 +59,8 @@ class SampleBuffer:
 
     def __init__(self, *, batch_size: int, flush_interval: float, limit: int, enabled: bool):
         self._rows: deque[SampleRow] = deque(maxlen=limit)
-        self._write_lock = threading.Lock()
         self._deadline = math.inf
-        self._pending_tasks: set[asyncio.Task] = set()
+        self._threading_reset()
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.enabled = enabled
@@ -102,24 +102,45 @@ class SampleBuffer:
             self.flush_soon()
 
     def flush_soon(self) -> None:
-        """Write now, after the current transaction commits, or off the event loop."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            if not self._pending_tasks:
-                task = loop.create_task(self.aflush())
-                self._pending_tasks.add(task)
-                task.add_done_callback(self._pending_tasks.discard)
-            return
+        """Hand the write to the writer thread — after the commit, inside a transaction."""
         connection = connections[DEFAULT_DB_ALIAS]
         if connection.in_atomic_block:
-            already_waiting = any(entry[1] == self.flush for entry in connection.run_on_commit)
-            if not already_waiting:
-                transaction.on_commit(self.flush)
+            if not any(entry[1] == self.writer_wake for entry in connection.run_on_commit):
+                transaction.on_commit(self.writer_wake)
             return
-        self.flush()
+        self.writer_wake()
+
+    def writer_wake(self) -> None:
+        writer = self._writer
+        if writer is None or not writer.is_alive():
+            with self._writer_start_lock:
+                if self._writer is None or not self._writer.is_alive():
+                    self._writer = threading.Thread(
+                        target=self._writer_loop, name="perf-sample-writer", daemon=True
+                    )
+                    self._writer.start()
+        self._wakeup.set()
+
+    def _writer_loop(self) -> None:
+        while True:
+            self._wakeup.wait()
+            with self._idle:
+                self._wakeup.clear()
+                self._writing = True
+            try:
+                self.flush()
+            finally:
+                connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
+                with self._idle:
+                    self._writing = False
+                    self._idle.notify_all()
+
+    def writer_wait(self, timeout: float = 10.0) -> bool:
+        """Wait until the writer thread has nothing left to do (for tests and shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: not self._writing and not self._wakeup.is_set(), timeout
+            )
 
     def flush(self) -> int:
         """Write every buffered sample now; returns how many were written."""
@@ -141,40 +162,61 @@ class SampleBuffer:
 
     def clear(self) -> None:
         with self._write_lock:
-            self._forget()
+            self._rows.clear()
+            self._deadline = math.inf
 
-    def _forget(self) -> None:
-        self._rows.clear()
-        self._deadline = math.inf
-        self._pending_tasks = set()
+    def _threading_reset(self) -> None:
+        self._write_lock = threading.Lock()
+        self._writer_start_lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._wakeup = threading.Event()
+        self._idle = threading.Condition()
+        self._writing = False
 
     def after_fork(self) -> None:
-        """A forked child starts empty: its parent still owns (and writes) what it buffered."""
-        self._write_lock = threading.Lock()
-        self._forget()
+        """A forked child starts empty, without the parent's writer thread: its parent still
+        owns (and writes) what it buffered."""
+        self._threading_reset()
+        self._rows.clear()
+        self._deadline = math.inf
+
+
+COLUMN_ORDER = ("skill", "version", "environment_key", "workflow", "step", "agent", "host")
 
 
 def _samples_write(batch: list[SampleRow]) -> None:
+    """One prepared insert through the cursor (executemany): the ORM's per-object work costs more
+    than the measurements themselves (see docs/decisions.md)."""
     from perf.models import Sample
 
+    connection = connections[DEFAULT_DB_ALIAS]
     host = settings.ATOM_HOST_NAME
-    objects = []
+    adapt_moment = connection.ops.adapt_datetimefield_value
+    rows = []
     for operation, duration, ok, error, context, ended in batch:
-        columns = {key: str(value) for key, value in context.items() if key in CONTEXT_COLUMNS}
-        columns.setdefault("host", host)
-        extras = {key: _json_safe(value) for key, value in context.items() if key not in columns}
-        objects.append(
-            Sample(
-                operation=operation,
-                duration=duration,
-                ok=ok,
-                error=error[:200],
-                context=extras,
-                created_at=datetime.fromtimestamp(ended, UTC),
-                **columns,
+        columns = [str(context.get(name, "")) for name in COLUMN_ORDER]
+        columns[-1] = columns[-1] or host
+        extras = {k: _json_safe(v) for k, v in context.items() if k not in CONTEXT_COLUMNS}
+        rows.append(
+            (
+                operation[:64],
+                duration,
+                ok,
+                error[:200],
+                *(column[:200] for column in columns),
+                json.dumps(extras),
+                adapt_moment(datetime.fromtimestamp(ended, UTC)),
             )
         )
-    Sample.objects.bulk_create(objects, batch_size=1000)
+    json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    names = ("operation", "duration", "ok", "error", *COLUMN_ORDER, "context", "created_at")
+    placeholders = ["%s"] * (len(names) - 2) + [json_placeholder, "%s"]
+    sql = (
+        f"INSERT INTO {Sample._meta.db_table} ({', '.join(names)}) "
+        f"VALUES ({', '.join(placeholders)})"
+    )
+    with transaction.atomic(using=DEFAULT_DB_ALIAS), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _json_safe(value: Any) -> Any:
@@ -212,14 +254,19 @@ multiprocessing.util.Finalize(None, _flush_at_exit, exitpriority=100)
 
 
 class Measurement:
-    """One timed call. Use through `measure_performance`."""
+    """Time a block (`with` / `async with`) or every call of a function (decorator).
+
+    Use it as `measure_performance(operation, **context)`. `context` may carry skill, version,
+    environment_key, workflow, step, agent and host (kept in indexed columns) and anything else
+    (kept as JSON). `.fail(reason)` marks the call failed; so does an exception escaping the
+    block (its class name is the error). After the block, `.duration` holds the seconds.
+    """
 
     __slots__ = ("operation", "context", "_started", "duration", "ok", "error")
 
-    def __init__(self, operation: str, context: dict[str, Any]):
+    def __init__(self, operation: str, /, **context: Any):
         self.operation = operation
         self.context = context
-        self._started = 0.0
         self.duration: float | None = None
         self.ok = True
         self.error = ""
@@ -258,27 +305,21 @@ class Measurement:
 
             @functools.wraps(function)
             async def timed_coroutine(*args, **kwargs):
-                async with Measurement(operation, context):
+                async with Measurement(operation, **context):
                     return await function(*args, **kwargs)
 
             return timed_coroutine  # type: ignore[return-value]
 
         @functools.wraps(function)
         def timed(*args, **kwargs):
-            with Measurement(operation, context):
+            with Measurement(operation, **context):
                 return function(*args, **kwargs)
 
         return timed  # type: ignore[return-value]
 
 
-def measure_performance(operation: str, /, **context: Any) -> Measurement:
-    """Time a block (`with` / `async with`) or every call of a function (decorator).
-
-    `context` may carry skill, version, environment_key, workflow, step, agent and host (kept
-    in indexed columns) and anything else (kept as JSON). The measurement can be marked failed
-    with `.fail(reason)`; an exception escaping the block marks it failed with its class name.
-    """
-    return Measurement(operation, context)
+# The class itself is the public entry point: one call less on every measured path.
+measure_performance = Measurement
 
 
 def record_sample(

@@ -2,6 +2,8 @@ import asyncio
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from perf.models import Sample
 from perf.recording import aflush, buffer, flush, measure_performance, record_sample
@@ -80,18 +82,18 @@ async def test_an_async_with_block_records_a_sample():
     assert await Sample.objects.filter(operation="hot_reload", skill="watcher").acount() == 1
 
 
-def test_a_full_batch_inside_a_transaction_is_written_when_it_commits(
+def test_a_full_batch_inside_a_transaction_wakes_the_writer_only_when_it_commits(
     django_capture_on_commit_callbacks,
 ):
     buffer.configure(batch_size=3)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks() as callbacks:
         for duration in (0.01, 0.02, 0.03, 0.04):
             record_sample("skill_update", duration)
-        assert Sample.objects.count() == 0
 
-    assert len(callbacks) == 1  # one write per transaction, however many samples follow
+    assert callbacks == [buffer.writer_wake]  # one wake-up per transaction, however many samples
+    assert Sample.objects.count() == 0
+    assert flush() == 4
     assert sorted(Sample.objects.values_list("duration", flat=True)) == [0.01, 0.02, 0.03, 0.04]
-    assert len(buffer) == 0
 
 
 def test_an_old_buffer_is_written_when_the_next_sample_arrives(django_capture_on_commit_callbacks):
@@ -100,20 +102,23 @@ def test_an_old_buffer_is_written_when_the_next_sample_arrives(django_capture_on
         record_sample("skill_load", 0.5)
     assert callbacks == []
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks() as callbacks:
         buffer._deadline = 0.0  # the first sample is now older than the flush interval
         record_sample("skill_load", 0.6)
 
-    assert len(callbacks) == 1
-    assert Sample.objects.count() == 2
+    assert callbacks == [buffer.writer_wake]
 
 
-def test_a_batch_is_written_with_one_insert(django_assert_num_queries):
+def test_a_batch_is_written_with_one_prepared_insert_executed_for_every_row():
     for index in range(50):
         record_sample("dependency_resolution", index / 1000, skill=f"s{index}")
 
-    with django_assert_num_queries(1):
+    with CaptureQueriesContext(connection) as queries:
         assert flush() == 50
+
+    statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 1
+    assert statements[0].startswith("50 times: INSERT INTO perf_sample")
     assert Sample.objects.filter(operation="dependency_resolution").count() == 50
 
 
@@ -136,14 +141,23 @@ def test_nothing_is_kept_while_recording_is_disabled():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("thread_connections_closed")
-async def test_a_full_batch_in_a_running_event_loop_is_written_off_the_loop():
+async def test_a_full_batch_in_a_running_event_loop_is_written_by_the_writer_thread():
     buffer.configure(batch_size=2)
     async with measure_performance("marketplace_search"):
         pass
     async with measure_performance("marketplace_search"):
         pass
 
-    pending = list(buffer._pending_tasks)
-    assert len(pending) == 1
-    await asyncio.gather(*pending)
+    assert buffer.writer_wait()
     assert await Sample.objects.filter(operation="marketplace_search").acount() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_batch_outside_a_transaction_is_written_by_the_writer_thread():
+    buffer.configure(batch_size=3)
+    for duration in (0.1, 0.2, 0.3):
+        record_sample("package_install", duration, environment_key="e1")
+
+    assert buffer.writer_wait()
+    assert len(buffer) == 0
+    assert Sample.objects.filter(environment_key="e1").count() == 3

@@ -17,6 +17,7 @@ from atom_site.stack import (
     processes_stop,
     stack_processes,
 )
+from perf.schedules import schedules_ensure
 
 
 class Command(BaseCommand):
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             )
         elif account.created:
             self.stdout.write(f"Created admin {account.username!r} from ATOM_ADMIN_PASSWORD.")
+        schedules_ensure()  # perf: resource sampling, regression checks, hourly rollups
         if not skip_demo:
             self.stdout.write(demo_load())
 

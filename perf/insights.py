@@ -1,0 +1,169 @@
+"""What `perf analyze`, the dashboard and the report show: verdicts, slowest subjects, cache
+hit rates and per-agent figures, all aggregated in the database.
+
+Conventions the other apps follow so these figures exist: a `skill_load` or
+`marketplace_search` sample carries `cache="hit"` or `cache="miss"` in its context; an
+environment cache hit is its own operation (`environment_cache_hit`) beside `package_install`;
+workflow steps record `step_run` with `workflow`, `step` and `agent`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db.models import Avg, Count, Max, Q
+from django.db.models.functions import Coalesce
+
+from perf.analysis import OperationSummary, summary
+from perf.models import Baseline, Budget, Sample
+from perf.operations import (
+    ENVIRONMENT_CACHE_HIT,
+    MARKETPLACE_SEARCH,
+    PACKAGE_INSTALL,
+    SKILL_LOAD,
+)
+
+
+@dataclass(frozen=True)
+class OperationReport:
+    summary: OperationSummary
+    budget: float | None
+    budget_statistic: str | None
+    baseline_p99: float | None
+    threshold: float
+
+    @property
+    def is_over_budget(self) -> bool:
+        return (
+            self.budget is not None and self.summary.statistic(self.budget_statistic) > self.budget
+        )
+
+    @property
+    def is_regressed(self) -> bool:
+        return (
+            self.baseline_p99 is not None and self.summary.p99 > self.threshold * self.baseline_p99
+        )
+
+    @property
+    def verdict(self) -> str:
+        problems = []
+        if self.is_over_budget:
+            problems.append("over budget")
+        if self.is_regressed:
+            problems.append("regressed")
+        return ", ".join(problems) or "ok"
+
+    def as_dict(self) -> dict:
+        return {
+            **self.summary.as_dict(),
+            "budget": self.budget,
+            "budget_statistic": self.budget_statistic,
+            "baseline_p99": self.baseline_p99,
+            "verdict": self.verdict,
+        }
+
+
+def operations_report(
+    *, since: datetime, until: datetime, threshold: float
+) -> list[OperationReport]:
+    budgets = {budget.operation: budget for budget in Budget.objects.all()}
+    baselines = {b.operation: b.p99 for b in Baseline.objects.filter(skill="", version="")}
+    reports = []
+    for item in summary(since=since, until=until):
+        budget = budgets.get(item.operation)
+        reports.append(
+            OperationReport(
+                item,
+                budget.seconds if budget else None,
+                budget.statistic if budget else None,
+                baselines.get(item.operation),
+                threshold,
+            )
+        )
+    return reports
+
+
+@dataclass(frozen=True)
+class SubjectTiming:
+    name: str
+    count: int
+    average: float
+    maximum: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def slowest(
+    *, field: str, since: datetime, until: datetime, limit: int = 10
+) -> list[SubjectTiming]:
+    """The subjects (skill, step, workflow, agent…) whose samples take longest on average."""
+    rows = (
+        Sample.objects.filter(created_at__gte=since, created_at__lt=until)
+        .exclude(**{field: ""})
+        .values(field)
+        .annotate(count=Count("id"), average=Avg("duration"), maximum=Max("duration"))
+        .order_by("-average")[:limit]
+    )
+    return [SubjectTiming(r[field], r["count"], r["average"], r["maximum"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class HitRate:
+    cache: str
+    hits: int
+    total: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.hits / self.total if self.total else None
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "rate": self.rate}
+
+
+def cache_hit_rates(*, since: datetime, until: datetime) -> list[HitRate]:
+    window = Sample.objects.filter(created_at__gte=since, created_at__lt=until)
+    environments = window.aggregate(
+        hits=Count("id", filter=Q(operation=ENVIRONMENT_CACHE_HIT)),
+        total=Count("id", filter=Q(operation__in=[ENVIRONMENT_CACHE_HIT, PACKAGE_INSTALL])),
+    )
+    rates = [HitRate("environments", environments["hits"], environments["total"])]
+    for name, operation in (("marketplace", MARKETPLACE_SEARCH), ("loader", SKILL_LOAD)):
+        counted = window.filter(operation=operation, context__has_key="cache").aggregate(
+            hits=Count("id", filter=Q(context__cache="hit")), total=Count("id")
+        )
+        rates.append(HitRate(name, counted["hits"], counted["total"]))
+    return rates
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    agent: str
+    tasks: int
+    succeeded: int
+    mean_seconds: float
+
+    @property
+    def success_rate(self) -> float:
+        return self.succeeded / self.tasks if self.tasks else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "success_rate": self.success_rate}
+
+
+def agent_metrics(*, since: datetime, until: datetime) -> list[AgentFigures]:
+    """Tasks completed, success rate and mean completion time per agent."""
+    rows = (
+        Sample.objects.filter(created_at__gte=since, created_at__lt=until)
+        .exclude(agent="")
+        .values("agent")
+        .annotate(
+            tasks=Count("id"),
+            succeeded=Count("id", filter=Q(ok=True)),
+            mean=Coalesce(Avg("duration"), 0.0),
+        )
+        .order_by("agent")
+    )
+    return [AgentFigures(r["agent"], r["tasks"], r["succeeded"], r["mean"]) for r in rows]

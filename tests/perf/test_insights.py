@@ -1,0 +1,63 @@
+from datetime import timedelta
+
+import pytest
+
+from perf.insights import agent_metrics, cache_hit_rates, slowest
+from perf.optimize import recommendations
+from tests.perf.conftest import samples_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def window(now):
+    return {"since": now - timedelta(hours=1), "until": now + timedelta(seconds=1)}
+
+
+def test_cache_hit_rates_of_environments_marketplace_and_loader(window):
+    samples_create("environment_cache_hit", [0.001] * 3)
+    samples_create("package_install", [1.0])
+    samples_create("marketplace_search", [0.01], context={"cache": "hit"})
+    samples_create("marketplace_search", [0.01], context={"cache": "miss"})
+    samples_create("skill_load", [0.01])  # says nothing about the cache: not counted
+
+    rates = {rate.cache: (rate.hits, rate.total, rate.rate) for rate in cache_hit_rates(**window)}
+
+    assert rates == {
+        "environments": (3, 4, 0.75),
+        "marketplace": (1, 2, 0.5),
+        "loader": (0, 0, None),
+    }
+
+
+def test_slowest_orders_subjects_by_mean_duration(window):
+    samples_create("step_run", [0.1, 0.3], step="extract")
+    samples_create("step_run", [0.5], step="load")
+
+    found = [(s.name, s.count, s.average) for s in slowest(field="step", **window)]
+
+    assert found == [("load", 1, 0.5), ("extract", 2, pytest.approx(0.2))]
+
+
+def test_agent_metrics_count_tasks_success_and_mean_time(window):
+    samples_create("step_run", [0.1, 0.3], agent="w1")
+    samples_create("step_run", [0.2], agent="w1", ok=False)
+
+    [figures] = agent_metrics(**window)
+
+    assert (figures.agent, figures.tasks, figures.succeeded) == ("w1", 3, 2)
+    assert figures.success_rate == pytest.approx(2 / 3)
+    assert figures.mean_seconds == pytest.approx(0.2)
+
+
+def test_recommendations_name_environments_to_prebuild_and_serial_dags(window):
+    samples_create("package_install", [2.0, 4.0], environment_key="abc123")
+    samples_create("workflow_validation", [0.001], workflow="etl", context={"depth": 8, "steps": 9})
+    samples_create("marketplace_search", [0.01] * 60, context={"cache": "miss"})
+
+    found = {item.kind: item for item in recommendations(**window)}
+
+    assert found["prebuild"].evidence == "built 2 times, mean 3.00 s, slowest 4.00 s"
+    assert found["dag"].subject == "etl"
+    assert found["dag"].evidence.startswith("depth 8 for 9 steps: 1.12 steps per level")
+    assert found["cache_ttl"].evidence == "hit rate 0% over 60 searches"
