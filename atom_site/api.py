@@ -8,6 +8,7 @@ from atom_site.health import health_report
 from perf.api import router as perf_router
 from skills.api import router as skills_router
 from skills.installer.api import router as installs_router
+from skills.marketplace_api import router as marketplace_router
 
 api = NinjaAPI(
     title="Atom API",
@@ -18,6 +19,7 @@ api = NinjaAPI(
 api.add_router("/", skills_router)
 api.add_router("/perf/", perf_router)
 api.add_router("/", installs_router)
+api.add_router("/marketplace/", marketplace_router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -226,6 +226,9 @@ def skill_search(
         raise SearchInvalid(
             "query", f"must be at most {settings.MARKETPLACE_MAX_QUERY_LENGTH} characters"
         )
+    for name, value in (("category", category), ("type", type), ("tag", tag)):
+        if value is not None and (len(value) > 64 or "\x00" in value):
+            raise SearchInvalid(name, "must be at most 64 characters, without NUL")
     parsed = query_parse(query)
     filters = {"category": category or None, "type": type or None, "tag": tag or None}
     with measure_performance(MARKETPLACE_SEARCH, sort=sort) as measurement:

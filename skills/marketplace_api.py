@@ -1,0 +1,80 @@
+"""The marketplace API: one search endpoint over `skills.search.skill_search`."""
+
+from datetime import datetime
+from typing import Literal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from skills.models import SkillStatus, SkillType
+from skills.search import SearchInvalid, skill_search
+
+router = Router(tags=["marketplace"])
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+
+
+class MarketplaceFilters(Schema):
+    query: str = Field(
+        "",
+        max_length=settings.MARKETPLACE_MAX_QUERY_LENGTH,
+        description='Web-search syntax: words, "phrases", -exclusions, `or`.',
+    )
+    category: str | None = Field(None, max_length=64, pattern=SLUG_PATTERN)
+    type: SkillType | None = None
+    tag: str | None = Field(None, max_length=64, pattern=NO_CONTROL_CHARACTERS)
+    status: SkillStatus = Field(
+        SkillStatus.APPROVED, description="Statuses other than approved need a staff user."
+    )
+    sort: Literal["relevance", "name", "newest", "popularity"] = "relevance"
+    # A page far past any catalog is refused rather than turned into a huge OFFSET.
+    page: int = Field(1, ge=1, le=1_000_000)
+    page_size: int = Field(20, ge=1, le=settings.MARKETPLACE_MAX_PAGE_SIZE)
+
+
+class SkillHitOut(Schema):
+    slug: str
+    category: str
+    type: str
+    status: str
+    language: str
+    description: str
+    tags: list[str]
+    version: str | None
+    install_count: int
+    run_count: int
+    package_count: int | None = Field(
+        description="Packages the current version asks for: what installing it costs."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class SearchPageOut(Schema):
+    items: list[SkillHitOut]
+    total: int
+    page: int
+    pages: int
+    page_size: int
+    query: str = Field(description="The query as it was understood (normalized).")
+    sort: str
+    facets: dict[str, dict[str, int]]
+    is_fuzzy: bool = Field(description="Nothing matched exactly; these names are close to it.")
+
+
+class ErrorOut(Schema):
+    detail: list[dict]
+
+
+@router.get("/skills", response={200: SearchPageOut, 422: ErrorOut}, auth=None)
+def marketplace_search(request: HttpRequest, filters: Query[MarketplaceFilters]):
+    """Search the catalog: ranked full text, filters, facets, pages of at most 100."""
+    if filters.status != SkillStatus.APPROVED and not request.user.is_staff:
+        raise PermissionDenied("only staff users may search skills that are not approved")
+    try:
+        return skill_search(**filters.dict())
+    except SearchInvalid as error:
+        return Status(422, {"detail": [{"loc": ["query", error.field], "msg": error.message}]})
