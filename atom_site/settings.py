@@ -195,6 +195,7 @@ ATOM_NODE_BIN = env_str("ATOM_NODE_BIN", "node")
 ATOM_NPM_BIN = env_str("ATOM_NPM_BIN", "npm")
 ATOM_NPM_CACHE_DIR = env_path("ATOM_NPM_CACHE_DIR", ATOM_DATA_DIR / "npm-cache")
 ATOM_NPM_IGNORE_SCRIPTS = env_bool("ATOM_NPM_IGNORE_SCRIPTS", True)
+ATOM_NPM_REGISTRY = env_str("ATOM_NPM_REGISTRY")  # empty: npm's own configuration
 ATOM_INSTALL_TIMEOUT = env_int("ATOM_INSTALL_TIMEOUT", 900, minimum=1)
 ATOM_INSTALL_WAIT_TIMEOUT = env_float("ATOM_INSTALL_WAIT_TIMEOUT", 1_200, minimum=1)
 # A build whose heartbeat is older than this is taken to be dead and may be claimed again.

@@ -1,0 +1,168 @@
+"""The npm backend for Node skills: `npm install` (or `npm ci` from a kept lock) into a private
+directory, `package-lock.json` (with integrity hashes) kept as the lockfile."""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from skills.installer.backends.base import (
+    Backend,
+    BuildResult,
+    IndexUnreachableError,
+    InstallError,
+    ResolutionError,
+    VerificationError,
+    first_error_line,
+    looks_unreachable,
+)
+from skills.installer.keys import EnvironmentSpec, lock_key
+from skills.installer.locks import lock_load, lock_save
+from skills.installer.process import LogWriter, child_environment, run_logged
+from skills.requirements import node_requirement_parse
+
+NODE_VERIFY = r"""
+const names = JSON.parse(process.argv[1]);
+(async () => {
+  const checked = [], failures = [];
+  for (const name of names) {
+    try { await import(name); checked.push(name); }
+    catch (error) { failures.push(`${name}: import failed: ${error.message.split("\n")[0]}`); }
+  }
+  console.log(JSON.stringify({ checked, failures }));
+})();
+"""
+
+
+def npm_environment() -> dict[str, str]:
+    return child_environment({"NO_UPDATE_NOTIFIER": "1", "npm_config_update_notifier": "false"})
+
+
+def npm_failure(output: str, *, what: str) -> InstallError:
+    lowered = output.lower()
+    if "e404" in lowered or "etarget" in lowered or "eresolve" in lowered:
+        return ResolutionError(f"{what}: no solution: {first_error_line(output)}", output=output)
+    if looks_unreachable(output):
+        return IndexUnreachableError(
+            f"{what}: the npm registry is unreachable: {first_error_line(output)}", output=output
+        )
+    return InstallError(f"{what} failed: {first_error_line(output)}", output=output)
+
+
+def package_json(spec: EnvironmentSpec) -> str:
+    dependencies = {}
+    for text in spec.requirements:
+        requirement = node_requirement_parse(text)
+        dependencies[requirement.name] = requirement.range
+    manifest = {"name": "atom-env", "version": "0.0.0", "private": True}
+    return json.dumps({**manifest, "dependencies": dependencies}, indent=2) + "\n"
+
+
+class NpmBackend(Backend):
+    name = "npm"
+
+    def is_present(self, location: str) -> bool:
+        return os.path.isfile(os.path.join(location, "package.json")) and os.path.isdir(
+            os.path.join(location, "node_modules")
+        )
+
+    def _options(self) -> list[str]:
+        options = ["--no-audit", "--no-fund", "--loglevel", "warn", "--cache"]
+        options.append(str(settings.ATOM_NPM_CACHE_DIR))
+        if settings.ATOM_NPM_IGNORE_SCRIPTS:
+            options.append("--ignore-scripts")
+        if settings.ATOM_NPM_REGISTRY:
+            options += ["--registry", settings.ATOM_NPM_REGISTRY]
+        return options
+
+    def resolve(self, *, spec: EnvironmentSpec, log: LogWriter) -> str:
+        key = lock_key(spec=spec, resolver="npm")
+        known = lock_load(key)
+        if known is not None:
+            return known
+        directory = Path(settings.ATOM_ENVS_DIR) / ".tmp" / f"resolve-{key}-{os.getpid()}"
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            (directory / "package.json").write_text(package_json(spec))
+            result = run_logged(
+                [settings.ATOM_NPM_BIN, "install", "--package-lock-only", *self._options()],
+                log=log,
+                env=npm_environment(),
+                timeout=settings.ATOM_INSTALL_TIMEOUT,
+                cwd=directory,
+            )
+            if not result.ok:
+                raise npm_failure(result.output, what="resolution")
+            lockfile = (directory / "package-lock.json").read_text()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        lock_save(key, lockfile)
+        return lockfile
+
+    def build(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> BuildResult:
+        started = time.perf_counter()
+        workdir.mkdir(parents=True)
+        (workdir / "package.json").write_text(package_json(spec))
+        env, timeout = npm_environment(), settings.ATOM_INSTALL_TIMEOUT
+        key = lock_key(spec=spec, resolver="npm")
+        known = lock_load(key)
+        installed = None
+        if known is not None:
+            (workdir / "package-lock.json").write_text(known)
+            installed = run_logged(
+                [settings.ATOM_NPM_BIN, "ci", "--prefer-offline", *self._options()],
+                log=log,
+                env=env,
+                timeout=timeout,
+                cwd=workdir,
+            )
+            if not installed.ok:
+                log("install: the kept lock did not install; resolving again")
+                (workdir / "package-lock.json").unlink(missing_ok=True)
+        if installed is None or not installed.ok:
+            installed = run_logged(
+                [settings.ATOM_NPM_BIN, "install", *self._options()],
+                log=log,
+                env=env,
+                timeout=timeout,
+                cwd=workdir,
+            )
+        if not installed.ok:
+            raise npm_failure(installed.output, what="install")
+        lockfile = (workdir / "package-lock.json").read_text()
+        lock_save(key, lockfile)
+        # npm makes no node_modules for an empty set; its presence marks a whole environment.
+        (workdir / "node_modules").mkdir(exist_ok=True)
+        finished = time.perf_counter()
+        self._verify(spec=spec, workdir=workdir, log=log)
+        return BuildResult(
+            lockfile=lockfile,
+            install_seconds=finished - started,
+            verify_seconds=time.perf_counter() - finished,
+            lock_was_known=known is not None,
+        )
+
+    def _verify(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> None:
+        names = [node_requirement_parse(text).name for text in spec.requirements]
+        result = run_logged(
+            [settings.ATOM_NODE_BIN, "-e", NODE_VERIFY, json.dumps(names)],
+            log=lambda line: None,
+            env=npm_environment(),
+            timeout=float(settings.ATOM_INSTALL_TIMEOUT),
+            cwd=workdir,
+            capture_stdout=True,
+        )
+        if not result.ok:
+            raise VerificationError(
+                f"verification could not run: {first_error_line(result.output)}",
+                output=result.output,
+            )
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        if report["failures"]:
+            raise VerificationError(
+                "verification failed: " + "; ".join(report["failures"]), output=result.stdout
+            )
+        log("verify: imported " + (", ".join(report["checked"]) or "nothing (no requirements)"))
