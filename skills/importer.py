@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from perf.recording import measure_performance
@@ -185,14 +185,18 @@ def _plan(
         .filter(slug__in=slugs)
         .select_related("current_version")
     }
-    wanted = Q(pk__in=[])
-    for manifest, _ in manifests:
-        if manifest.name in skills:
-            wanted |= Q(
-                skill=skills[manifest.name],
-                version__in=[manifest.version, _edit_label(manifest)],
-            )
-    versions = {(v.skill_id, v.version): v for v in SkillVersion.objects.filter(wanted)}
+    wanted = {
+        (skills[manifest.name].pk, label)
+        for manifest, _ in manifests
+        if manifest.name in skills
+        for label in (manifest.version, _edit_label(manifest))
+    }
+    # Two IN lists select a superset of the wanted pairs in one flat query (an OR per pair
+    # overflows SQLite's expression depth at about a thousand files).
+    candidates = SkillVersion.objects.filter(
+        skill_id__in={pk for pk, _ in wanted}, version__in={label for _, label in wanted}
+    ).defer("source")
+    versions = {(v.skill_id, v.version): v for v in candidates if (v.skill_id, v.version) in wanted}
 
     changes, report, conflicts = [], ImportReport(), []
     for manifest, source in manifests:
@@ -243,71 +247,64 @@ def _edit_label(manifest: SkillManifest) -> str:
     return f"{base}+edit.{manifest.content_hash[:10]}"
 
 
+SKILL_UPDATE_FIELDS = [
+    "current_version",
+    "content_hash",
+    "category",
+    "type",
+    "language",
+    "description",
+    "tags",
+    "source_path",
+    "last_error",
+    "last_error_at",
+    "status",
+    "approved_by",
+    "approved_at",
+    "updated_at",
+]
+
+
 def _apply(changes: list[_Change], *, actor: AbstractBaseUser | None, approve: bool) -> None:
     """Write the planned changes with a fixed number of queries."""
     if not changes:
         return
     now = timezone.now()
-    new_skills = [
-        _skill_fields(Skill(slug=c.manifest.name), c.manifest, c.source)
-        for c in changes
-        if c.skill is None
-    ]
-    Skill.objects.bulk_create(new_skills)
-    by_slug = {skill.slug: skill for skill in new_skills}
-    for change in changes:
-        if change.skill is None:
-            change.skill = by_slug[change.manifest.name]
+    created = [change for change in changes if change.skill is None]
+    updated = [change for change in changes if change.skill is not None]
+    for change in created:
+        change.skill = _skill_fields(
+            Skill(slug=change.manifest.name), change.manifest, change.source
+        )
+        if approve:
+            change.skill.status = SkillStatus.APPROVED
+            change.skill.approved_by, change.skill.approved_at = actor, now
+    Skill.objects.bulk_create([change.skill for change in created])
 
     new_versions = [_version_for(change) for change in changes if change.reuse_version is None]
     SkillVersion.objects.bulk_create(new_versions)
     versions_by_skill = {version.skill_id: version for version in new_versions}
-
-    history = []
     for change in changes:
-        skill = change.skill
-        version = change.reuse_version or versions_by_skill[skill.pk]
-        was_new = skill.pk in {s.pk for s in new_skills}
-        _skill_fields(skill, change.manifest, change.source)
-        skill.current_version = version
-        skill.updated_at = now
-        if approve and skill.status != SkillStatus.APPROVED:
-            skill.status, skill.approved_by, skill.approved_at = SkillStatus.APPROVED, actor, now
-        history.append(
-            SkillHistory(
-                skill=skill,
-                version=version,
-                actor=actor,
-                action=HistoryAction.CREATED if was_new else HistoryAction.UPDATED,
-                note=_history_note(change),
+        change.skill.current_version = change.reuse_version or versions_by_skill[change.skill.pk]
+
+    if created:
+        # A new skill has exactly one version: one UPDATE with a subquery, instead of a CASE
+        # per row, which costs seconds for a thousand skills.
+        Skill.objects.filter(pk__in=[change.skill.pk for change in created]).update(
+            current_version=Subquery(
+                SkillVersion.objects.filter(skill=OuterRef("pk")).values("pk")[:1]
             )
         )
-        if approve and was_new:
-            history.append(
-                SkillHistory(
-                    skill=skill, version=version, actor=actor, action=HistoryAction.APPROVED
-                )
-            )
-    Skill.objects.bulk_update(
-        [change.skill for change in changes],
-        [
-            "current_version",
-            "content_hash",
-            "category",
-            "type",
-            "language",
-            "description",
-            "tags",
-            "source_path",
-            "last_error",
-            "last_error_at",
-            "status",
-            "approved_by",
-            "approved_at",
-            "updated_at",
-        ],
-    )
-    SkillHistory.objects.bulk_create(history)
+    for change in updated:
+        _skill_fields(change.skill, change.manifest, change.source)
+        change.skill.updated_at = now
+        if approve and change.skill.status != SkillStatus.APPROVED:
+            change.skill.status = SkillStatus.APPROVED
+            change.skill.approved_by, change.skill.approved_at = actor, now
+    if updated:
+        Skill.objects.bulk_update([change.skill for change in updated], SKILL_UPDATE_FIELDS)
+
+    SkillHistory.objects.bulk_create(_history_for(created, updated, actor=actor, approve=approve))
     catalog_changed(
         "skills.versions",
         [
@@ -319,6 +316,34 @@ def _apply(changes: list[_Change], *, actor: AbstractBaseUser | None, approve: b
             for c in changes
         ],
     )
+
+
+def _history_for(
+    created: list[_Change], updated: list[_Change], *, actor, approve: bool
+) -> list[SkillHistory]:
+    history = []
+    for action, changes in ((HistoryAction.CREATED, created), (HistoryAction.UPDATED, updated)):
+        for change in changes:
+            version = change.skill.current_version
+            history.append(
+                SkillHistory(
+                    skill=change.skill,
+                    version=version,
+                    actor=actor,
+                    action=action,
+                    note=_history_note(change),
+                )
+            )
+            if approve and action == HistoryAction.CREATED:
+                history.append(
+                    SkillHistory(
+                        skill=change.skill,
+                        version=version,
+                        actor=actor,
+                        action=HistoryAction.APPROVED,
+                    )
+                )
+    return history
 
 
 def _skill_fields(skill: Skill, manifest: SkillManifest, source: SkillSource) -> Skill:
