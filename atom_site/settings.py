@@ -209,6 +209,8 @@ ATOM_DOCKER_URL = env_str("ATOM_DOCKER_URL")  # empty: DOCKER_HOST or the local 
 ATOM_DOCKER_BASE_IMAGE = env_str("ATOM_DOCKER_BASE_IMAGE", "python:3.12-slim")
 ATOM_DOCKER_MEMORY = env_str("ATOM_DOCKER_MEMORY", "512m")
 ATOM_DOCKER_CPUS = env_float("ATOM_DOCKER_CPUS", 1.0, minimum=0.01, maximum=256)
+# The network image builds use to reach the index (empty: the engine's default).
+ATOM_DOCKER_BUILD_NETWORK = env_str("ATOM_DOCKER_BUILD_NETWORK")
 
 # Perf ------------------------------------------------------------------------------------------
 # Timing samples are buffered and bulk-inserted; see docs/perf.md for every knob.

@@ -355,7 +355,9 @@ def _environment_build(
                     trash=temp_root() / f"{spec.key}-{token}-old",
                 )
             else:
+                # Built elsewhere (a Docker image): the working directory was its context.
                 location, size = result.location, result.size_bytes
+                shutil.rmtree(workdir, ignore_errors=True)
     except BaseException as error:
         # Nothing half-built: the working directory goes, the row says failed (only if the
         # claim is still ours), and the error propagates to the job.

@@ -100,6 +100,7 @@ class EnvironmentSpec:
     backend: str
     interpreter: Interpreter
     policy_version: str
+    base_image: str = ""  # Docker only
 
     @property
     def key(self) -> str:
@@ -110,11 +111,8 @@ class EnvironmentSpec:
             interpreter_version=self.interpreter.version,
             platform=self.interpreter.platform,
             policy_version=self.policy_version,
+            base_image=self.base_image,
         )
-
-    @property
-    def base_image(self) -> str:
-        return settings.ATOM_DOCKER_BASE_IMAGE if self.backend == "docker" else ""
 
 
 def environment_key(
@@ -125,6 +123,7 @@ def environment_key(
     interpreter_version: str,
     platform: str,
     policy_version: str,
+    base_image: str = "",
 ) -> str:
     """The 32-hex-digit key of an environment (requirements must already be normalized)."""
     material = {
@@ -135,8 +134,8 @@ def environment_key(
         "platform": platform,
         "policy": policy_version,
     }
-    if backend == "docker":
-        material["base_image"] = settings.ATOM_DOCKER_BASE_IMAGE
+    if base_image:
+        material["base_image"] = base_image
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode())
     return digest.hexdigest()[:32]
 
@@ -160,10 +159,12 @@ def environment_spec(
 ) -> EnvironmentSpec:
     """Normalize a requirement list (raises `RequirementError`) and fix what it is built with."""
     normalized = requirements_normalize(language, requirements)
+    backend = backend or backend_for(language)
     return EnvironmentSpec(
         language=language,
         requirements=tuple(normalized),
-        backend=backend or backend_for(language),
+        backend=backend,
         interpreter=interpreter_for(language),
         policy_version=policy_version,
+        base_image=settings.ATOM_DOCKER_BASE_IMAGE if backend == "docker" else "",
     )

@@ -190,6 +190,18 @@ print(json.dumps({"checked": checked, "failures": failures}))
 """
 
 
+def verify_wanted(spec: EnvironmentSpec) -> list[list]:
+    """[distribution name, has a marker] for each requirement, as the verify script reads them."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    wanted = []
+    for text in spec.requirements:
+        requirement = Requirement(text)
+        wanted.append([canonicalize_name(requirement.name), requirement.marker is not None])
+    return wanted
+
+
 def python_verify(
     *, spec: EnvironmentSpec, python: Path, log: LogWriter, timeout: float
 ) -> list[str]:
@@ -199,13 +211,7 @@ def python_verify(
     modules come from the installed distribution's top_level.txt, or its RECORD when a wheel
     has no top_level.txt. Returns the modules imported; raises `VerificationError`.
     """
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    wanted = []
-    for text in spec.requirements:
-        requirement = Requirement(text)
-        wanted.append([canonicalize_name(requirement.name), requirement.marker is not None])
+    wanted = verify_wanted(spec)
     result = run_logged(
         [str(python), "-I", "-c", PYTHON_VERIFY, json.dumps(wanted)],
         log=lambda line: None,
