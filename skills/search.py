@@ -46,6 +46,9 @@ TYPO_CANDIDATES = 200
 TYPO_MIN_RATIO = 0.6
 TYPO_MIN_LENGTH = 4
 CACHE_VERSION = 1
+# SQLite's FTS5 tables and the triggers keeping them in step (made by the migration).
+SQLITE_SEARCH_TABLES = ("skills_skill_fts", "skills_skill_trgm")
+SQLITE_SEARCH_TRIGGER_PREFIX = "skills_skill_search_"
 
 _TOKEN = re.compile(r'"[^"]*"?|\S+')
 _WORD = re.compile(r"\w+")
@@ -392,6 +395,16 @@ def _hit(skill: Skill) -> SearchHit:
         created_at=skill.created_at,
         updated_at=skill.updated_at,
     )
+
+
+def search_index_rebuild() -> None:
+    """Rebuild SQLite's full-text tables from skills_skill (after writes that bypassed the
+    triggers, e.g. a bulk load); PostgreSQL's generated column never needs it."""
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for table in SQLITE_SEARCH_TABLES:
+            cursor.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
 
 
 # Vendor parts ----------------------------------------------------------------------------------

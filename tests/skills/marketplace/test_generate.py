@@ -1,0 +1,47 @@
+import pytest
+from django.core.management import call_command
+
+from skills.models import Skill, SkillStatus, SkillVersion
+from skills.search import skill_search
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_generates_a_varied_searchable_catalog_with_one_version_each(
+    catalog, capsys, django_capture_on_commit_callbacks
+):
+    skill_search(query="pandas")  # cached before the generation
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("skills_generate", count=300, seed=7)
+    assert "generated 300 skills (300 versions)" in capsys.readouterr().out
+    generated = Skill.objects.exclude(pk__in=[skill.pk for skill in catalog])
+    assert generated.count() == 300
+    assert SkillVersion.objects.filter(skill__in=generated).count() == 300
+    assert not generated.filter(current_version__isnull=True).exists()
+    assert generated.values("category").distinct().count() >= 10
+    assert generated.values("type").distinct().count() == 7
+    assert generated.filter(status=SkillStatus.APPROVED).count() > 200
+    assert len({tuple(tags) for tags in generated.values_list("tags", flat=True)}) > 100
+    # Searchable at once (the full-text index is in step), and the cache was invalidated.
+    assert skill_search(query="pandas").total > 4
+    one = generated.first()
+    assert skill_search(query=one.slug, status=None).items[0].slug == one.slug
+    largest = max(generated.values_list("pk", flat=True))
+    created = Skill.objects.create(slug="after-generation", category="x", type="utility")
+    assert created.pk == largest + 1  # the id sequence was moved past the generated rows
+
+
+def test_the_same_seed_gives_the_same_catalog(db):
+    call_command("skills_generate", count=20, seed=3)
+    first = list(Skill.objects.order_by("pk").values_list("category", "type", "tags"))
+    Skill.objects.all().delete()
+    call_command("skills_generate", count=20, seed=3)
+    assert list(Skill.objects.order_by("pk").values_list("category", "type", "tags")) == first
+
+
+def test_it_refuses_a_count_out_of_range(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--count"):
+        call_command("skills_generate", count=0)
+    assert Skill.objects.count() == 0
