@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -95,7 +96,8 @@ class RunnerPool:
         if key.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         self.key = key
-        self.interpreter = Path(interpreter)
+        # A bare name ("node") is looked up on the host's PATH: the runner's is scrubbed.
+        self.interpreter = Path(shutil.which(str(interpreter)) or interpreter)
         self.config = config
         self.mode = sandbox_mode(config.sandbox)
         self.preload = tuple(preload)
@@ -125,9 +127,16 @@ class RunnerPool:
         entrypoint: str = "run",
         params: Mapping[str, Any] | None = None,
         limits: CallLimits | None = None,
-        source: str | None = None,
+        source: str | Callable[[], str] | None = None,
+        sample_context: Mapping[str, Any] | None = None,
     ) -> CallResult:
-        """Run ``entrypoint(**params)`` of one skill version in a warm runner of this pool."""
+        """Run ``entrypoint(**params)`` of one skill version in a warm runner of this pool.
+
+        Without ``source`` the runner reads ``path`` and runs what it holds (reporting its hash).
+        With ``source`` (the text, or a function returning it) the version named by
+        ``content_hash`` runs exactly: the source is sent only when the runner does not have
+        that version cached and the file holds another one (or is outside its sandbox).
+        """
         started = time.perf_counter()
         resolved = (limits or CallLimits()).resolved(self.config)
         request = {
@@ -140,10 +149,10 @@ class RunnerPool:
             "limits": resolved.for_runner(),
         }
         if source is not None:
-            request["source"] = source
+            request["exact"] = True
         runner = self._acquire(deadline=time.monotonic() + self.config.acquire_timeout)
-        with self._timed_call(skill_id, content_hash) as measured:
-            result = self._call_in(runner, request, resolved, started)
+        with self._timed_call(skill_id, content_hash, sample_context) as measured:
+            result = self._call_in(runner, request, resolved, started, source)
             measured.append(result)
         return result
 
@@ -161,7 +170,8 @@ class RunnerPool:
                     self._starting -= 1
                     self._warming -= 1
                 return
-            self._start_into_idle()
+            if not self._start_into_idle():
+                return  # the error is logged; a call will report it
 
     def stats(self) -> PoolStats:
         with self._condition:
@@ -309,18 +319,19 @@ class RunnerPool:
                 self._condition.notify_all()
         return runner
 
-    def _start_into_idle(self) -> None:
+    def _start_into_idle(self) -> bool:
         try:
             runner = self._start(busy=False)
         except Exception:
             logger.exception("runtime: could not start a runner for %s", self.key)
-            return
+            return False
         if self._closed:
             with self._condition:
                 if runner in self._idle:
                     self._idle.remove(runner)
             runner.close()
             self._release_slot()
+        return True
 
     def _extra_env(self) -> dict[str, str]:
         if self.key.kind == "node" and self.module_paths:
@@ -417,6 +428,7 @@ class RunnerPool:
         request: dict[str, Any],
         limits: ResolvedLimits,
         started: float,
+        source: str | Callable[[], str] | None,
     ) -> CallResult:
         deadline = time.monotonic() + limits.timeout
         stdout = stderr = NO_OUTPUT
@@ -425,7 +437,7 @@ class RunnerPool:
                 request, timeout=limits.timeout, max_output_bytes=limits.max_output_bytes
             )
             if answer.get("need_source"):
-                request["source"] = self._read_source(request["path"])
+                request["source"] = self._source_text(source, request["path"])
                 answer, stdout, stderr = runner.request(
                     request,
                     timeout=max(deadline - time.monotonic(), 0.001),
@@ -471,9 +483,11 @@ class RunnerPool:
         return self._answer_to_result(answer, stdout, stderr, started, runner, retire)
 
     @staticmethod
-    def _read_source(path: str) -> str:
+    def _source_text(source: str | Callable[[], str] | None, path: str) -> str:
+        if isinstance(source, str):
+            return source
         try:
-            return Path(path).read_text(encoding="utf-8")
+            return source() if source is not None else Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise SourceUnreadable(f"cannot read the skill file {path}: {error}") from None
 
@@ -537,7 +551,9 @@ class RunnerPool:
         )
 
     @contextlib.contextmanager
-    def _timed_call(self, skill_id: str, content_hash: str | None) -> Iterator[list[CallResult]]:
+    def _timed_call(
+        self, skill_id: str, content_hash: str | None, extra: Mapping[str, Any] | None
+    ) -> Iterator[list[CallResult]]:
         """Record skill_run (and skill_load / hot_reload from what the runner reports)."""
         measured: list[CallResult] = []
         recorders = _perf_recorders() if self.config.record_timings else None
@@ -545,7 +561,7 @@ class RunnerPool:
             yield measured
             return
         measure_performance, record_sample = recorders
-        context = {"skill": skill_id, "environment_key": self.key.environment_key}
+        context = {**(extra or {}), "skill": skill_id, "environment_key": self.key.environment_key}
         with measure_performance("skill_run", version=content_hash or "", **context) as measurement:
             yield measured
             if measured and measured[0].error is not None:

@@ -182,11 +182,13 @@ class RunnerProcess:
             for fd in (request_read, answer_write, stdout_write, stderr_write):
                 os.close(fd)
         self.pid = self._process.pid
+        self._stderr = BoundedBuffer(4096)
         try:
             ready = self._read_answer(time.monotonic() + start_timeout, "start")
-        except RunnerError:
+        except RunnerError as error:
             self.kill()
-            raise
+            said = self._stderr.captured().text.strip()
+            raise type(error)(f"{error} on start{': ' + said[-1000:] if said else ''}") from None
         if not ready.get("ready"):
             self.kill()
             raise ProtocolViolation(f"runner sent {ready!r} instead of its ready message")

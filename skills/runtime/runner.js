@@ -47,7 +47,7 @@ class SkillLoader {
     return loaded;
   }
 
-  async load(skillId, filename, contentHash, source) {
+  async load(skillId, filename, contentHash, source, exact) {
     if (contentHash) {
       const hit = this.get(skillId, contentHash);
       if (hit) return [hit, "hit"];
@@ -61,6 +61,12 @@ class SkillLoader {
       }
     }
     const actualHash = crypto.createHash("sha256").update(text, "utf8").digest("hex");
+    if (exact && contentHash && actualHash !== contentHash) {
+      if (source !== undefined && source !== null) {
+        throw new Error(`the source sent for ${skillId} does not have its content hash`);
+      }
+      throw new SourceUnavailable(`${filename} holds another version than ${contentHash}`);
+    }
     const hit = this.get(skillId, actualHash);
     if (hit) return [hit, "hit"];
     const previous = this.cache.get(skillId);
@@ -181,6 +187,7 @@ class Runner {
         request.path,
         request.content_hash,
         request.source,
+        Boolean(request.exact),
       );
       return { ok: true, cache: status, content_hash: loaded.contentHash };
     } catch (error) {
@@ -217,6 +224,7 @@ class Runner {
         request.path,
         request.content_hash,
         request.source,
+        Boolean(request.exact),
       );
     } catch (error) {
       if (error instanceof SourceUnavailable) throw error;

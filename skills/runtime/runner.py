@@ -99,13 +99,15 @@ class SkillLoader:
         path: str,
         content_hash: str | None = None,
         source: str | None = None,
+        exact: bool = False,
     ) -> tuple[LoadedSkill, str]:
         """Return the skill and how it was obtained: ``hit``, ``loaded`` or ``reloaded``.
 
         With a content hash that is cached, the file is not read at all. Otherwise the file
         (or the given source) is read and hashed, and the cache is keyed by what was really
         read: if the file has moved on from the hash the caller asked for, the newer code runs
-        and the answer carries its hash.
+        and the answer carries its hash -- unless ``exact``, where a file holding another
+        version raises SourceUnavailable so that the host sends the exact source.
         """
         if content_hash:
             loaded = self.get_skill(skill_id, content_hash)
@@ -113,6 +115,10 @@ class SkillLoader:
                 return loaded, CACHE_HIT
         data = self._read(path) if source is None else source.encode("utf-8")
         actual_hash = hashlib.sha256(data).hexdigest()
+        if exact and content_hash and actual_hash != content_hash:
+            if source is not None:
+                raise ValueError(f"the source sent for {skill_id} does not have its content hash")
+            raise SourceUnavailable(f"{path} holds another version than {content_hash}")
         loaded = self.get_skill(skill_id, actual_hash)
         if loaded is not None:
             return loaded, CACHE_HIT
@@ -324,6 +330,7 @@ class Runner:
                 request["path"],
                 request.get("content_hash"),
                 request.get("source"),
+                bool(request.get("exact")),
             )
         except SourceUnavailable:
             return encode({"ok": False, "need_source": True})
@@ -387,6 +394,7 @@ class Runner:
                 request["path"],
                 request.get("content_hash"),
                 request.get("source"),
+                bool(request.get("exact")),
             )
         except (SourceUnavailable, MemoryError, CpuTimeLimitExceeded):
             raise

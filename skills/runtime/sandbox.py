@@ -134,12 +134,13 @@ def bwrap_arguments(
     if network:
         arguments.append("--share-net")
     arguments += ["--hostname", "atom-runner"]
+    # The private /tmp first: a bind below /tmp (a test's environment) must land on top of it.
+    arguments += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     for path in _outermost(
         [Path(path) for path in SYSTEM_READ_ONLY if os.path.exists(path)] + list(read_only)
     ):
         arguments += ["--ro-bind", str(path), str(path)]
-    arguments += ["--proc", "/proc", "--dev", "/dev"]
-    arguments += ["--size", str(tmp_bytes), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     return arguments
 
 

@@ -1,5 +1,6 @@
 """Warm pools: hot reload, the runner's LRU, recycling, the host cap, preload, concurrency."""
 
+import hashlib
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -143,3 +144,27 @@ def test_a_timeout_above_the_cap_is_lowered_to_it(make_registry, write_skill):
 
     assert result.error.type == "TimeoutError"
     assert "limit of 0.5 s" in result.error.message
+
+
+def test_an_exact_version_runs_from_its_source_when_the_file_holds_another(
+    python_pool, write_skill
+):
+    path = write_skill("pinned.py", "def run():\n    return 'on disk'\n")
+    recorded = "def run():\n    return 'recorded'\n"
+    recorded_hash = hashlib.sha256(recorded.encode()).hexdigest()
+    sent = []
+
+    def source() -> str:
+        sent.append(True)
+        return recorded
+
+    first = python_pool.call(
+        skill_id="pinned", path=path, content_hash=recorded_hash, source=source
+    )
+    second = python_pool.call(
+        skill_id="pinned", path=path, content_hash=recorded_hash, source=source
+    )
+
+    assert (first.result, first.content_hash, first.cache) == ("recorded", recorded_hash, "loaded")
+    assert (second.result, second.cache) == ("recorded", "hit")
+    assert sent == [True]

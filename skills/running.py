@@ -1,0 +1,112 @@
+"""One way to run a skill: validate its params, ensure its environment, call a warm runner.
+
+The API, the admin's "try it" form, workflow steps and notebooks all call `run_skill`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+from django.conf import settings
+from django.db.models import F
+
+from skills.installer.builder import environment_for_skill_version
+from skills.models import Agent, Environment, EnvironmentBackend, Skill, SkillLanguage, SkillVersion
+from skills.runtime import CallLimits, CallResult, RunnerPool, pool_for
+
+
+class SkillNotRunnable(ValueError):
+    """The skill has nothing this host can run (no version, or an environment it cannot use)."""
+
+
+class InvalidParams(ValueError):
+    """The params do not match the skill's inputs schema; ``field`` names where (a 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def params_validate(*, schema: Mapping[str, Any] | None, params: Mapping[str, Any]) -> None:
+    """Raise InvalidParams for the first problem, naming the field (``text``, ``items.2``)."""
+    if not isinstance(params, Mapping):
+        raise InvalidParams("params", "must be an object")
+    if not schema:
+        return
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(params)))
+    if error is None:
+        return
+    path = [str(part) for part in error.absolute_path]
+    if not path and error.validator == "required":
+        missing = next((name for name in error.validator_value if name not in params), None)
+        path = [missing] if missing else []
+    if not path and error.validator == "additionalProperties":
+        extra = sorted(set(params) - set(schema.get("properties", {})))
+        path = extra[:1]
+    raise InvalidParams(".".join(path) or "params", error.message)
+
+
+def run_skill(
+    skill: Skill,
+    params: Mapping[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+    agent: Agent | None = None,
+    version: SkillVersion | None = None,
+) -> CallResult:
+    """Run one version of a skill (its current one by default) and return what it answered.
+
+    Ensures the environment (installing it on a miss), takes a warm runner of that
+    environment's pool, and runs exactly the recorded version: a runner that holds another
+    version reloads first, and the source kept in the database is sent when the file on disk
+    has moved on. The timeout defaults to the version's own and is capped by
+    ``ATOM_RUN_TIMEOUT_CAP``; its memory limit is the version's ``memory_mb`` or the default.
+    The call's samples (skill_run, and skill_load / hot_reload when it loaded) are recorded.
+    """
+    version = version or skill.current_version
+    if version is None:
+        raise SkillNotRunnable(f"{skill.slug} has no version to run")
+    params = dict(params or {})
+    params_validate(schema=version.inputs_schema, params=params)
+    environment = environment_for_skill_version(skill_version=version)
+    metadata = version.metadata or {}
+    result = environment_pool(
+        environment,
+        network=bool(metadata.get("network")) and settings.ATOM_POLICY_ALLOW_NETWORK,
+    ).call(
+        skill_id=skill.slug,
+        path=skill.source_path or version.filename,
+        content_hash=version.content_hash,
+        entrypoint=version.entrypoint,
+        params=params,
+        limits=CallLimits(
+            timeout=timeout if timeout is not None else version.timeout,
+            memory_mb=metadata.get("memory_mb"),
+        ),
+        source=lambda: version.source,
+        sample_context={"agent": agent.slug} if agent is not None else None,
+    )
+    Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
+    return result
+
+
+def environment_pool(environment: Environment, *, network: bool = False) -> RunnerPool:
+    """The warm pool of one ready environment."""
+    if environment.backend == EnvironmentBackend.DOCKER:
+        raise SkillNotRunnable(
+            f"environment {environment.key[:12]} is a Docker image; container-backed calls "
+            "go through skills.runtime.docker, not a warm pool"
+        )
+    if environment.language == SkillLanguage.NODE:
+        return pool_for(
+            environment.key,
+            settings.ATOM_NODE_BIN,
+            "node",
+            network=network,
+            module_paths=[environment.node_path] if environment.node_path else [],
+        )
+    return pool_for(environment.key, environment.python_path, "python", network=network)
