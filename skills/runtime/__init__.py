@@ -15,6 +15,7 @@ Nothing here imports Django at import time; settings are read when the first poo
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ from skills.runtime.pool import (
     PoolStats,
     RunnerPool,
 )
+from skills.runtime.process import SPAWNER
 from skills.runtime.sandbox import SandboxUnavailable, bwrap_executable, sandbox_mode
 
 __all__ = [
@@ -121,6 +123,17 @@ def call(
         params=params,
         limits=limits,
     )
+
+
+def _forget_after_fork() -> None:
+    """A forked child (a django-q2 worker) starts its own pools; the parent's are not its own."""
+    global _registry, _registry_lock
+    _registry = None
+    _registry_lock = threading.Lock()
+    SPAWNER.after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def shutdown() -> None:

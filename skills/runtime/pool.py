@@ -184,10 +184,10 @@ class RunnerPool:
                 **self._counters,
             )
 
-    def runner_pids(self) -> list[int]:
-        """Pids of the runner processes inside their sandbox view (for tests and the admin)."""
+    def host_pids(self) -> list[int]:
+        """Host pids of this pool's runners (bwrap's, in bwrap mode): to watch or to signal."""
         with self._condition:
-            return [runner.child_pid or 0 for runner in [*self._idle, *self._busy]]
+            return [runner.pid for runner in [*self._idle, *self._busy] if runner.pid]
 
     def control(self, operation: str, **fields: Any) -> list[dict[str, Any]]:
         """Send a loader operation (``stats``, ``unload``, ``clear``) to every idle runner."""
@@ -597,6 +597,7 @@ class PoolRegistry:
         self._runners = 0
         self._reaper: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._owner_pid = os.getpid()
 
     def pool_for(
         self,
@@ -673,6 +674,8 @@ class PoolRegistry:
         return closed
 
     def shutdown(self) -> None:
+        if os.getpid() != self._owner_pid:
+            return  # inherited through fork: these runners are the parent's to stop
         self._stopping.set()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}

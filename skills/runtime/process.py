@@ -71,6 +71,11 @@ class Spawner:
         self._requests.put((function, args, kwargs, future))
         return future.result()
 
+    def after_fork(self) -> None:
+        self._requests = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread = None
+
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -139,6 +144,7 @@ class RunnerProcess:
         self.last_used = self.created_at
         self.pid: int | None = None
         self.child_pid: int | None = None
+        self._owner_pid = os.getpid()
         self._buffer = bytearray()
         self._stdout = BoundedBuffer(0)
         self._stderr = BoundedBuffer(0)
@@ -244,6 +250,9 @@ class RunnerProcess:
         if self._closed:
             return
         self._closed = True
+        if os.getpid() != self._owner_pid:
+            self._close_fds()  # a forked copy: the runner belongs to the parent
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

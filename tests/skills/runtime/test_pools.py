@@ -1,9 +1,12 @@
 """Warm pools: hot reload, the runner's LRU, recycling, the host cap, preload, concurrency."""
 
 import hashlib
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from skills.runtime import CallLimits, SkillRef
 from tests.skills.runtime.conftest import content_hash
@@ -168,3 +171,20 @@ def test_an_exact_version_runs_from_its_source_when_the_file_holds_another(
     assert (first.result, first.content_hash, first.cache) == ("recorded", recorded_hash, "loaded")
     assert (second.result, second.cache) == ("recorded", "hit")
     assert sent == [True]
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+def test_a_forked_child_never_stops_its_parents_runners(make_registry, write_skill):
+    registry = make_registry()
+    pool = registry.pool_for("fork", sys.executable, "python")
+    path = write_skill("n.py", "def run():\n    return 1\n")
+    before = pool.call(skill_id="n", path=path)
+
+    child = os.fork()
+    if child == 0:
+        registry.shutdown()
+        os._exit(0)
+    os.waitpid(child, 0)
+    after = pool.call(skill_id="n", path=path)
+
+    assert (after.result, after.runner_pid) == (1, before.runner_pid)
