@@ -1,4 +1,4 @@
-"""`manage.py perf analyze|check|monitor|benchmark|optimize|report|rollup|schedules`."""
+"""`manage.py perf analyze|check|monitor|benchmark|optimize|rollup|schedules`."""
 
 import json
 import sys
@@ -30,7 +30,7 @@ def percent(value: float | None) -> str:
 
 
 class Command(BaseCommand):
-    help = "Perf: analyze, check, monitor, benchmark, optimize, report, rollup, schedules."
+    help = "Perf: analyze, check, monitor, benchmark, optimize, rollup, schedules."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -52,9 +52,6 @@ class Command(BaseCommand):
         benchmark.add_argument("--rounds", type=int, default=None)
         optimize = actions.add_parser("optimize", help="recommendations with their numbers")
         self._window_arguments(optimize, "7d")
-        report = actions.add_parser("report", help="a self-contained HTML report")
-        report.add_argument("--html", type=Path, required=True)
-        self._window_arguments(report, "24h")
         rollup_parser = actions.add_parser("rollup", help="hourly rollups, prune old samples")
         rollup_parser.add_argument("--retention-days", type=int, default=None)
         actions.add_parser("schedules", help="create or update perf's django-q2 schedules")
@@ -218,7 +215,7 @@ class Command(BaseCommand):
                 return
             time.sleep(min(max(0.0, interval - 1.0), remaining))
 
-    # benchmark, optimize, report -------------------------------------------------------------
+    # benchmark, optimize ----------------------------------------------------------------------
 
     def _benchmark(self, *, output, set_baseline: bool, operations, rounds, **options) -> None:
         if rounds is not None and rounds < 1:
@@ -254,10 +251,3 @@ class Command(BaseCommand):
             self.stdout.write("No recommendation: nothing in the data calls for a change.")
         for item in found:
             self.stdout.write(f"- [{item.kind}] {item.advice}\n    because: {item.evidence}")
-
-    def _report(self, *, html: Path, **options) -> None:
-        from perf.report import report_html
-
-        since, until = self._window(options)
-        html.write_text(report_html(since=since, until=until), encoding="utf-8")
-        self.stdout.write(f"Wrote {html}")
