@@ -144,18 +144,41 @@ class Backend:
         shutil.rmtree(location, ignore_errors=True)
 
 
+# Runs inside the new environment. Plain file reads, no importlib.metadata: that import alone
+# costs more than a small environment's whole install.
 PYTHON_VERIFY = r"""
-import importlib, importlib.metadata as metadata, json, sys
+import importlib, json, os, sys
 
-def top_level(dist):
-    text = dist.read_text("top_level.txt")
+def normal(name):
+    return name.lower().replace("-", "_").replace(".", "_")
+
+def metadata_dir(name):
+    wanted = normal(name)
+    for directory in sys.path:
+        if not directory.endswith("site-packages") or not os.path.isdir(directory):
+            continue
+        for entry in os.listdir(directory):
+            is_metadata = entry.endswith((".dist-info", ".egg-info"))
+            if is_metadata and normal(entry.split("-")[0]) == wanted:
+                return os.path.join(directory, entry)
+    return None
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+def top_level(path):
+    text = read(os.path.join(path, "top_level.txt"))
     if text:
         names = {line.strip().replace("/", ".") for line in text.splitlines() if line.strip()}
     else:
         names = set()
-        for file in dist.files or []:
-            parts = file.parts
-            if not parts or parts[0] in ("..", "__pycache__"):
+        for line in read(os.path.join(path, "RECORD")).splitlines():
+            parts = line.split(",")[0].strip('"').split("/")
+            if not parts[0] or parts[0] in ("..", "__pycache__"):
                 continue
             if parts[0].endswith((".dist-info", ".egg-info", ".data")):
                 continue
@@ -171,13 +194,12 @@ def top_level(dist):
 
 checked, failures = [], []
 for name, has_marker in json.loads(sys.argv[1]):
-    try:
-        dist = metadata.distribution(name)
-    except metadata.PackageNotFoundError:
+    path = metadata_dir(name)
+    if path is None:
         if not has_marker:
             failures.append(f"{name}: not installed")
         continue
-    modules = top_level(dist)
+    modules = top_level(path)
     if not modules:
         failures.append(f"{name}: installs no importable module")
     for module in modules:
