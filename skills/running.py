@@ -12,9 +12,11 @@ import jsonschema
 from django.conf import settings
 from django.db.models import F
 
+from perf.recording import measure_performance
 from skills.installer.builder import environment_for_skill_version
 from skills.models import Agent, Environment, EnvironmentBackend, Skill, SkillLanguage, SkillVersion
 from skills.runtime import CallLimits, CallResult, RunnerPool, pool_for
+from skills.runtime.docker import docker_call
 
 
 class SkillNotRunnable(ValueError):
@@ -66,6 +68,7 @@ def run_skill(
     has moved on. The timeout defaults to the version's own and is capped by
     ``ATOM_RUN_TIMEOUT_CAP``; its memory limit is the version's ``memory_mb`` or the default.
     The call's samples (skill_run, and skill_load / hot_reload when it loaded) are recorded.
+    A Docker environment runs the call in a fresh container of its image instead.
     """
     version = version or skill.current_version
     if version is None:
@@ -74,32 +77,46 @@ def run_skill(
     params_validate(schema=version.inputs_schema, params=params)
     environment = environment_for_skill_version(skill_version=version)
     metadata = version.metadata or {}
-    result = environment_pool(
-        environment,
-        network=bool(metadata.get("network")) and settings.ATOM_POLICY_ALLOW_NETWORK,
-    ).call(
-        skill_id=skill.slug,
-        path=skill.source_path or version.filename,
-        content_hash=version.content_hash,
-        entrypoint=version.entrypoint,
-        params=params,
-        limits=CallLimits(
+    network = bool(metadata.get("network")) and settings.ATOM_POLICY_ALLOW_NETWORK
+    call = {
+        "skill_id": skill.slug,
+        "path": skill.source_path or version.filename,
+        "content_hash": version.content_hash,
+        "entrypoint": version.entrypoint,
+        "params": params,
+        "limits": CallLimits(
             timeout=timeout if timeout is not None else version.timeout,
             memory_mb=metadata.get("memory_mb"),
         ),
-        source=lambda: version.source,
-        sample_context={"agent": agent.slug} if agent is not None else None,
-    )
+    }
+    if environment.backend == EnvironmentBackend.DOCKER:
+        context = {"agent": agent.slug} if agent is not None else {}
+        with measure_performance(
+            "skill_run",
+            skill=skill.slug,
+            version=version.content_hash,
+            environment_key=environment.key,
+            backend="docker",
+            **context,
+        ):
+            result = docker_call(
+                image=environment.location, source=version.source, network=network, **call
+            )
+    else:
+        result = environment_pool(environment, network=network).call(
+            **call,
+            source=lambda: version.source,
+            sample_context={"agent": agent.slug} if agent is not None else None,
+        )
     Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
     return result
 
 
 def environment_pool(environment: Environment, *, network: bool = False) -> RunnerPool:
-    """The warm pool of one ready environment."""
+    """The warm pool of one ready environment (not a Docker one: those run per call)."""
     if environment.backend == EnvironmentBackend.DOCKER:
         raise SkillNotRunnable(
-            f"environment {environment.key[:12]} is a Docker image; container-backed calls "
-            "go through skills.runtime.docker, not a warm pool"
+            f"environment {environment.key[:12]} is a Docker image: it has no warm pool"
         )
     if environment.language == SkillLanguage.NODE:
         return pool_for(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,3 +74,67 @@ class CallResult:
         if self.error is not None:
             raise SkillCallError(self.error)
         return self
+
+
+NO_OUTPUT = CapturedOutput(text="", total_bytes=0, is_truncated=False)
+
+
+def result_from_answer(
+    answer: Mapping[str, Any],
+    *,
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
+    started: float,
+    runner_pid: int | None,
+    is_replaced: bool,
+) -> CallResult:
+    """The CallResult for a runner's answer frame (see runner.py for its fields)."""
+    error = answer.get("error")
+    return CallResult(
+        ok=bool(answer.get("ok")) and error is None,
+        result=answer.get("result"),
+        error=None
+        if error is None
+        else CallError(
+            type=str(error.get("type") or "Error"),
+            message=str(error.get("message") or ""),
+            traceback=str(error.get("traceback") or ""),
+            stage=str(error.get("stage") or "run"),
+        ),
+        stdout=stdout,
+        stderr=stderr,
+        cache=answer.get("cache"),
+        content_hash=answer.get("content_hash"),
+        load_seconds=float(answer.get("load_seconds") or 0.0),
+        duration_seconds=float(answer.get("duration_seconds") or 0.0),
+        wall_seconds=time.perf_counter() - started,
+        peak_rss_kb=answer.get("peak_rss_kb"),
+        runner_pid=runner_pid,
+        is_runner_replaced=is_replaced,
+    )
+
+
+def failure_result(
+    error_type: str,
+    message: str,
+    *,
+    started: float,
+    runner_pid: int | None,
+    output: tuple[CapturedOutput, CapturedOutput] = (NO_OUTPUT, NO_OUTPUT),
+) -> CallResult:
+    """A call the host itself failed: the runner timed out, died or broke the protocol."""
+    return CallResult(
+        ok=False,
+        result=None,
+        error=CallError(type=error_type, message=message, stage="runner"),
+        stdout=output[0],
+        stderr=output[1],
+        cache=None,
+        content_hash=None,
+        load_seconds=0.0,
+        duration_seconds=0.0,
+        wall_seconds=time.perf_counter() - started,
+        peak_rss_kb=None,
+        runner_pid=runner_pid,
+        is_runner_replaced=error_type in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR),
+    )

@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from skills.runtime.calls import (
+    NO_OUTPUT,
     PROTOCOL_ERROR,
     RUNNER_DIED,
     SOURCE_UNREADABLE,
     TIMEOUT,
-    CallError,
     CallResult,
-    CapturedOutput,
     SkillRef,
+    failure_result,
+    result_from_answer,
 )
 from skills.runtime.config import KINDS, CallLimits, ResolvedLimits, RuntimeConfig
 from skills.runtime.process import (
@@ -43,8 +44,6 @@ from skills.runtime.process import (
 from skills.runtime.sandbox import sandbox_mode
 
 logger = logging.getLogger(__name__)
-
-NO_OUTPUT = CapturedOutput(text="", total_bytes=0, is_truncated=False)
 
 
 class PoolBusy(RuntimeError):
@@ -445,30 +444,34 @@ class RunnerPool:
                 )
         except RunnerTimedOut:
             self._discard(runner, "timed_out")
-            return self._failure(
+            return failure_result(
                 TIMEOUT,
                 f"the call exceeded its wall-clock limit of {limits.timeout:g} s; "
                 "its runner was killed and is replaced",
-                started,
-                runner,
+                started=started,
+                runner_pid=runner.pid,
                 output=runner.output_so_far(),
             )
         except RunnerDied as error:
             self._discard(runner, "died")
-            return self._failure(
+            return failure_result(
                 RUNNER_DIED,
                 f"{error} while running the call (a crash, os._exit or an out-of-memory "
                 "kill); it is replaced",
-                started,
-                runner,
+                started=started,
+                runner_pid=runner.pid,
                 output=runner.output_so_far(),
             )
         except ProtocolViolation as error:
             self._discard(runner, "died")
-            return self._failure(PROTOCOL_ERROR, str(error), started, runner)
+            return failure_result(
+                PROTOCOL_ERROR, str(error), started=started, runner_pid=runner.pid
+            )
         except SourceUnreadable as error:
             self._give_back(runner, healthy=True)
-            return self._failure(SOURCE_UNREADABLE, str(error), started, runner)
+            return failure_result(
+                SOURCE_UNREADABLE, str(error), started=started, runner_pid=runner.pid
+            )
         except BaseException:
             self._discard(runner, "died")
             raise
@@ -480,7 +483,14 @@ class RunnerPool:
             self._discard(runner, "retired")
         else:
             self._give_back(runner, healthy=True)
-        return self._answer_to_result(answer, stdout, stderr, started, runner, retire)
+        return result_from_answer(
+            answer,
+            stdout=stdout,
+            stderr=stderr,
+            started=started,
+            runner_pid=runner.pid,
+            is_replaced=retire,
+        )
 
     @staticmethod
     def _source_text(source: str | Callable[[], str] | None, path: str) -> str:
@@ -490,65 +500,6 @@ class RunnerPool:
             return source() if source is not None else Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise SourceUnreadable(f"cannot read the skill file {path}: {error}") from None
-
-    @staticmethod
-    def _answer_to_result(
-        answer: dict[str, Any],
-        stdout: CapturedOutput,
-        stderr: CapturedOutput,
-        started: float,
-        runner: RunnerProcess,
-        is_replaced: bool,
-    ) -> CallResult:
-        error = answer.get("error")
-        return CallResult(
-            ok=bool(answer.get("ok")) and error is None,
-            result=answer.get("result"),
-            error=None
-            if error is None
-            else CallError(
-                type=str(error.get("type") or "Error"),
-                message=str(error.get("message") or ""),
-                traceback=str(error.get("traceback") or ""),
-                stage=str(error.get("stage") or "run"),
-            ),
-            stdout=stdout,
-            stderr=stderr,
-            cache=answer.get("cache"),
-            content_hash=answer.get("content_hash"),
-            load_seconds=float(answer.get("load_seconds") or 0.0),
-            duration_seconds=float(answer.get("duration_seconds") or 0.0),
-            wall_seconds=time.perf_counter() - started,
-            peak_rss_kb=answer.get("peak_rss_kb"),
-            runner_pid=runner.pid,
-            is_runner_replaced=is_replaced,
-        )
-
-    @staticmethod
-    def _failure(
-        error_type: str,
-        message: str,
-        started: float,
-        runner: RunnerProcess,
-        *,
-        output: tuple[CapturedOutput, CapturedOutput] = (NO_OUTPUT, NO_OUTPUT),
-    ) -> CallResult:
-        is_replaced = error_type in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR)
-        return CallResult(
-            ok=False,
-            result=None,
-            error=CallError(type=error_type, message=message, stage="runner"),
-            stdout=output[0],
-            stderr=output[1],
-            cache=None,
-            content_hash=None,
-            load_seconds=0.0,
-            duration_seconds=0.0,
-            wall_seconds=time.perf_counter() - started,
-            peak_rss_kb=None,
-            runner_pid=runner.pid,
-            is_runner_replaced=is_replaced,
-        )
 
     @contextlib.contextmanager
     def _timed_call(

@@ -41,6 +41,10 @@ class CpuTimeLimitExceeded(BaseException):
     """Raised from SIGXCPU; a BaseException so a skill's ``except Exception`` cannot eat it."""
 
 
+class WallClockExceeded(BaseException):
+    """Raised from SIGALRM in one-shot mode (containers), where no host watches the clock."""
+
+
 class SourceUnavailable(Exception):
     """The skill file cannot be read from inside this runner (e.g. hidden by the sandbox)."""
 
@@ -232,10 +236,13 @@ class Limits:
         self.memory_mb = spec.get("memory_mb")
         self.cpu_seconds = spec.get("cpu_seconds")
         self.max_result_bytes = int(spec.get("max_result_bytes") or 16 * MEGABYTE)
+        self.alarm_seconds = spec.get("alarm_seconds")
         self._as_hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         self._cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
 
     def apply(self) -> None:
+        if self.alarm_seconds:
+            signal.setitimer(signal.ITIMER_REAL, float(self.alarm_seconds))
         if self.memory_mb:
             resource.setrlimit(
                 resource.RLIMIT_AS,
@@ -251,6 +258,8 @@ class Limits:
             )
 
     def lift(self) -> None:
+        if self.alarm_seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         if self.memory_mb:
             resource.setrlimit(resource.RLIMIT_AS, (self._as_hard, self._as_hard))
         if self.cpu_seconds:
@@ -263,6 +272,10 @@ class Limits:
 
 def on_cpu_limit(signum: int, frame: types.FrameType | None) -> None:
     raise CpuTimeLimitExceeded()
+
+
+def on_alarm(signum: int, frame: types.FrameType | None) -> None:
+    raise WallClockExceeded()
 
 
 # Calls -----------------------------------------------------------------------------------------
@@ -371,6 +384,13 @@ class Runner:
                 f"the call exceeded its CPU time limit of {limits.cpu_seconds} s (RLIMIT_CPU)",
             )
             retire = True
+        except WallClockExceeded:
+            limits.lift()
+            answer["error"] = error_info(
+                "TimeoutError",
+                f"the call exceeded its wall-clock limit of {limits.alarm_seconds:g} s",
+            )
+            retire = True
         finally:
             limits.lift()
             self._restore_streams()
@@ -396,7 +416,7 @@ class Runner:
                 request.get("source"),
                 bool(request.get("exact")),
             )
-        except (SourceUnavailable, MemoryError, CpuTimeLimitExceeded):
+        except (SourceUnavailable, MemoryError, CpuTimeLimitExceeded, WallClockExceeded):
             raise
         except BaseException as exc:  # noqa: BLE001 - any failure of skill code is the answer
             answer["error"] = exception_info(exc, skip_frames=3)
@@ -423,7 +443,7 @@ class Runner:
                 import asyncio
 
                 result = asyncio.run(_awaited(result))
-        except (MemoryError, CpuTimeLimitExceeded):
+        except (MemoryError, CpuTimeLimitExceeded, WallClockExceeded):
             raise
         except BaseException as exc:  # noqa: BLE001 - SystemExit from a skill is an error too
             answer["duration_seconds"] = time.perf_counter() - started
@@ -499,26 +519,49 @@ def serve(in_fd: int, out_fd: int, runner: Runner) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Atom skill runner (speaks to its host only)")
-    parser.add_argument("--in", dest="in_fd", type=int, required=True)
-    parser.add_argument("--out", dest="out_fd", type=int, required=True)
+    parser.add_argument("--in", dest="in_fd", type=int)
+    parser.add_argument("--out", dest="out_fd", type=int)
     parser.add_argument("--cache-size", type=int, default=256)
+    parser.add_argument(
+        "--once",
+        nargs=2,
+        metavar=("REQUEST", "ANSWER"),
+        help="answer one request read from a JSON file into another file (containers)",
+    )
     options = parser.parse_args(argv)
+    if options.once is None and (options.in_fd is None or options.out_fd is None):
+        parser.error("give --in and --out, or --once REQUEST ANSWER")
+    once = [os.path.abspath(path) for path in options.once or ()]  # before the chdir below
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    # Neither protocol descriptor may leak into processes a skill starts.
-    os.set_inheritable(options.in_fd, False)
-    os.set_inheritable(options.out_fd, False)
     signal.signal(signal.SIGXCPU, on_cpu_limit)
+    signal.signal(signal.SIGALRM, on_alarm)
     base_dir = tempfile.mkdtemp(prefix="atom-runner-")
     os.chdir(base_dir)
     runner = Runner(SkillLoader(options.cache_size), base_dir)
     try:
-        serve(options.in_fd, options.out_fd, runner)
+        if once:
+            answer_once(once[0], once[1], runner)
+        else:
+            # Neither protocol descriptor may leak into processes a skill starts.
+            os.set_inheritable(options.in_fd, False)
+            os.set_inheritable(options.out_fd, False)
+            serve(options.in_fd, options.out_fd, runner)
     finally:
         os.chdir("/")
         shutil.rmtree(base_dir, ignore_errors=True)
     return 0
+
+
+def answer_once(request_path: str, answer_path: str, runner: Runner) -> None:
+    with open(request_path, "rb") as handle:
+        request = json.load(handle)
+    payload, _ = runner.handle(request)
+    partial = answer_path + ".partial"
+    with open(partial, "wb") as handle:
+        handle.write(payload)
+    os.replace(partial, answer_path)  # the host never reads half an answer
 
 
 if __name__ == "__main__":
