@@ -7,6 +7,7 @@ resolver (uv), which also sees the transitive ones; its explanation is kept verb
 packages it names are reported with the skills that ask for them.
 """
 
+import functools
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -71,17 +72,17 @@ def _bound_conflict(specifiers: list[tuple[PackageRequest, Specifier]]) -> str:
         operator, text = specifier.operator, specifier.version
         try:
             if operator in ("==", "===") and not text.endswith(".*"):
-                pins.append((request, Version(text)))
+                pins.append((request, _version(text)))
                 continue
             if operator == "==" and text.endswith(".*"):
-                base = Version(text[:-2])
+                base = _version(text[:-2])
                 low, high = base, _bump(base, len(base.release) - 1)
                 bounds = [(">=", low), ("<", high)]
             elif operator == "~=":
-                base = Version(text)
+                base = _version(text)
                 bounds = [(">=", base), ("<", _bump(base, len(base.release) - 2))]
             elif operator in (">", ">=", "<", "<="):
-                bounds = [(operator, Version(text))]
+                bounds = [(operator, _version(text))]
             else:
                 continue
         except InvalidVersion:
@@ -115,6 +116,19 @@ def _bump(version: Version, index: int) -> Version:
     return Version(".".join(map(str, release)))
 
 
+@functools.lru_cache(maxsize=8192)
+def _parsed(text: str) -> tuple[str, Requirement]:
+    # Pure functions of the text, and skills repeat their requirement strings from call to
+    # call: parsing is most of the pre-check's cost, so it is done once per string.
+    parsed = python_requirement_parse(text)
+    return parsed.name, parsed.requirement
+
+
+@functools.lru_cache(maxsize=8192)
+def _version(text: str) -> Version:
+    return Version(text)
+
+
 def conflicts_precheck(*, requirement_sets: dict[str, list[str]]) -> list[Conflict]:
     """Direct contradictions between the skills' specifiers for the same package.
 
@@ -124,11 +138,10 @@ def conflicts_precheck(*, requirement_sets: dict[str, list[str]]) -> list[Confli
     wanted: dict[str, list[tuple[PackageRequest, Requirement]]] = {}
     for label, texts in requirement_sets.items():
         for text in texts:
-            parsed = python_requirement_parse(text)
-            requirement = parsed.requirement
+            name, requirement = _parsed(text)
             if requirement.marker is not None and not requirement.marker.evaluate():
                 continue
-            wanted.setdefault(parsed.name, []).append((PackageRequest(label, text), requirement))
+            wanted.setdefault(name, []).append((PackageRequest(label, text), requirement))
     conflicts = []
     for package, entries in sorted(wanted.items()):
         if len(entries) < 2:
