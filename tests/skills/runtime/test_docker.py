@@ -1,14 +1,17 @@
 """Container-backed calls: one clear line without an engine; real containers with one."""
 
+import io
 import json
 import subprocess
 import sys
 
 import pytest
+from django.utils import timezone
 
 from skills.importer import SkillSource, skills_import
 from skills.installer.backends.docker import DockerBackend
-from skills.models import Environment, Skill
+from skills.installer.builder import environment_row_for, spec_for
+from skills.models import Environment, EnvironmentStatus, Skill
 from skills.running import run_skill
 from skills.runtime import CallLimits
 from skills.runtime.docker import DockerUnavailable, docker_call, docker_engine
@@ -114,14 +117,31 @@ def test_a_container_call_that_allocates_without_bound_reports_a_memory_error(
     assert "memory limit of 96 MB" in result.error.message
 
 
-@pytest.mark.django_db
-def test_run_skill_runs_a_docker_environment_in_a_container(
-    engine_image, settings, tmp_path, write_skill
-):
+@pytest.fixture
+def docker_environment(engine_image, settings, tmp_path):
+    """A ready Docker environment for skills without requirements: a real image with a real
+    interpreter at /atom/env/bin/python, made in a second from the base image (the installer's
+    own tests cover building one from a lock)."""
     settings.ATOM_ENVS_DIR = tmp_path / "envs"
     settings.ATOM_INSTALL_BACKEND = "docker"
-    settings.ATOM_DOCKER_BASE_IMAGE = engine_image
-    settings.ATOM_DOCKER_BUILD_NETWORK = "host"  # dockerd runs here with --bridge=none
+    environment = environment_row_for(spec_for(language="python", requirements=[]))
+    dockerfile = (
+        f"FROM {engine_image}\n"
+        'RUN ["python", "-c", "import os, sys; os.makedirs(\'/atom/env/bin\'); '
+        "os.symlink(sys.executable, '/atom/env/bin/python')\"]\n"
+    )
+    docker_engine().images.build(
+        fileobj=io.BytesIO(dockerfile.encode()), tag=environment.location, network_mode="none"
+    )
+    Environment.objects.filter(pk=environment.pk).update(
+        status=EnvironmentStatus.READY, ready_at=timezone.now()
+    )
+    yield environment
+    DockerBackend().remove(environment.location)
+
+
+@pytest.mark.django_db
+def test_run_skill_runs_a_docker_environment_in_a_container(docker_environment, write_skill):
     path = write_skill(
         "boxed.py",
         skill_source("boxed", body="def run(text=''):\n    return {'boxed': text}\n"),
@@ -129,11 +149,8 @@ def test_run_skill_runs_a_docker_environment_in_a_container(
     skills_import(sources=[SkillSource.from_path(path)])
     skill = Skill.objects.get(slug="boxed")
 
-    try:
-        result = run_skill(skill, {"text": "hi"})
-    finally:
-        for environment in Environment.objects.filter(backend="docker"):
-            DockerBackend().remove(environment.location)
+    result = run_skill(skill, {"text": "hi"})
 
     assert (result.ok, result.result) == (True, {"boxed": "hi"}), result.error
+    assert result.runner_pid is None
     assert Skill.objects.get(pk=skill.pk).run_count == 1
