@@ -12,6 +12,7 @@ idle runners of the least recently used other pool are shut first.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -149,6 +150,10 @@ class RunnerPool:
         }
         if source is not None:
             request["exact"] = True
+        try:
+            json.dumps(request["params"], allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"params must be JSON-encodable: {error}") from None
         runner = self._acquire(deadline=time.monotonic() + self.config.acquire_timeout)
         with self._timed_call(skill_id, content_hash, sample_context) as measured:
             result = self._call_in(runner, request, resolved, started, source)
@@ -398,7 +403,10 @@ class RunnerPool:
                 self._warming += 1
                 self._counters["replaced"] += 1
             self._condition.notify_all()
-        runner.close(grace=0.2) if reason == "recycled" else runner.kill()
+        if reason == "recycled":
+            runner.close(grace=0.2)
+        else:
+            runner.kill()
         self._release_slot()
         if needs_replacement:
             threading.Thread(target=self._replace, name="atom-runner-replace", daemon=True).start()
@@ -565,6 +573,7 @@ class PoolRegistry:
         with self._lock:
             pool = self._pools.get(key)
             if pool is not None and not pool.is_closed:
+                pool.last_used = time.monotonic()  # under the lock: the reaper checks it there
                 return pool
             pool = RunnerPool(
                 key=key,
@@ -617,10 +626,15 @@ class PoolRegistry:
         closed = 0
         for pool in self.pools():
             closed += pool.shrink_idle(idle_for=self.config.idle_seconds)
-            if pool.size() == 0 and time.monotonic() - pool.last_used >= self.config.idle_seconds:
-                with self._lock:
-                    if self._pools.get(pool.key) is pool:
-                        del self._pools[pool.key]
+            with self._lock:
+                is_unused = (
+                    self._pools.get(pool.key) is pool
+                    and pool.size() == 0
+                    and time.monotonic() - pool.last_used >= self.config.idle_seconds
+                )
+                if is_unused:
+                    del self._pools[pool.key]
+            if is_unused:
                 pool.shutdown()
         return closed
 

@@ -183,6 +183,8 @@ class RunnerProcess:
             )
         except OSError:
             self._close_fds()
+            if self._home is not None:
+                shutil.rmtree(self._home, ignore_errors=True)
             raise
         finally:
             for fd in (request_read, answer_write, stdout_write, stderr_write):

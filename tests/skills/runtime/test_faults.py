@@ -284,3 +284,13 @@ def _is_live_with(pid: int, marker: str) -> bool:
 
 def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def test_params_json_cannot_encode_are_refused_without_touching_a_runner(python_pool, write_skill):
+    skill = write_skill("s.py", "def run(x):\n    return 1\n")
+
+    with pytest.raises(ValueError, match="params must be JSON-encodable"):
+        python_pool.call(skill_id="s", path=skill, params={"x": {1, 2}})
+
+    stats = python_pool.stats()
+    assert (stats.died, stats.calls, stats.idle) == (0, 0, 1)
