@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from skills.runtime.calls import (
-    NO_OUTPUT,
     PROTOCOL_ERROR,
     RUNNER_DIED,
     SOURCE_UNREADABLE,
@@ -438,7 +437,6 @@ class RunnerPool:
         source: str | Callable[[], str] | None,
     ) -> CallResult:
         deadline = time.monotonic() + limits.timeout
-        stdout = stderr = NO_OUTPUT
         try:
             answer, stdout, stderr = runner.request(
                 request, timeout=limits.timeout, max_output_bytes=limits.max_output_bytes
