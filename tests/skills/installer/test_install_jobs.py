@@ -217,3 +217,22 @@ def test_a_batch_dedupes_keys_and_builds_them_in_parallel(envs_dir, settings):
     ]
     assert InstallJob.objects.filter(batch=result.batch).count() == 3
     assert Environment.objects.filter(status=EnvironmentStatus.READY).count() == 3
+
+
+def test_a_package_denied_after_the_request_is_never_installed(
+    api, envs_dir, settings, tasks_inline, django_capture_on_commit_callbacks
+):
+    skill_add("alpha", ["six"])
+    with django_capture_on_commit_callbacks() as callbacks:
+        queued = api.post("/api/installs/", {"skill": "alpha"}, content_type="application/json")
+    settings.ATOM_POLICY_DENY = ["six"]
+
+    for callback in install_callbacks(callbacks):
+        callback()
+
+    job = api.get(f"/api/installs/{queued.json()['id']}").json()
+    assert job["status"] == "failed"
+    assert job["error"] == "'six': six is on the deny-list"
+    environment = Environment.objects.get()
+    assert (environment.status, environment.build_count) == (EnvironmentStatus.PENDING, 0)
+    assert not envs_dir.exists()
