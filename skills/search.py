@@ -31,6 +31,7 @@ from django.core.cache import cache
 from django.core.exceptions import FullResultSet
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from perf.operations import MARKETPLACE_SEARCH
 from perf.recording import measure_performance
@@ -242,7 +243,7 @@ def skill_search(
                 measurement.context["cache_hit"] = True
                 return cached
         measurement.context["cache_hit"] = False
-        result = _search(parsed, filters, status, sort, page, page_size)
+        result = _search(parsed, filters, status, sort, page, page_size, use_cache=use_cache)
         if use_cache and settings.MARKETPLACE_CACHE_TTL:
             cache.set(key, result, timeout=settings.MARKETPLACE_CACHE_TTL)
         return result
@@ -271,6 +272,15 @@ def _cache_key(
     return f"marketplace:{CACHE_VERSION}:{catalog_generation()}:{digest}"
 
 
+def _facet_cache_key(
+    parsed: ParsedQuery, filters: dict[str, str | None], status: str | None, name: str
+) -> str:
+    others = [f"{key}={value or ''}" for key, value in filters.items() if key != name]
+    material = "\x1f".join([parsed.normalized(), *others, status or "*", name, connection.vendor])
+    digest = hashlib.sha256(material.encode()).hexdigest()[:32]
+    return f"marketplace:facet:{CACHE_VERSION}:{catalog_generation()}:{digest}"
+
+
 def _filtered(filters: dict[str, str | None], status: str | None, *, skip: str = "") -> QuerySet:
     queryset = Skill.objects.all()
     if status is not None:
@@ -296,6 +306,8 @@ def _search(
     sort: str,
     page: int,
     page_size: int,
+    *,
+    use_cache: bool,
 ) -> SearchPage:
     is_fuzzy = False
     match, ranked_ids = Q(), None
@@ -322,10 +334,17 @@ def _search(
         skills = list(_for_page(queryset.order_by(*_ORDERINGS[sort]))[offset : offset + page_size])
     else:
         skills = []
-    facets = {
-        name: _facet(_filtered(filters, status, skip=name).filter(match), name)
-        for name in ("category", "type")
-    }
+    facets = {}
+    for name in ("category", "type"):
+        # A facet depends on the query and the other filters only, not on sort, page or its
+        # own filter: paging or switching category reuses it (cached apart from the page).
+        key = None if is_fuzzy or not use_cache else _facet_cache_key(parsed, filters, status, name)
+        counts = cache.get(key) if key else None
+        if counts is None:
+            counts = _facet(_filtered(filters, status, skip=name).filter(match), name)
+            if key and settings.MARKETPLACE_CACHE_TTL:
+                cache.set(key, counts, timeout=settings.MARKETPLACE_CACHE_TTL)
+        facets[name] = counts
     return SearchPage(
         items=[_hit(skill) for skill in skills],
         total=total,
@@ -437,18 +456,12 @@ _FTS_IDS = "SELECT rowid FROM skills_skill_fts WHERE skills_skill_fts MATCH %s"
 
 
 def _sqlite_match(parsed: ParsedQuery, filtered: QuerySet) -> tuple[Q, Any]:
+    # The FTS5 match is an uncorrelated `id IN (…)`: SQLite runs it once per query.
     if not parsed.has_positive:
         # Only exclusions: everything but the excluded (PostgreSQL's `!word` does the same).
-        excluded = filtered.extra(
-            where=[f"skills_skill.id NOT IN ({_FTS_IDS})"], params=[parsed.fts5_excluded()]
-        )
-        return Q(pk__in=excluded.values("pk")), None
+        return ~Q(pk__in=RawSQL(_FTS_IDS, (parsed.fts5_excluded(),))), None
     expression = parsed.fts5()
-    match = Q(
-        pk__in=filtered.extra(
-            where=[f"skills_skill.id IN ({_FTS_IDS})"], params=[expression]
-        ).values("pk")
-    )
+    match = Q(pk__in=RawSQL(_FTS_IDS, (expression,)))
 
     def ranked_ids(offset: int, limit: int) -> list[int]:
         # bm25 over name, tags and description (weights set in the migration as the rank).

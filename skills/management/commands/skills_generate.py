@@ -128,6 +128,11 @@ def skills_generate(
         for statement in connection.ops.sequence_reset_sql(no_style(), [Skill, SkillVersion]):
             cursor.execute(statement)
         transaction.on_commit(catalog_generation_bump)
+    # Fresh statistics: without them the planners pick poor indexes for a table that grew
+    # a hundredfold in one go.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE skills_skill")
+        cursor.execute("ANALYZE skills_skillversion")
     return created
 
 

@@ -27,6 +27,13 @@ def test_a_repeated_search_is_served_from_the_cache(catalog, django_assert_num_q
     assert again == first
 
 
+def test_facets_are_reused_across_pages_and_sorts(catalog, django_assert_num_queries):
+    skill_search(category="data")
+    with django_assert_num_queries(2):  # the count and the page; both facets from the cache
+        page = skill_search(category="data", sort="popularity", page=2, page_size=2)
+    assert page.facets["type"] == {"analyze": 2, "extract": 1, "generate": 1, "transform": 1}
+
+
 def test_the_cache_can_be_bypassed(catalog, django_assert_max_num_queries):
     skill_search(query="pandas")
     Skill.objects.filter(slug="csv-reader").delete()  # no announcement: the cache keeps it
@@ -49,6 +56,7 @@ def test_approving_invalidates_cached_searches(catalog, staff, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         skill_approve(skill=Skill.objects.get(slug="pandas-draft"), actor=staff)
     assert skill_search(query="pandas").total == 5
+    assert skill_search(query="pandas", page=2).facets["category"] == {"data": 5}
 
 
 def test_deprecating_invalidates_cached_searches(
