@@ -104,7 +104,7 @@ def skills_generate(
         # a large catalog then stay in memory while rows go in (2 MiB by default).
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size = -262144")
-    with transaction.atomic(), connection.cursor() as cursor, _search_triggers_suspended(cursor):
+    with transaction.atomic(), connection.cursor() as cursor, _search_indexes_suspended(cursor):
         skill_id = (Skill.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
         version_id = (SkillVersion.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
         skill_insert, skill_columns = _insert_sql(Skill)
@@ -137,9 +137,11 @@ def skills_generate(
 
 
 @contextmanager
-def _search_triggers_suspended(cursor: CursorWrapper) -> Iterator[None]:
-    """On SQLite, write without the full-text triggers and rebuild the index once after:
-    one bulk rebuild costs a fraction of 100,000 row-by-row index updates."""
+def _search_indexes_suspended(cursor: CursorWrapper) -> Iterator[None]:
+    """On SQLite, write without the full-text triggers and rebuild the FTS tables once after
+    (from the triggers' own definitions, inside the caller's transaction): one bulk rebuild
+    costs a fraction of 100,000 row-by-row index updates. PostgreSQL keeps its GIN indexes:
+    they cannot be rebuilt while the transaction's deferred foreign-key checks are pending."""
     if connection.vendor != "sqlite":
         yield
         return
@@ -147,11 +149,11 @@ def _search_triggers_suspended(cursor: CursorWrapper) -> Iterator[None]:
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
         [SQLITE_SEARCH_TRIGGER_PREFIX + "%"],
     )
-    triggers = cursor.fetchall()
-    for name, _ in triggers:
+    definitions = cursor.fetchall()
+    for name, _ in definitions:
         cursor.execute(f"DROP TRIGGER {connection.ops.quote_name(name)}")
     yield
-    for _, sql in triggers:
+    for _, sql in definitions:
         cursor.execute(sql)
     search_index_rebuild()
 

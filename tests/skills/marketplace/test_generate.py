@@ -31,6 +31,29 @@ def test_it_generates_a_varied_searchable_catalog_with_one_version_each(
     assert created.pk == largest + 1  # the id sequence was moved past the generated rows
 
 
+def test_the_full_text_indexes_are_back_after_a_generation(db):
+    from django.db import connection
+
+    call_command("skills_generate", count=50, seed=1)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'skills_skill' "
+                "AND indexdef LIKE '%% USING gin %%' ORDER BY indexname"
+            )
+            expected = ["skill_search_gin", "skill_slug_trgm", "skill_tags_gin"]
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            expected = [
+                "skills_skill_search_ad",
+                "skills_skill_search_ai",
+                "skills_skill_search_au",
+            ]
+        assert [row[0] for row in cursor.fetchall()] == expected
+    Skill.objects.create(slug="added-later", category="x", type="utility", status="approved")
+    assert [item.slug for item in skill_search(query="added later").items] == ["added-later"]
+
+
 def test_the_same_seed_gives_the_same_catalog(db):
     call_command("skills_generate", count=20, seed=3)
     first = list(Skill.objects.order_by("pk").values_list("category", "type", "tags"))
