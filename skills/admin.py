@@ -244,3 +244,6 @@ class AgentAdmin(admin.ModelAdmin):
     @admin.display(description="skills")
     def skill_count(self, agent: Agent) -> int:
         return agent.mappings.count()
+
+
+import skills.installer.admin  # noqa: E402, F401 - registers environments and install jobs
