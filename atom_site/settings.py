@@ -103,7 +103,7 @@ if not REDIS_URL:
     # The SQLite channel layer lives in its own file so its polling never contends with the
     # catalog's writers.
     DATABASES["channels"] = sqlite_database(ATOM_DATA_DIR / "channels.sqlite3")
-    DATABASE_ROUTERS = ["channels_lite.router.ChannelsRouter"]
+    DATABASE_ROUTERS = ["atom_site.routers.ChannelLayerRouter"]
 
 CACHES = caches_for(redis_url=REDIS_URL, data_dir=ATOM_DATA_DIR, key_prefix=ATOM_KEY_PREFIX)
 CHANNEL_LAYERS = channel_layers_for(redis_url=REDIS_URL, key_prefix=ATOM_KEY_PREFIX)

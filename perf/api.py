@@ -3,14 +3,13 @@
 from datetime import datetime, timedelta
 from typing import Literal
 
-from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import PageNumberPagination, paginate
-from ninja.security import HttpBasicAuth, django_auth
 
+from atom_site.auth import SIGNED_IN, staff_require
 from perf.alerts import alert_acknowledge
 from perf.analysis import operation_is_known, summary
 from perf.budgets import NoSamplesError, baseline_set_from_window, budget_set
@@ -27,25 +26,6 @@ router = Router(tags=["perf"])
 
 DEFAULT_SPAN = timedelta(hours=24)
 Statistic = Literal["p50", "p95", "p99"]
-
-
-class StaffBasicAuth(HttpBasicAuth):
-    """HTTP basic auth for API clients; the session covers the browser."""
-
-    def authenticate(self, request: HttpRequest, username: str, password: str):
-        user = authenticate(request, username=username, password=password)
-        if user is not None and user.is_active:
-            request.user = user
-            return user
-        return None
-
-
-WRITE_AUTH = [django_auth, StaffBasicAuth()]
-
-
-def _require_staff(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise HttpError(403, "only staff users may change budgets, baselines and alerts")
 
 
 def _invalid(location: str, field: str, message: str) -> ValidationError:
@@ -302,26 +282,26 @@ def budgets_list(request: HttpRequest):
 # Writes (staff) ------------------------------------------------------------------------------
 
 
-@router.put("/budgets/{operation}", response=BudgetOut, auth=WRITE_AUTH)
+@router.put("/budgets/{operation}", response=BudgetOut, auth=SIGNED_IN)
 def budget_update(request: HttpRequest, operation: str, payload: BudgetIn):
     """Set an operation's budget (seconds above 0, optionally which statistic it bounds)."""
-    _require_staff(request)
+    staff_require(request, "change budgets, baselines and alerts")
     _known(operation)
     return budget_set(operation=operation, seconds=payload.seconds, statistic=payload.statistic)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response=AlertOut, auth=WRITE_AUTH)
+@router.post("/alerts/{alert_id}/acknowledge", response=AlertOut, auth=SIGNED_IN)
 def alert_acknowledge_endpoint(request: HttpRequest, alert_id: int):
-    _require_staff(request)
+    staff_require(request, "change budgets, baselines and alerts")
     if not Alert.objects.filter(pk=alert_id).exists():
         raise HttpError(404, f"no alert {alert_id}")
     return alert_acknowledge(alert_id=alert_id, user=request.user)
 
 
-@router.post("/baselines/{operation}", response=BaselineSetOut, auth=WRITE_AUTH)
+@router.post("/baselines/{operation}", response=BaselineSetOut, auth=SIGNED_IN)
 def baseline_from_window(request: HttpRequest, operation: str, payload: BaselineWindowIn):
     """Make the samples of a window (default the last 24 h) the operation's baseline."""
-    _require_staff(request)
+    staff_require(request, "change budgets, baselines and alerts")
     _known(operation)
     since, until = _window(payload.since, payload.until, location="body")
     try:

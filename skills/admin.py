@@ -12,9 +12,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from skills.bundles import BundleInvalid, bundle_export, bundle_read
+from skills.bundles import bundle_export, sources_from_uploads
 from skills.catalog import skills_bulk_transition
-from skills.importer import ImportRefused, SkillSource, skills_import
+from skills.importer import ImportRefused, skills_import
 from skills.models import Agent, AgentSkill, Skill, SkillHistory, SkillVersion
 
 
@@ -197,15 +197,7 @@ class SkillAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/skills/skill/import.html", context)
 
     def _import_uploads(self, request: HttpRequest, form: ImportForm) -> list:
-        sources, errors = [], []
-        for upload in request.FILES.getlist("files"):
-            if upload.name.endswith(".zip"):
-                try:
-                    sources.extend(bundle_read(upload, name=upload.name))
-                except BundleInvalid as invalid:
-                    errors.extend(invalid.errors)
-            else:
-                sources.append(SkillSource(upload.name, upload.name, upload.read()))
+        sources, errors = sources_from_uploads(request.FILES.getlist("files"))
         try:
             report = skills_import(
                 sources=sources,

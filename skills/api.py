@@ -5,7 +5,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -13,33 +12,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
-from ninja.security import HttpBasicAuth, django_auth
 
-from skills.bundles import BundleInvalid, bundle_export, bundle_read
+from atom_site.auth import SIGNED_IN, staff_require
+from skills.bundles import bundle_export, sources_from_uploads
 from skills.catalog import TransitionRefused, agent_mappings_change, skill_approve, skill_deprecate
-from skills.importer import ImportRefused, SkillSource, skills_import
+from skills.importer import ImportRefused, skills_import
 from skills.models import Agent, AgentKind, Skill, SkillStatus, SkillType
 
 router = Router(tags=["skills"])
-
-
-class StaffBasicAuth(HttpBasicAuth):
-    """HTTP basic auth for API clients; the session covers the browser."""
-
-    def authenticate(self, request: HttpRequest, username: str, password: str):
-        user = authenticate(request, username=username, password=password)
-        if user is not None and user.is_active:
-            request.user = user
-            return user
-        return None
-
-
-WRITE_AUTH = [django_auth, StaffBasicAuth()]
-
-
-def _require_staff(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("only staff users may change the catalog")
 
 
 # Schemas -------------------------------------------------------------------------------------
@@ -180,21 +160,13 @@ def skill_list(request: HttpRequest, filters: Query[SkillFilters]):
 @router.post(
     "/skills/import",
     response={200: ImportOut, 422: ImportErrorOut},
-    auth=WRITE_AUTH,
+    auth=SIGNED_IN,
     summary="Import skill files and bundles (all or nothing)",
 )
 def skill_import(request: HttpRequest, files: File[list[UploadedFile]], approve: bool = False):
     """Upload skill files (`.py`, `.js`, `.mjs`) and bundles (`.zip`) as `files`."""
-    _require_staff(request)
-    sources, errors = [], []
-    for upload in files:
-        if upload.name.endswith(".zip"):
-            try:
-                sources.extend(bundle_read(upload, name=upload.name))
-            except BundleInvalid as invalid:
-                errors.extend(invalid.errors)
-        else:
-            sources.append(SkillSource(upload.name, upload.name, upload.read()))
+    staff_require(request, "change the catalog")
+    sources, errors = sources_from_uploads(files)
     try:
         report = skills_import(sources=sources, errors=errors, actor=request.user, approve=approve)
     except ImportRefused as refused:
@@ -268,7 +240,7 @@ def skill_history(request: HttpRequest, slug: str):
 
 
 @router.post(
-    "/skills/{slug}/approve", response={200: SkillDetailOut, 409: MessageOut}, auth=WRITE_AUTH
+    "/skills/{slug}/approve", response={200: SkillDetailOut, 409: MessageOut}, auth=SIGNED_IN
 )
 def skill_approve_endpoint(request: HttpRequest, slug: str):
     skill = get_object_or_404(Skill, slug=slug)
@@ -279,7 +251,7 @@ def skill_approve_endpoint(request: HttpRequest, slug: str):
 
 
 @router.post(
-    "/skills/{slug}/deprecate", response={200: SkillDetailOut, 409: MessageOut}, auth=WRITE_AUTH
+    "/skills/{slug}/deprecate", response={200: SkillDetailOut, 409: MessageOut}, auth=SIGNED_IN
 )
 def skill_deprecate_endpoint(request: HttpRequest, slug: str):
     skill = get_object_or_404(Skill, slug=slug)
@@ -297,11 +269,9 @@ def agent_list(request: HttpRequest):
     return Agent.objects.prefetch_related("skills")
 
 
-@router.post(
-    "/agents/", response={201: AgentOut, 409: MessageOut}, auth=WRITE_AUTH, tags=["agents"]
-)
+@router.post("/agents/", response={201: AgentOut, 409: MessageOut}, auth=SIGNED_IN, tags=["agents"])
 def agent_create(request: HttpRequest, payload: AgentIn):
-    _require_staff(request)
+    staff_require(request, "change the catalog")
     if Agent.objects.filter(slug=payload.slug).exists():
         return Status(409, {"detail": f"an agent named {payload.slug!r} exists"})
     return Status(201, Agent.objects.create(**payload.dict()))
@@ -315,11 +285,11 @@ def agent_detail(request: HttpRequest, slug: str):
 @router.post(
     "/agents/{slug}/skills",
     response={200: AgentOut, 422: MessageOut},
-    auth=WRITE_AUTH,
+    auth=SIGNED_IN,
     tags=["agents"],
 )
 def agent_skills_change(request: HttpRequest, slug: str, payload: MappingIn):
-    _require_staff(request)
+    staff_require(request, "change the catalog")
     agent = get_object_or_404(Agent, slug=slug)
     wanted = set(payload.add) | set(payload.remove)
     skills = {skill.slug: skill for skill in Skill.objects.filter(slug__in=wanted)}

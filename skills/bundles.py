@@ -60,6 +60,23 @@ def bundle_export(skills: Iterable[Skill], stream: IO[bytes]) -> int:
     return len(entries)
 
 
+def sources_from_uploads(
+    files: Iterable[IO[bytes]],
+) -> tuple[list[SkillSource], list[SkillFileError]]:
+    """Skill files and bundles (`.zip`) sent together, as the API and the admin receive them."""
+    sources: list[SkillSource] = []
+    errors: list[SkillFileError] = []
+    for upload in files:
+        if upload.name.endswith(".zip"):
+            try:
+                sources.extend(bundle_read(upload, name=upload.name))
+            except BundleInvalid as invalid:
+                errors.extend(invalid.errors)
+        else:
+            sources.append(SkillSource(upload.name, PurePosixPath(upload.name).name, upload.read()))
+    return sources, errors
+
+
 def bundle_read(stream: IO[bytes], *, name: str = "bundle") -> list[SkillSource]:
     """Read and verify a bundle; raise BundleInvalid listing every problem."""
     try:

@@ -95,30 +95,57 @@ def agent_mappings_change(
     actor: AbstractBaseUser | None = None,
 ) -> None:
     """Map and unmap skills for an agent, with history, in a fixed number of queries."""
-    add_ids = {skill.pk for skill in add}
-    remove_ids = {skill.pk for skill in remove} - add_ids
+    _mappings_change(
+        add=[(agent, skill) for skill in add],
+        remove=[(agent, skill) for skill in remove],
+        actor=actor,
+    )
+
+
+def _mappings_change(
+    *,
+    add: list[tuple[Agent, Skill]],
+    remove: list[tuple[Agent, Skill]],
+    actor: AbstractBaseUser | None,
+) -> None:
+    """Add and remove agent ↔ skill pairs with history: at most four queries for any number.
+
+    Callers fix one side (an agent or a skill), so the IN lists select exactly their pairs.
+    """
+    add_keys = {(agent.pk, skill.pk) for agent, skill in add}
+    remove = [(a, s) for a, s in remove if (a.pk, s.pk) not in add_keys]
+    pairs = add + remove
+    if not pairs:
+        return
     existing = set(
-        AgentSkill.objects.filter(agent=agent, skill_id__in=add_ids | remove_ids).values_list(
-            "skill_id", flat=True
+        AgentSkill.objects.filter(
+            agent_id__in={agent.pk for agent, _ in pairs},
+            skill_id__in={skill.pk for _, skill in pairs},
+        ).values_list("agent_id", "skill_id")
+    )
+    to_add = [(a, s) for a, s in add if (a.pk, s.pk) not in existing]
+    to_remove = [(a, s) for a, s in remove if (a.pk, s.pk) in existing]
+    if to_add:
+        AgentSkill.objects.bulk_create(
+            [AgentSkill(agent=a, skill=s) for a, s in to_add], ignore_conflicts=True
         )
-    )
-    to_add = [skill for skill in add if skill.pk not in existing]
-    to_remove = [skill for skill in remove if skill.pk in existing and skill.pk in remove_ids]
-    AgentSkill.objects.bulk_create(
-        [AgentSkill(agent=agent, skill=skill) for skill in to_add], ignore_conflicts=True
-    )
     if to_remove:
-        AgentSkill.objects.filter(agent=agent, skill__in=to_remove).delete()
-    SkillHistory.objects.bulk_create(
-        [
-            SkillHistory(skill=skill, actor=actor, action=action, note=f"agent {agent.slug}")
-            for action, skills in (
-                (HistoryAction.MAPPED, to_add),
-                (HistoryAction.UNMAPPED, to_remove),
-            )
-            for skill in skills
-        ]
-    )
+        AgentSkill.objects.filter(
+            agent_id__in={a.pk for a, _ in to_remove}, skill_id__in={s.pk for _, s in to_remove}
+        ).delete()
+    history = [
+        SkillHistory(
+            skill=skill,
+            version_id=skill.current_version_id,
+            actor=actor,
+            action=action,
+            note=f"agent {agent.slug}",
+        )
+        for action, changed in ((HistoryAction.MAPPED, to_add), (HistoryAction.UNMAPPED, to_remove))
+        for agent, skill in changed
+    ]
+    if history:
+        SkillHistory.objects.bulk_create(history)
 
 
 @transaction.atomic
@@ -134,41 +161,12 @@ def skill_update(
     The number of queries does not grow with the number of agents.
     """
     with measure_performance(SKILL_UPDATE, skill=source.filename):
-        return _skill_update(source, actor, agents_add, agents_remove)
-
-
-def _skill_update(
-    source: SkillSource, actor: AbstractBaseUser | None, agents_add, agents_remove
-) -> ImportReport:
-    report = skills_import(sources=[source], actor=actor)
-    slug = (report.created or report.updated or report.unchanged)[0]
-    skill = Skill.objects.only("pk", "slug", "current_version").get(slug=slug)
-    add_ids = {agent.pk for agent in agents_add}
-    remove_ids = {agent.pk for agent in agents_remove} - add_ids
-    mapped = set(
-        AgentSkill.objects.filter(skill=skill, agent_id__in=add_ids | remove_ids).values_list(
-            "agent_id", flat=True
-        )
-    )
-    to_add = [agent for agent in agents_add if agent.pk not in mapped]
-    to_remove = [agent for agent in agents_remove if agent.pk in mapped and agent.pk in remove_ids]
-    if to_add:
-        AgentSkill.objects.bulk_create(
-            [AgentSkill(agent=agent, skill=skill) for agent in to_add], ignore_conflicts=True
-        )
-    if to_remove:
-        AgentSkill.objects.filter(skill=skill, agent__in=to_remove).delete()
-    history = [
-        SkillHistory(
-            skill=skill,
-            version_id=skill.current_version_id,
+        report = skills_import(sources=[source], actor=actor)
+        slug = (report.created or report.updated or report.unchanged)[0]
+        skill = Skill.objects.only("pk", "slug", "current_version").get(slug=slug)
+        _mappings_change(
+            add=[(agent, skill) for agent in agents_add],
+            remove=[(agent, skill) for agent in agents_remove],
             actor=actor,
-            action=action,
-            note=f"agent {agent.slug}",
         )
-        for action, agents in ((HistoryAction.MAPPED, to_add), (HistoryAction.UNMAPPED, to_remove))
-        for agent in agents
-    ]
-    if history:
-        SkillHistory.objects.bulk_create(history)
-    return report
+        return report

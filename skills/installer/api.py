@@ -4,13 +4,12 @@ and resolve a set of skills' dependencies together. Mounted at the API root."""
 from datetime import datetime
 from uuid import UUID
 
-from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
-from ninja.security import HttpBasicAuth, django_auth
 
+from atom_site.auth import SIGNED_IN
 from skills.installer.backends import IndexUnreachableError
 from skills.installer.jobs import InstallRefused, install_job_retry, install_request
 from skills.installer.resolution import ResolutionRefused, dependencies_resolve
@@ -24,18 +23,6 @@ from skills.models import (
 )
 
 router = Router(tags=["installs"])
-
-
-class BasicAuth(HttpBasicAuth):
-    def authenticate(self, request: HttpRequest, username: str, password: str):
-        user = authenticate(request, username=username, password=password)
-        if user is not None and user.is_active:
-            request.user = user
-            return user
-        return None
-
-
-WRITE_AUTH = [django_auth, BasicAuth()]
 
 
 # Schemas -------------------------------------------------------------------------------------
@@ -248,7 +235,7 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
 @router.post(
     "/installs/",
     response={200: InstallJobOut, 202: InstallJobOut, 404: MessageOut, 422: RefusedOut},
-    auth=WRITE_AUTH,
+    auth=SIGNED_IN,
 )
 def install_create(request: HttpRequest, payload: InstallIn):
     """Install one skill's environment: 200 with a finished job on a cache hit, else 202 with
@@ -264,7 +251,7 @@ def install_create(request: HttpRequest, payload: InstallIn):
 @router.post(
     "/installs/batch",
     response={202: BatchOut, 404: MessageOut, 422: RefusedOut},
-    auth=WRITE_AUTH,
+    auth=SIGNED_IN,
 )
 def install_batch_create(request: HttpRequest, payload: BatchIn):
     """Install many skills: one job per distinct environment, built in parallel."""
@@ -282,7 +269,7 @@ def install_detail(request: HttpRequest, job_id: int, log_after: int = Query(0))
 
 
 @router.post(
-    "/installs/{job_id}/retry", response={202: InstallJobOut, 409: MessageOut}, auth=WRITE_AUTH
+    "/installs/{job_id}/retry", response={202: InstallJobOut, 409: MessageOut}, auth=SIGNED_IN
 )
 def install_retry(request: HttpRequest, job_id: int):
     """Queue a failed job again (after the index came back, say)."""
@@ -307,7 +294,7 @@ def environment_detail(request: HttpRequest, key: str):
         422: RefusedOut,
         503: MessageOut,
     },
-    auth=WRITE_AUTH,
+    auth=SIGNED_IN,
     tags=["dependencies"],
 )
 def dependencies_resolve_view(request: HttpRequest, payload: ResolveIn):

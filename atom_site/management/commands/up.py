@@ -58,9 +58,7 @@ class Command(BaseCommand):
 
     def _prepare(self, *, skip_demo: bool) -> None:
         self.stdout.write("Applying migrations…")
-        call_command("migrate", interactive=False, verbosity=0)
-        if "channels" in settings.DATABASES:
-            call_command("migrate", database="channels", interactive=False, verbosity=0)
+        call_command("migrate", interactive=False, verbosity=0)  # the channel layer's file too
         account = admin_ensure(
             username=settings.ATOM_ADMIN_USERNAME,
             email=settings.ATOM_ADMIN_EMAIL,

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from skills.bundles import BundleInvalid, bundle_export, bundle_read
+from skills.bundles import bundle_export, sources_from_uploads
 from skills.catalog import skills_bulk_transition
 from skills.importer import ImportRefused, skills_import, sources_from_paths
 from skills.models import Skill, SkillStatus
@@ -49,15 +49,13 @@ class Command(BaseCommand):
             if path.suffix == ".zip":
                 try:
                     with path.open("rb") as stream:
-                        sources.extend(bundle_read(stream, name=str(path)))
-                except BundleInvalid as invalid:
-                    errors.extend(invalid.errors)
+                        found, problems = sources_from_uploads([stream])
                 except OSError as error:
                     raise CommandError(f"{path}: {error.strerror}") from None
             else:
                 found, problems = sources_from_paths([path])
-                sources.extend(found)
-                errors.extend(problems)
+            sources.extend(found)
+            errors.extend(problems)
         try:
             report = skills_import(sources=sources, errors=errors, actor=user, approve=approve)
         except ImportRefused as refused:
