@@ -92,6 +92,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(f"Health is failing: {answer.get('failed')}"))
         self.stdout.write(
             f"  Admin        {base}/admin/\n"
+            f"  Marketplace  {base}/marketplace/\n"
             f"  API docs     {base}/api/docs\n"
             f"  Health       {base}/api/health\n"
             "Press Ctrl-C to stop."
