@@ -1,8 +1,11 @@
 """Running the installers' programs: argument lists only (never a shell string), output streamed
 line by line into the job's log as it happens, a deadline, and a clean environment."""
 
+import ctypes
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +17,19 @@ LogWriter = Callable[[str], None]
 # Variables of the process that runs Atom that must not leak into an installer or an
 # environment's interpreter (they would point it at Atom's own packages or virtualenv).
 SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONSTARTUP")
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel kills it when the builder dies.
+
+    Without it, a builder killed half-way leaves uv or npm running, still writing into a
+    temporary directory that the next builder has already cleaned.
+    """
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,7 @@ def run_logged(
         env=dict(env),
         text=True,
         errors="replace",
+        preexec_fn=_die_with_parent if _LIBC is not None else None,
     )
     timer = threading.Timer(timeout, process.kill)
     timer.start()
