@@ -81,6 +81,7 @@ class FileErrorOut(Schema):
     line: int
     field: str
     message: str
+    rule: str = Field("", description="The policy rule that refused it, if a policy did.")
 
 
 class ImportErrorOut(Schema):

@@ -1,9 +1,10 @@
 """Importing skill files into the catalog: everything is validated first, then written at once.
 
 `skills_import` is the one function behind `manage.py skills import`, `POST /api/skills/import`,
-the admin's import page and the file watcher. It parses every file, checks them against each
-other and against the catalog, and only when nothing is wrong writes skills, versions and history
-in one transaction with a fixed number of queries, whatever the number of files.
+the admin's import page and the file watcher. It parses every file (whose dependencies must pass
+the requirement policy, `skills.policy`), checks them against each other and against the
+catalog, and only when nothing is wrong writes skills, versions and history in one transaction
+with a fixed number of queries, whatever the number of files.
 """
 
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ from skills.manifest import (
     manifest_parse,
 )
 from skills.models import HistoryAction, Skill, SkillHistory, SkillStatus, SkillVersion
+from skills.policy import policy_current
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,14 @@ def _parse_all(
     sources: list[SkillSource],
 ) -> tuple[list[tuple[SkillManifest, SkillSource]], list[SkillFileError]]:
     manifests, errors = [], []
+    policy = policy_current()
     for source in sources:
         try:
             manifest = manifest_parse(
-                source.data, filename=source.filename, display_name=source.display_name
+                source.data,
+                filename=source.filename,
+                display_name=source.display_name,
+                policy=policy,
             )
         except ManifestInvalid as invalid:
             errors.extend(invalid.errors)

@@ -19,6 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from skills.models import SkillLanguage, SkillType
+from skills.policy import Policy, PolicyViolation, policy_check, policy_current
 from skills.requirements import RequirementError, requirement_parse
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -52,19 +53,27 @@ DEFAULT_TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class SkillFileError:
-    """One thing wrong with one skill file, pointing at the line and field at fault."""
+    """One thing wrong with one skill file, pointing at the line and field at fault; `rule`
+    names the policy rule when the site's policy (not the file's form) refused it."""
 
     file: str
     line: int
     field: str
     message: str
+    rule: str = ""
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.field}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+            "rule": self.rule,
+        }
 
 
 class ManifestInvalid(Exception):
@@ -118,7 +127,9 @@ def is_skill_filename(path: Path) -> bool:
     return path.suffix in SUFFIX_LANGUAGES and not path.name.startswith(".")
 
 
-def manifest_read(path: Path, *, display_name: str | None = None) -> SkillManifest:
+def manifest_read(
+    path: Path, *, display_name: str | None = None, policy: Policy | None = None
+) -> SkillManifest:
     """Parse the skill file at `path`; raise ManifestInvalid listing every error found."""
     name = display_name or str(path)
     limit = settings.ATOM_SKILL_MAX_BYTES
@@ -131,11 +142,17 @@ def manifest_read(path: Path, *, display_name: str | None = None) -> SkillManife
         raise ManifestInvalid(
             [SkillFileError(name, 0, "file", error.strerror or str(error))]
         ) from None
-    return manifest_parse(data, filename=path.name, display_name=name)
+    return manifest_parse(data, filename=path.name, display_name=name, policy=policy)
 
 
-def manifest_parse(data: bytes, *, filename: str, display_name: str | None = None) -> SkillManifest:
-    """Parse a skill file's bytes; raise ManifestInvalid listing every error found."""
+def manifest_parse(
+    data: bytes, *, filename: str, display_name: str | None = None, policy: Policy | None = None
+) -> SkillManifest:
+    """Parse a skill file's bytes; raise ManifestInvalid listing every error found.
+
+    The dependencies must also pass the site's requirement policy (`policy`, by default the
+    one the settings describe now): a skill the installer would refuse is not imported.
+    """
     name = display_name or filename
     language = SUFFIX_LANGUAGES.get(Path(filename).suffix)
     if language is None:
@@ -153,7 +170,7 @@ def manifest_parse(data: bytes, *, filename: str, display_name: str | None = Non
             [SkillFileError(name, line, "file", f"is not UTF-8 (byte {error.start})")]
         ) from None
     parsed = _ParsedBlock.from_source(source, language=language, file=name)
-    return parsed.manifest(filename=filename, data=data)
+    return parsed.manifest(filename=filename, data=data, policy=policy or policy_current())
 
 
 def _too_large(name: str, size: int, limit: int) -> SkillFileError:
@@ -213,7 +230,7 @@ class _ParsedBlock:
             ) from None
         return cls(file, language, source, table, start + 1, body)
 
-    def manifest(self, *, filename: str, data: bytes) -> SkillManifest:
+    def manifest(self, *, filename: str, data: bytes, policy: Policy) -> SkillManifest:
         atom = self._atom_table()
         values = {
             "name": self._slug(atom, "name"),
@@ -227,7 +244,7 @@ class _ParsedBlock:
             "memory_mb": self._memory(atom),
             "network": self._network(atom),
             "requires_python": self._requires_python(),
-            "dependencies": self._dependencies(),
+            "dependencies": self._dependencies(policy),
             "inputs": self._inputs(atom),
             "examples": self._examples(atom),
         }
@@ -420,18 +437,31 @@ class _ParsedBlock:
             )
         return value
 
-    def _dependencies(self) -> list[str]:
+    def _dependencies(self, policy: Policy) -> list[str]:
         value = self.table.get("dependencies", [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             self._error("dependencies", "must be a list of strings", key="dependencies")
             return []
+        # The policy also reports what does not parse (rule valid-requirement).
+        for violation in policy_check(self.language, value, policy=policy):
+            self._policy_error(violation)
         normalized = []
         for text in value:
             try:
                 normalized.append(requirement_parse(self.language, text).text)
-            except RequirementError as error:
-                self._error("dependencies", str(error), key="dependencies")
+            except RequirementError:
+                continue
         return normalized
+
+    def _policy_error(self, violation: PolicyViolation) -> None:
+        message = violation.message
+        if f"(rule {violation.rule})" not in message:
+            message = f"{message} (rule {violation.rule})"
+        self.errors.append(
+            SkillFileError(
+                self.file, self._line_of("dependencies"), "dependencies", message, violation.rule
+            )
+        )
 
     def _inputs(self, atom: dict) -> dict[str, Any] | None:
         schema = atom.get("inputs")

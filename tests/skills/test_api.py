@@ -91,6 +91,7 @@ def test_an_invalid_import_is_a_422_naming_file_and_field_and_writes_nothing(sta
             "line": 7,
             "field": "tool.atom.version",
             "message": "'x' is not a PEP 440 version",
+            "rule": "",
         }
     ]
     assert Skill.objects.count() == 0

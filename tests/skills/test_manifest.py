@@ -62,7 +62,8 @@ def test_every_bad_field_is_listed_with_its_line():
         "echo-text.py:7: tool.atom.version: 'one' is not a PEP 440 version",
         "echo-text.py:9: tool.atom.type: 'magic' is not one of transform, extract, analyze, "
         "generate, fetch, validate, utility",
-        "echo-text.py:3: dependencies: '-e .': installer options are not allowed",
+        "echo-text.py:3: dependencies: '-e .': installer options are not allowed "
+        "(rule valid-requirement)",
     ]
 
 
