@@ -18,6 +18,7 @@ from skills.models.environments import (
     InstallJobStatus,
     InstallLogLine,
 )
+from skills.models.runs import SkillRun, SkillRunStatus
 
 __all__ = [
     "AgentKind",
@@ -36,4 +37,6 @@ __all__ = [
     "InstallJob",
     "InstallJobStatus",
     "InstallLogLine",
+    "SkillRun",
+    "SkillRunStatus",
 ]
