@@ -17,6 +17,7 @@ from skills.models.environments import (
     InstallJob,
     InstallJobStatus,
     InstallLogLine,
+    InstallSlot,
 )
 from skills.models.runs import SkillRun, SkillRunStatus
 
@@ -37,6 +38,7 @@ __all__ = [
     "InstallJob",
     "InstallJobStatus",
     "InstallLogLine",
+    "InstallSlot",
     "SkillRun",
     "SkillRunStatus",
 ]

@@ -144,3 +144,27 @@ class InstallLogLine(models.Model):
 
     def __str__(self) -> str:
         return self.text[:80]
+
+
+class InstallSlot(models.Model):
+    """One of the `MAX_CONCURRENT_INSTALLATIONS` builds that may run at once across every
+    worker and host. A build holds a slot from the start of its work to its end; the holder
+    is named as an environment's builder is, so a dead one can be replaced."""
+
+    number = models.PositiveSmallIntegerField(unique=True)
+    token = models.CharField(max_length=32, blank=True, help_text="Empty when the slot is free.")
+    environment_key = models.CharField(max_length=64, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"install slot {self.number} ({'held' if self.token else 'free'})"
+
+    @property
+    def is_held(self) -> bool:
+        return bool(self.token)
