@@ -46,7 +46,9 @@ MAX_WORD_LENGTH = 64
 TYPO_CANDIDATES = 200
 TYPO_MIN_RATIO = 0.6
 TYPO_MIN_LENGTH = 4
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+# The catalog summary is recomputed per catalog generation, and at least this often (seconds).
+SUMMARY_MAX_AGE = 300
 # SQLite's FTS5 tables and the triggers keeping them in step (made by the migration).
 SQLITE_SEARCH_TABLES = ("skills_skill_fts", "skills_skill_trgm")
 SQLITE_SEARCH_TRIGGER_PREFIX = "skills_skill_search_"
@@ -272,21 +274,18 @@ def _cache_key(
     return f"marketplace:{CACHE_VERSION}:{catalog_generation()}:{digest}"
 
 
-def _facet_cache_key(
-    parsed: ParsedQuery, filters: dict[str, str | None], status: str | None, name: str
-) -> str:
-    others = [f"{key}={value or ''}" for key, value in filters.items() if key != name]
-    material = "\x1f".join([parsed.normalized(), *others, status or "*", name, connection.vendor])
+def _cells_cache_key(parsed: ParsedQuery, status: str | None, tag: str | None) -> str:
+    material = "\x1f".join([parsed.normalized(), tag or "", status or "*", connection.vendor])
     digest = hashlib.sha256(material.encode()).hexdigest()[:32]
-    return f"marketplace:facet:{CACHE_VERSION}:{catalog_generation()}:{digest}"
+    return f"marketplace:cells:{CACHE_VERSION}:{catalog_generation()}:{digest}"
 
 
-def _filtered(filters: dict[str, str | None], status: str | None, *, skip: str = "") -> QuerySet:
+def _filtered(filters: dict[str, str | None], status: str | None) -> QuerySet:
     queryset = Skill.objects.all()
     if status is not None:
         queryset = queryset.filter(status=status)
     for name in ("category", "type"):
-        if filters[name] and name != skip:
+        if filters[name]:
             queryset = queryset.filter(**{name: filters[name]})
     if filters["tag"]:
         if connection.vendor == "postgresql":
@@ -299,6 +298,75 @@ def _filtered(filters: dict[str, str | None], status: str | None, *, skip: str =
     return queryset
 
 
+# Facet cells ---------------------------------------------------------------------------------
+#
+# Counts per (category, type) of the skills matching the query, the status and the tag: the
+# total and both facets are sums over these few cells (each facet ignoring its own filter),
+# so one grouped count serves all three, and paging, sorting or picking a category or type
+# reuses it. Without a query or a tag the cells come from the catalog summary: no count of
+# the catalog on a request at all.
+
+Cells = dict[tuple[str, str], int]
+CatalogSummary = dict[tuple[str, str, str], int]
+
+
+def catalog_summary(*, use_cache: bool = True) -> CatalogSummary:
+    """Skills per (status, category, type) at the current catalog generation.
+
+    One grouped scan of the catalog per generation (every import, update, approval and
+    deprecation starts a new one), kept for `SUMMARY_MAX_AGE` seconds at most so a write that
+    bypassed the announcements is seen within that time too.
+    """
+    key = f"marketplace:summary:{CACHE_VERSION}:{catalog_generation()}:{connection.vendor}"
+    if use_cache:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    rows = (
+        Skill.objects.order_by()
+        .values_list("status", "category", "type")
+        .annotate(count=Count("pk"))
+    )
+    summary = {(status, category, type_): count for status, category, type_, count in rows}
+    if use_cache:
+        cache.set(key, summary, timeout=SUMMARY_MAX_AGE)
+    return summary
+
+
+def _summary_cells(status: str | None, *, use_cache: bool) -> Cells:
+    cells: Cells = {}
+    for (cell_status, category, type_), count in catalog_summary(use_cache=use_cache).items():
+        if status is None or cell_status == status:
+            cells[category, type_] = cells.get((category, type_), 0) + count
+    return cells
+
+
+def _query_cells(queryset: QuerySet) -> Cells:
+    rows = queryset.order_by().values_list("category", "type").annotate(count=Count("pk"))
+    return {(category, type_): count for category, type_, count in rows}
+
+
+def _total_and_facets(cells: Cells, filters: dict[str, str | None]) -> tuple[int, dict]:
+    category, type_ = filters["category"], filters["type"]
+    total = 0
+    by_category: dict[str, int] = {}
+    by_type: dict[str, int] = {}
+    for (cell_category, cell_type), count in cells.items():
+        is_category = not category or cell_category == category
+        is_type = not type_ or cell_type == type_
+        if is_category and is_type:
+            total += count
+        if is_type:  # the category facet ignores the category filter
+            by_category[cell_category] = by_category.get(cell_category, 0) + count
+        if is_category:
+            by_type[cell_type] = by_type.get(cell_type, 0) + count
+    facets = {"category": dict(sorted(by_category.items())), "type": dict(sorted(by_type.items()))}
+    return total, facets
+
+
+# The page --------------------------------------------------------------------------------------
+
+
 def _search(
     parsed: ParsedQuery,
     filters: dict[str, str | None],
@@ -309,42 +377,35 @@ def _search(
     *,
     use_cache: bool,
 ) -> SearchPage:
-    is_fuzzy = False
+    unfiltered = {"category": None, "type": None, "tag": filters["tag"]}
+    filtered = _filtered(filters, status)
     match, ranked_ids = Q(), None
     if not parsed.is_empty:
-        match, ranked_ids = _text_match(parsed, _filtered(filters, status))
-    queryset = _filtered(filters, status).filter(match)
-    total = queryset.count()
+        match, ranked_ids = _text_match(parsed, filtered)
+    cells = _cells(parsed, match, unfiltered, status, use_cache=use_cache)
+    total, facets = _total_and_facets(cells, filters)
+    is_fuzzy = False
     if total == 0 and parsed.has_positive:
-        fuzzy_ids = _typo_candidates(parsed, _filtered(filters, status))
-        if fuzzy_ids:
+        fuzzy = _typo_candidates(parsed, _filtered(unfiltered, status))
+        fuzzy_total, fuzzy_facets = _total_and_facets(_fuzzy_cells(fuzzy), filters)
+        if fuzzy_total:
             is_fuzzy = True
-            match = Q(pk__in=fuzzy_ids)
-            queryset = _filtered(filters, status).filter(match)
-            total = len(fuzzy_ids)
-            ranked_ids = _slice_of(fuzzy_ids)
+            total, facets = fuzzy_total, fuzzy_facets
+            ranked_ids = _slice_of(
+                [pk for pk, category, type_ in fuzzy if _is_in(category, type_, filters)]
+            )
     pages = max(1, math.ceil(total / page_size))
     offset = (page - 1) * page_size
-    if sort == "relevance" and ranked_ids is not None:
+    if offset >= total:
+        skills = []
+    elif ranked_ids is not None and (sort == "relevance" or is_fuzzy):
         # Rank only the page: the vendor's index hands back the ranked ids of this page.
         page_ids = ranked_ids(offset, page_size)
         by_id = {skill.pk: skill for skill in _for_page(Skill.objects.filter(pk__in=page_ids))}
         skills = [by_id[pk] for pk in page_ids if pk in by_id]
-    elif total:
-        skills = list(_for_page(queryset.order_by(*_ORDERINGS[sort]))[offset : offset + page_size])
     else:
-        skills = []
-    facets = {}
-    for name in ("category", "type"):
-        # A facet depends on the query and the other filters only, not on sort, page or its
-        # own filter: paging or switching category reuses it (cached apart from the page).
-        key = None if is_fuzzy or not use_cache else _facet_cache_key(parsed, filters, status, name)
-        counts = cache.get(key) if key else None
-        if counts is None:
-            counts = _facet(_filtered(filters, status, skip=name).filter(match), name)
-            if key and settings.MARKETPLACE_CACHE_TTL:
-                cache.set(key, counts, timeout=settings.MARKETPLACE_CACHE_TTL)
-        facets[name] = counts
+        ordered = filtered.filter(match).order_by(*_ORDERINGS[sort])
+        skills = list(_for_page(ordered)[offset : offset + page_size])
     return SearchPage(
         items=[_hit(skill) for skill in skills],
         total=total,
@@ -356,6 +417,39 @@ def _search(
         facets=facets,
         is_fuzzy=is_fuzzy,
     )
+
+
+def _cells(
+    parsed: ParsedQuery,
+    match: Q,
+    unfiltered: dict[str, str | None],
+    status: str | None,
+    *,
+    use_cache: bool,
+) -> Cells:
+    if parsed.is_empty and not unfiltered["tag"]:
+        return _summary_cells(status, use_cache=use_cache)
+    is_cached = use_cache and settings.MARKETPLACE_CACHE_TTL
+    key = _cells_cache_key(parsed, status, unfiltered["tag"]) if is_cached else ""
+    cells = cache.get(key) if key else None
+    if cells is None:
+        cells = _query_cells(_filtered(unfiltered, status).filter(match))
+        if key:
+            cache.set(key, cells, timeout=settings.MARKETPLACE_CACHE_TTL)
+    return cells
+
+
+def _is_in(category: str, type_: str, filters: dict[str, str | None]) -> bool:
+    return (not filters["category"] or category == filters["category"]) and (
+        not filters["type"] or type_ == filters["type"]
+    )
+
+
+def _fuzzy_cells(fuzzy: list[tuple[int, str, str]]) -> Cells:
+    cells: Cells = {}
+    for _, category, type_ in fuzzy:
+        cells[category, type_] = cells.get((category, type_), 0) + 1
+    return cells
 
 
 def _slice_of(ids: list[int]):
@@ -390,11 +484,6 @@ def _for_page(queryset: QuerySet) -> QuerySet:
         "current_version__version",
         "current_version__requirements",
     )
-
-
-def _facet(queryset: QuerySet, name: str) -> dict[str, int]:
-    rows = queryset.order_by().values_list(name).annotate(count=Count("pk")).order_by(name)
-    return dict(rows)
 
 
 def _hit(skill: Skill) -> SearchHit:
@@ -491,8 +580,9 @@ def _where_of(filtered: QuerySet) -> tuple[str, list[Any]]:
     return f" AND ({where_sql})", list(params)
 
 
-def _typo_candidates(parsed: ParsedQuery, filtered: QuerySet) -> list[int]:
-    """Ids of skills whose slug is close to a searched word, best first (bounded work)."""
+def _typo_candidates(parsed: ParsedQuery, filtered: QuerySet) -> list[tuple[int, str, str]]:
+    """(id, category, type) of skills whose slug is close to a searched word, best first
+    (bounded work)."""
     words = [word for word in parsed.positive_words if len(word) >= TYPO_MIN_LENGTH]
     if not words:
         return []
@@ -501,7 +591,7 @@ def _typo_candidates(parsed: ParsedQuery, filtered: QuerySet) -> list[int]:
     return _sqlite_typo_candidates(words, filtered)
 
 
-def _postgres_typo_candidates(words: list[str], filtered: QuerySet) -> list[int]:
+def _postgres_typo_candidates(words: list[str], filtered: QuerySet) -> list[tuple[int, str, str]]:
     from django.contrib.postgres.search import TrigramWordSimilarity
 
     condition = Q()
@@ -521,17 +611,18 @@ def _postgres_typo_candidates(words: list[str], filtered: QuerySet) -> list[int]
             filtered.filter(condition)
             .annotate(similarity=similarity)
             .order_by("-similarity", "slug")
-            .values_list("pk", "slug")[:TYPO_CANDIDATES]
+            .values_list("pk", "slug", "category", "type")[:TYPO_CANDIDATES]
         )
     return _closest(words, rows)
 
 
-def _sqlite_typo_candidates(words: list[str], filtered: QuerySet) -> list[int]:
+def _sqlite_typo_candidates(words: list[str], filtered: QuerySet) -> list[tuple[int, str, str]]:
     trigrams = sorted({word[i : i + 3] for word in words for i in range(len(word) - 2)})
     expression = " OR ".join(f'"{trigram}"' for trigram in trigrams)
     where_sql, where_params = _where_of(filtered)
     sql = (
-        "SELECT skills_skill.id, skills_skill.slug FROM skills_skill_trgm "
+        "SELECT skills_skill.id, skills_skill.slug, skills_skill.category, skills_skill.type "
+        "FROM skills_skill_trgm "
         "JOIN skills_skill ON skills_skill.id = skills_skill_trgm.rowid "
         f"WHERE skills_skill_trgm MATCH %s{where_sql} "
         "ORDER BY skills_skill_trgm.rank LIMIT %s"
@@ -542,15 +633,15 @@ def _sqlite_typo_candidates(words: list[str], filtered: QuerySet) -> list[int]:
     return _closest(words, rows)
 
 
-def _closest(words: list[str], rows: list[tuple[int, str]]) -> list[int]:
+def _closest(words: list[str], rows: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str]]:
     """Keep slugs with a word close to a searched word; closest first, then by name."""
     scored = []
-    for pk, slug in rows:
+    for pk, slug, category, type_ in rows:
         parts = slug.split("-")
         best = max(
             difflib.SequenceMatcher(None, word, part).ratio() for word in words for part in parts
         )
         if best >= TYPO_MIN_RATIO:
-            scored.append((-best, slug, pk))
+            scored.append((-best, slug, pk, category, type_))
     scored.sort()
-    return [pk for _, _, pk in scored]
+    return [(pk, category, type_) for _, _, pk, category, type_ in scored]

@@ -3,10 +3,11 @@ from django.contrib.auth import get_user_model
 
 from perf.models import Sample
 from perf.recording import flush
+from skills.announcements import catalog_generation_bump
 from skills.catalog import skill_approve, skill_deprecate
 from skills.importer import skills_import, sources_from_paths
 from skills.models import Skill
-from skills.search import skill_search
+from skills.search import catalog_summary, skill_search
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +28,42 @@ def test_a_repeated_search_is_served_from_the_cache(catalog, django_assert_num_q
     assert again == first
 
 
-def test_facets_are_reused_across_pages_and_sorts(catalog, django_assert_num_queries):
-    skill_search(category="data")
-    with django_assert_num_queries(2):  # the count and the page; both facets from the cache
+def test_without_a_query_total_and_facets_come_from_the_catalog_summary(
+    catalog, settings, django_assert_num_queries
+):
+    settings.MARKETPLACE_CACHE_TTL = 0  # no cached pages: only the summary is kept
+    skill_search()
+    with django_assert_num_queries(1):  # the page; nothing counts the catalog
         page = skill_search(category="data", sort="popularity", page=2, page_size=2)
+    assert page.total == 5
+    assert slugs(page) == ["pandas-merge", "numpy-stats"]
     assert page.facets["type"] == {"analyze": 2, "extract": 1, "generate": 1, "transform": 1}
+    assert page.facets["category"] == {"data": 5, "text": 2, "web": 1}
+
+
+def test_the_catalog_summary_follows_the_catalog_generation(catalog):
+    assert catalog_summary()["approved", "web", "fetch"] == 1
+    Skill.objects.filter(slug="http-fetch").update(category="network")
+    assert catalog_summary()["approved", "web", "fetch"] == 1  # not announced: kept
+    catalog_generation_bump()
+    summary = catalog_summary()
+    assert ("approved", "web", "fetch") not in summary
+    assert summary["approved", "network", "fetch"] == 1
+    assert summary["draft", "data", "utility"] == 1
+
+
+def test_a_query_counts_its_matches_once_for_every_page_and_sort(
+    catalog, django_assert_num_queries
+):
+    skill_search(query="pandas")
+    with django_assert_num_queries(1):  # the page; total and facets from the cached counts
+        page = skill_search(query="pandas", category="data", sort="popularity", page=2, page_size=2)
+    assert page.total == 4
+    assert slugs(page) == ["pandas-merge", "excel-export"]
+    assert page.facets == {
+        "category": {"data": 4},
+        "type": {"analyze": 1, "extract": 1, "generate": 1, "transform": 1},
+    }
 
 
 def test_the_cache_can_be_bypassed(catalog, django_assert_max_num_queries):
