@@ -150,13 +150,13 @@ def _summary_ranked(where: str, params: list) -> list[OperationSummary]:
             avg,
             low,
             high,
-            *(_interpolate(by_position[name], count, p) for _, p in PERCENTILES),
+            *(percentile_interpolate(by_position[name], count, p) for _, p in PERCENTILES),
         )
         for name, count, errors, avg, low, high in aggregates
     ]
 
 
-def _interpolate(values: dict[int, float], count: int, fraction: float) -> float:
+def percentile_interpolate(values: dict[int, float], count: int, fraction: float) -> float:
     """percentile_cont: linear interpolation between the two ranks around fraction·(n−1)."""
     position = fraction * (count - 1)
     lower = math.floor(position)

@@ -30,8 +30,12 @@ class OperationReport:
     summary: OperationSummary
     budget: float | None
     budget_statistic: str | None
-    baseline_p99: float | None
+    baseline: Baseline | None
     threshold: float
+
+    @property
+    def baseline_p99(self) -> float | None:
+        return self.baseline.p99 if self.baseline is not None else None
 
     @property
     def is_over_budget(self) -> bool:
@@ -68,7 +72,7 @@ def operations_report(
     *, since: datetime, until: datetime, threshold: float
 ) -> list[OperationReport]:
     budgets = {budget.operation: budget for budget in Budget.objects.all()}
-    baselines = {b.operation: b.p99 for b in Baseline.objects.filter(skill="", version="")}
+    baselines = {b.operation: b for b in Baseline.objects.filter(skill="", version="")}
     reports = []
     for item in summary(since=since, until=until):
         budget = budgets.get(item.operation)

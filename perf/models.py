@@ -204,3 +204,13 @@ class HourlyRollup(models.Model):
     @property
     def average(self) -> float:
         return self.total / self.count if self.count else 0.0
+
+
+class Dashboard(Sample):
+    """No table of its own: the admin's entry for the perf dashboard page (perf/admin.py)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dashboard"
+        verbose_name_plural = "dashboard"
+        default_permissions = ()

@@ -40,6 +40,17 @@ def samples_create(operation: str, durations, *, at: datetime = NOW, **fields) -
 
 
 @pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("ops", password="pw", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
 async def thread_connections_closed():
     """Close the connection sync_to_async's thread opened, so the test database can be dropped."""
     yield

@@ -12,13 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def recent():
     return timezone.now()
 
