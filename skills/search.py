@@ -108,7 +108,7 @@ class ParsedQuery:
 
     def fts5(self) -> str:
         """The positive part as an FTS5 expression; groups with only exclusions are dropped
-        (FTS5's NOT needs a left side) and handled by `fts5_excluded` when no group is left."""
+        (FTS5's NOT needs a left side); an exclusion-only query is `excluded()` negated."""
         parts = []
         for group in self.groups:
             positive = [term for term in group if not term.is_negated]
@@ -121,10 +121,10 @@ class ParsedQuery:
             parts.append(f"({expression})")
         return " OR ".join(parts)
 
-    def fts5_excluded(self) -> str:
-        """Every excluded term as one FTS5 OR expression (for exclusion-only queries)."""
+    def excluded(self) -> ParsedQuery:
+        """Every excluded term as a positive one, ORed: what an exclusion-only query removes."""
         negated = [term for group in self.groups for term in group if term.is_negated]
-        return " OR ".join(_fts5_phrase(term) for term in negated)
+        return ParsedQuery(groups=tuple((Term(words=term.words),) for term in negated))
 
     def normalized(self) -> str:
         return self.websearch()
@@ -433,10 +433,22 @@ def _cells(
     key = _cells_cache_key(parsed, status, unfiltered["tag"]) if is_cached else ""
     cells = cache.get(key) if key else None
     if cells is None:
-        cells = _query_cells(_filtered(unfiltered, status).filter(match))
+        if parsed.is_empty or parsed.has_positive:
+            cells = _query_cells(_filtered(unfiltered, status).filter(match))
+        else:
+            # Everything but the excluded: the catalog's cells minus the (indexed) matches of
+            # the excluded terms, never a count of nearly the whole catalog.
+            cells = _cells(ParsedQuery(), Q(), unfiltered, status, use_cache=use_cache)
+            excluded = _filtered(unfiltered, status).filter(_positive_match(parsed.excluded()))
+            cells = _cells_minus(cells, _query_cells(excluded))
         if key:
             cache.set(key, cells, timeout=settings.MARKETPLACE_CACHE_TTL)
     return cells
+
+
+def _cells_minus(cells: Cells, removed: Cells) -> Cells:
+    left = {cell: count - removed.get(cell, 0) for cell, count in cells.items()}
+    return {cell: count for cell, count in left.items() if count > 0}
 
 
 def _is_in(category: str, type_: str, filters: dict[str, str | None]) -> bool:
@@ -519,14 +531,30 @@ def search_index_rebuild() -> None:
 
 
 def _text_match(parsed: ParsedQuery, filtered: QuerySet) -> tuple[Q, Any]:
-    """A filter matching the query, and (for relevance) a function giving ranked page ids."""
+    """A filter matching the query, and (for relevance) a function giving ranked page ids.
+
+    A query of exclusions only matches everything but the excluded; with nothing to rank it
+    lists by name (through the status index).
+    """
+    if not parsed.has_positive:
+        return ~_positive_match(parsed.excluded()), None
     if connection.vendor == "postgresql":
         return _postgres_match(parsed, filtered)
     return _sqlite_match(parsed, filtered)
 
 
+def _positive_match(parsed: ParsedQuery) -> Q:
+    if connection.vendor == "postgresql":
+        return Q(search=_search_query(parsed))
+    return Q(pk__in=RawSQL(_FTS_IDS, (parsed.fts5(),)))
+
+
+def _search_query(parsed: ParsedQuery) -> SearchQuery:
+    return SearchQuery(parsed.websearch(), search_type="websearch", config=SEARCH_CONFIG)
+
+
 def _postgres_match(parsed: ParsedQuery, filtered: QuerySet) -> tuple[Q, Any]:
-    search_query = SearchQuery(parsed.websearch(), search_type="websearch", config=SEARCH_CONFIG)
+    search_query = _search_query(parsed)
     match = Q(search=search_query)
 
     def ranked_ids(offset: int, limit: int) -> list[int]:
@@ -546,11 +574,8 @@ _FTS_IDS = "SELECT rowid FROM skills_skill_fts WHERE skills_skill_fts MATCH %s"
 
 def _sqlite_match(parsed: ParsedQuery, filtered: QuerySet) -> tuple[Q, Any]:
     # The FTS5 match is an uncorrelated `id IN (…)`: SQLite runs it once per query.
-    if not parsed.has_positive:
-        # Only exclusions: everything but the excluded (PostgreSQL's `!word` does the same).
-        return ~Q(pk__in=RawSQL(_FTS_IDS, (parsed.fts5_excluded(),))), None
     expression = parsed.fts5()
-    match = Q(pk__in=RawSQL(_FTS_IDS, (expression,)))
+    match = _positive_match(parsed)
 
     def ranked_ids(offset: int, limit: int) -> list[int]:
         # bm25 over name, tags and description (weights set in the migration as the rank).
