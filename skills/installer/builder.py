@@ -14,6 +14,7 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -23,10 +24,17 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from skills.installer.backends import Backend, InstallError, backend_get
+from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
 from skills.installer.perf import measured, sample_record
 from skills.installer.process import LogWriter
+from skills.installer.slots import (
+    SlotClaim,
+    slot_acquire,
+    slot_heartbeat,
+    slot_release,
+    slots_held,
+)
 from skills.models import Environment, InstallJob, InstallLogLine, SkillVersion
 from skills.models.environments import EnvironmentStatus
 from skills.policy import policy_current, policy_enforce
@@ -267,25 +275,23 @@ def _environment_claim(*, environment: Environment) -> str | None:
 
 
 @contextmanager
-def _heartbeat(environment_pk: int, token: str):
-    """Keep the claim fresh while the build runs, from a thread with its own connection."""
+def _heartbeat(beat: Callable[[], None]):
+    """Keep the build's claims fresh while it runs, from a thread with its own connection."""
     if connection.in_atomic_block:
-        # The caller's transaction holds the row: a second connection would wait for it.
+        # The caller's transaction holds the rows: a second connection would wait for them.
         # Same-host takeover still works through the builder's pid.
         yield
         return
     stop = threading.Event()
 
-    def beat() -> None:
+    def beat_until_stopped() -> None:
         try:
             while not stop.wait(HEARTBEAT_SECONDS):
-                Environment.objects.filter(pk=environment_pk, build_token=token).update(
-                    build_heartbeat_at=timezone.now()
-                )
+                beat()
         finally:
             connection.close()
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{environment_pk}", daemon=True)
+    thread = threading.Thread(target=beat_until_stopped, name="install-heartbeat", daemon=True)
     thread.start()
     try:
         yield
@@ -302,8 +308,12 @@ def temp_dirs_clean(*, key: str | None = None, older_than: float | None = None) 
         return []
     removed = []
     cutoff = time.time() - older_than if older_than is not None else None
+    # A held slot's directory is a build under way (a long one may be older than the cutoff).
+    in_use = {slot.directory_name for slot in slots_held()} if key is None else set()
     for path in root.iterdir():
         if key is not None and not path.name.startswith(f"{key}-"):
+            continue
+        if path.name in in_use:
             continue
         if cutoff is not None:
             try:
@@ -311,10 +321,7 @@ def temp_dirs_clean(*, key: str | None = None, older_than: float | None = None) 
                     continue
             except FileNotFoundError:
                 continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        _path_remove(path)
         removed.append(path)
     return removed
 
@@ -328,40 +335,58 @@ def _environment_build(
     log: LogWriter,
 ) -> Environment:
     backend: Backend = backend_get(spec.backend)
-    started = time.perf_counter()
+    slots: list[SlotClaim] = []
+
+    def beat() -> None:
+        Environment.objects.filter(pk=environment_pk, build_token=token).update(
+            build_heartbeat_at=timezone.now()
+        )
+        for slot in slots:
+            slot_heartbeat(slot)
+
     # We hold the claim: any other working directory of this key belongs to a dead build.
     for path in temp_dirs_clean(key=spec.key):
         log(f"removed the leftovers of an earlier build: {path.name}")
-    workdir = temp_root() / f"{spec.key}-{token}"
-    workdir.parent.mkdir(parents=True, exist_ok=True)
     wanted = ", ".join(spec.requirements) or "(no requirements)"
-    log(f"building environment {spec.key[:12]} with {spec.backend}: {wanted}")
     try:
-        with (
-            _heartbeat(environment_pk, token),
-            measured(
-                "package_install",
-                environment_key=spec.key,
-                backend=spec.backend,
-                requirements=len(spec.requirements),
-            ),
-        ):
-            result = backend.build(spec=spec, workdir=workdir, log=log)
-            location = backend.location_for(spec.key)
-            if not result.location:
-                size = backend.place(
-                    workdir=workdir,
-                    location=location,
-                    trash=temp_root() / f"{spec.key}-{token}-old",
+        with _heartbeat(beat):
+            slot = slot_acquire(
+                environment_key=spec.key, log=log, timeout=settings.ATOM_INSTALL_WAIT_TIMEOUT
+            )
+            slots.append(slot)
+            # The slot is held until the row says ready: the limit counts whole builds.
+            workdir = temp_root() / slot.directory_name
+            try:
+                if workdir.exists() or workdir.is_symlink():
+                    # The slot is ours: what its directory holds was left by a dead build.
+                    _path_remove(workdir)
+                    log(f"removed the leftovers of an earlier build in {workdir.name}")
+                workdir.parent.mkdir(parents=True, exist_ok=True)
+                log(f"building environment {spec.key[:12]} with {spec.backend}: {wanted}")
+                started = time.perf_counter()
+                result, location, size = _backend_build(
+                    spec=spec, backend=backend, workdir=workdir, token=token, log=log
                 )
-            else:
-                # Built elsewhere (a Docker image): the working directory was its context.
-                location, size = result.location, result.size_bytes
-                shutil.rmtree(workdir, ignore_errors=True)
+                seconds = time.perf_counter() - started
+                _environment_mark_ready(
+                    spec=spec,
+                    environment_pk=environment_pk,
+                    token=token,
+                    result=result,
+                    location=location,
+                    size=size,
+                    seconds=seconds,
+                )
+            except BaseException:
+                # Removed while the slot is still ours: after its release the directory may
+                # be another build's.
+                _path_remove(workdir)
+                raise
+            finally:
+                slot_release(slot)
     except BaseException as error:
-        # Nothing half-built: the working directory goes, the row says failed (only if the
-        # claim is still ours), and the error propagates to the job.
-        shutil.rmtree(workdir, ignore_errors=True)
+        # Nothing half-built: the row says failed (only if the claim is still ours), and the
+        # error propagates to the job.
         message = (
             error.message if isinstance(error, InstallError) else f"{type(error).__name__}: {error}"
         )
@@ -372,7 +397,28 @@ def _environment_build(
         if job is not None:
             InstallJob.objects.filter(pk=job.pk).update(cache_hit=False)
         raise
-    seconds = time.perf_counter() - started
+    if job is not None:
+        InstallJob.objects.filter(pk=job.pk).update(
+            cache_hit=False,
+            resolve_seconds=result.resolve_seconds,
+            install_seconds=result.install_seconds,
+            verify_seconds=result.verify_seconds,
+        )
+    log(f"ready in {seconds:.2f} s at {location} ({size or 0} bytes)")
+    backend.after_ready(spec=spec, location=location)
+    return Environment.objects.get(pk=environment_pk)
+
+
+def _environment_mark_ready(
+    *,
+    spec: EnvironmentSpec,
+    environment_pk: int,
+    token: str,
+    result: BuildResult,
+    location: str,
+    size: int | None,
+    seconds: float,
+) -> None:
     now = timezone.now()
     marked = Environment.objects.filter(
         pk=environment_pk, build_token=token, status=EnvironmentStatus.BUILDING
@@ -391,12 +437,32 @@ def _environment_build(
         raise EnvironmentUnavailable(
             f"environment {spec.key[:12]}: the build was taken over by another builder"
         )
-    if job is not None:
-        InstallJob.objects.filter(pk=job.pk).update(
-            cache_hit=False,
-            resolve_seconds=result.resolve_seconds,
-            install_seconds=result.install_seconds,
-            verify_seconds=result.verify_seconds,
+
+
+def _backend_build(
+    *, spec: EnvironmentSpec, backend: Backend, workdir: Path, token: str, log: LogWriter
+) -> tuple[BuildResult, str, int | None]:
+    """Build in `workdir` and move the result into place: (result, location, size)."""
+    with measured(
+        "package_install",
+        environment_key=spec.key,
+        backend=spec.backend,
+        requirements=len(spec.requirements),
+    ):
+        result = backend.build(spec=spec, workdir=workdir, log=log)
+        if result.location:
+            # Built elsewhere (a Docker image): the working directory was its context.
+            shutil.rmtree(workdir, ignore_errors=True)
+            return result, result.location, result.size_bytes
+        location = backend.location_for(spec.key)
+        size = backend.place(
+            workdir=workdir, location=location, trash=temp_root() / f"{spec.key}-{token}-old"
         )
-    log(f"ready in {seconds:.2f} s at {location} ({size or 0} bytes)")
-    return Environment.objects.get(pk=environment_pk)
+        return result, location, size
+
+
+def _path_remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

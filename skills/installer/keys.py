@@ -37,10 +37,19 @@ def python_interpreter_path() -> str:
     return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
 
 
+def running_interpreter_path() -> Path:
+    return Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+
+
+def interpreter_is_running(interpreter: Interpreter) -> bool:
+    """Whether environments are built for the very interpreter Atom runs on."""
+    return Path(interpreter.path) == running_interpreter_path()
+
+
 @functools.cache
 def _python_interpreter(path: str) -> Interpreter:
     # The common case costs nothing: the configured interpreter is the one running Atom.
-    running = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    running = running_interpreter_path()
     if Path(path).resolve() == running:
         version = f"{sys.implementation.name}-{'.'.join(map(str, sys.version_info[:3]))}"
         return Interpreter(str(running), version, sysconfig.get_platform())

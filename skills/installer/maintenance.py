@@ -13,6 +13,7 @@ from skills.installer.backends import backend_get
 from skills.installer.backends.base import tree_size
 from skills.installer.backends.uv import uv_binary, uv_environment
 from skills.installer.builder import TEMP_DIR_NAME, temp_dirs_clean
+from skills.installer.bytecode import bytecode_markers_prune
 from skills.installer.process import run_logged
 from skills.models import Environment, InstallJob
 from skills.models.environments import EnvironmentStatus, InstallJobStatus
@@ -117,6 +118,7 @@ def environments_collect(
     report.orphans_removed = _orphans_remove(cutoff=cutoff)
     if prune_cache:
         report.cache_freed_bytes = uv_cache_prune()
+        bytecode_markers_prune()
     return report
 
 

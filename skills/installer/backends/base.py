@@ -143,6 +143,9 @@ class Backend:
     def remove(self, location: str) -> None:
         shutil.rmtree(location, ignore_errors=True)
 
+    def after_ready(self, *, spec: EnvironmentSpec, location: str) -> None:
+        """Work for later builds, done once this one is marked ready (nothing by default)."""
+
 
 # Runs inside the new environment. Plain file reads, no importlib.metadata: that import alone
 # costs more than a small environment's whole install.

@@ -1,0 +1,143 @@
+"""Bytecode compiled once per cached wheel, in uv's cache, and hardlinked into every environment.
+
+uv installs by hardlinking the unpacked wheels of its cache (`archive-v0/<id>/…`) into the new
+environment, every file of the directory, `__pycache__` included. A fresh environment otherwise
+has no bytecode, and its verification (importing each requirement) compiles every module it
+imports: for `requests` that was half of the whole build. So once a build is ready, the cached
+wheels it was made of are compiled in place, in the background, with the environment's own
+interpreter; every later environment made of them gets the `.pyc` files by hardlink, for free.
+
+It is safe to share them: a `.pyc` is checked against its source's mtime and size, and the
+source is the same hardlinked file; CPython replaces a `.pyc` by writing a new file and renaming
+it, never in place, so an environment can never change the cache's copy. A marker per archive
+and interpreter tag (kept beside the cache) records that an archive was compiled.
+"""
+
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from skills.installer.process import child_environment, run_logged
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_BUCKET = "archive-v0"
+
+# Run by the environment's interpreter: the cached archives this environment was linked from
+# (matched by the inode of each distribution's METADATA), compiled unless marked done.
+CACHE_COMPILE = r"""
+import compileall, json, os, sys
+
+site_packages, archive_root, marker_root = sys.argv[1:4]
+
+def metadata_inode(directory):
+    try:
+        stat = os.stat(os.path.join(directory, "METADATA"))
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+try:
+    entries = os.listdir(site_packages)
+except OSError:  # the environment was deleted meanwhile
+    entries = []
+linked = {
+    metadata_inode(os.path.join(site_packages, entry))
+    for entry in entries
+    if entry.endswith(".dist-info")
+}
+linked.discard(None)
+os.makedirs(marker_root, exist_ok=True)
+tag = sys.implementation.cache_tag
+compiled = []
+for archive in sorted(os.listdir(archive_root)) if linked else []:
+    marker = os.path.join(marker_root, f"{archive}.{tag}")
+    if os.path.exists(marker):
+        continue
+    path = os.path.join(archive_root, archive)
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        continue
+    if any(
+        metadata_inode(os.path.join(path, entry)) in linked
+        for entry in entries
+        if entry.endswith(".dist-info")
+    ):
+        compileall.compile_dir(path, quiet=2, workers=1)
+        with open(marker, "w"):
+            pass
+        compiled.append(archive)
+print(json.dumps(compiled))
+"""
+
+
+def bytecode_marker_dir() -> Path:
+    cache = Path(settings.ATOM_UV_CACHE_DIR)
+    return cache.parent / f"{cache.name}.bytecode"
+
+
+def site_packages_of(location: str) -> Path | None:
+    found = sorted(Path(location).glob("lib/python*/site-packages"))
+    return found[0] if found else None
+
+
+def cache_bytecode_compile(*, python: str, location: str) -> list[str]:
+    """Compile the cached archives the environment at `location` is made of; returns their ids.
+
+    Runs `python` (the environment's interpreter, so the bytecode matches it). Errors are
+    logged, never raised: this only makes later builds faster.
+    """
+    site_packages = site_packages_of(location)
+    archives = Path(settings.ATOM_UV_CACHE_DIR) / ARCHIVE_BUCKET
+    if site_packages is None or not archives.is_dir():
+        return []
+    result = run_logged(
+        [python, "-I", "-c", CACHE_COMPILE, site_packages, archives, bytecode_marker_dir()],
+        log=lambda line: None,
+        env=child_environment(),
+        timeout=float(settings.ATOM_INSTALL_TIMEOUT),
+        capture_stdout=True,
+    )
+    if not result.ok:
+        logger.warning("compiling the uv cache's bytecode failed: %s", result.output[-500:])
+        return []
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _compile_quietly(*, python: str, location: str) -> None:
+    try:
+        cache_bytecode_compile(python=python, location=location)
+    except Exception:  # an optimization for later builds: never fatal
+        if not sys.is_finalizing():  # a command that exits right after its build: no matter
+            logger.warning("compiling the uv cache's bytecode failed", exc_info=True)
+
+
+def cache_bytecode_compile_later(*, python: str, location: str) -> threading.Thread:
+    """`cache_bytecode_compile` in a background thread: the build that asked has finished."""
+    thread = threading.Thread(
+        target=_compile_quietly,
+        kwargs={"python": python, "location": location},
+        name="uv-cache-bytecode",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def bytecode_markers_prune() -> int:
+    """Forget the markers of archives uv no longer has (after `uv cache prune`)."""
+    markers = bytecode_marker_dir()
+    archives = Path(settings.ATOM_UV_CACHE_DIR) / ARCHIVE_BUCKET
+    if not markers.is_dir():
+        return 0
+    removed = 0
+    for marker in markers.iterdir():
+        if not (archives / marker.name.split(".", 1)[0]).exists():
+            marker.unlink(missing_ok=True)
+            removed += 1
+    return removed
