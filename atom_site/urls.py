@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.urls import path
 
 from atom_site.api import api
+from perf.views import metrics_view
 from skills.marketplace_views import marketplace_index, marketplace_skill
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("marketplace/", marketplace_index, name="marketplace"),
     path("marketplace/skills/<slug:slug>/", marketplace_skill, name="marketplace-skill"),
 ]
