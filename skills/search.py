@@ -238,20 +238,24 @@ def skill_search(
     parsed = query_parse(query)
     filters = {"category": category or None, "type": type or None, "tag": tag or None}
     with measure_performance(MARKETPLACE_SEARCH, sort=sort) as measurement:
-        key = _cache_key(parsed, filters, status, sort, page, page_size)
-        if use_cache:
+        # Read once per search: every cache key below is under this generation.
+        generation = catalog_generation() if use_cache else None
+        key = ""
+        if generation is not None and settings.MARKETPLACE_CACHE_TTL:
+            key = _cache_key(generation, parsed, filters, status, sort, page, page_size)
             cached = cache.get(key)
             if cached is not None:
                 measurement.context["cache_hit"] = True
                 return cached
         measurement.context["cache_hit"] = False
-        result = _search(parsed, filters, status, sort, page, page_size, use_cache=use_cache)
-        if use_cache and settings.MARKETPLACE_CACHE_TTL:
+        result = _search(parsed, filters, status, sort, page, page_size, generation=generation)
+        if key:
             cache.set(key, result, timeout=settings.MARKETPLACE_CACHE_TTL)
         return result
 
 
 def _cache_key(
+    generation: int,
     parsed: ParsedQuery,
     filters: dict[str, str | None],
     status: str | None,
@@ -271,13 +275,15 @@ def _cache_key(
         ]
     )
     digest = hashlib.sha256(material.encode()).hexdigest()[:32]
-    return f"marketplace:{CACHE_VERSION}:{catalog_generation()}:{digest}"
+    return f"marketplace:{CACHE_VERSION}:{generation}:{digest}"
 
 
-def _cells_cache_key(parsed: ParsedQuery, status: str | None, tag: str | None) -> str:
+def _cells_cache_key(
+    generation: int, parsed: ParsedQuery, status: str | None, tag: str | None
+) -> str:
     material = "\x1f".join([parsed.normalized(), tag or "", status or "*", connection.vendor])
     digest = hashlib.sha256(material.encode()).hexdigest()[:32]
-    return f"marketplace:cells:{CACHE_VERSION}:{catalog_generation()}:{digest}"
+    return f"marketplace:cells:{CACHE_VERSION}:{generation}:{digest}"
 
 
 def _filtered(filters: dict[str, str | None], status: str | None) -> QuerySet:
@@ -310,14 +316,16 @@ Cells = dict[tuple[str, str], int]
 CatalogSummary = dict[tuple[str, str, str], int]
 
 
-def catalog_summary(*, use_cache: bool = True) -> CatalogSummary:
+def catalog_summary(*, use_cache: bool = True, generation: int | None = None) -> CatalogSummary:
     """Skills per (status, category, type) at the current catalog generation.
 
     One grouped scan of the catalog per generation (every import, update, approval and
     deprecation starts a new one), kept for `SUMMARY_MAX_AGE` seconds at most so a write that
     bypassed the announcements is seen within that time too.
     """
-    key = f"marketplace:summary:{CACHE_VERSION}:{catalog_generation()}:{connection.vendor}"
+    if use_cache and generation is None:
+        generation = catalog_generation()
+    key = f"marketplace:summary:{CACHE_VERSION}:{generation}:{connection.vendor}"
     if use_cache:
         cached = cache.get(key)
         if cached is not None:
@@ -333,9 +341,10 @@ def catalog_summary(*, use_cache: bool = True) -> CatalogSummary:
     return summary
 
 
-def _summary_cells(status: str | None, *, use_cache: bool) -> Cells:
+def _summary_cells(status: str | None, *, generation: int | None) -> Cells:
     cells: Cells = {}
-    for (cell_status, category, type_), count in catalog_summary(use_cache=use_cache).items():
+    summary = catalog_summary(use_cache=generation is not None, generation=generation)
+    for (cell_status, category, type_), count in summary.items():
         if status is None or cell_status == status:
             cells[category, type_] = cells.get((category, type_), 0) + count
     return cells
@@ -375,14 +384,14 @@ def _search(
     page: int,
     page_size: int,
     *,
-    use_cache: bool,
+    generation: int | None,
 ) -> SearchPage:
     unfiltered = {"category": None, "type": None, "tag": filters["tag"]}
     filtered = _filtered(filters, status)
     match, ranked_ids = Q(), None
     if not parsed.is_empty:
         match, ranked_ids = _text_match(parsed, filtered)
-    cells = _cells(parsed, match, unfiltered, status, use_cache=use_cache)
+    cells = _cells(parsed, match, unfiltered, status, generation=generation)
     total, facets = _total_and_facets(cells, filters)
     is_fuzzy = False
     if total == 0 and parsed.has_positive:
@@ -425,12 +434,14 @@ def _cells(
     unfiltered: dict[str, str | None],
     status: str | None,
     *,
-    use_cache: bool,
+    generation: int | None,
 ) -> Cells:
+    """Counts per (category, type); `generation` None bypasses every cache."""
     if parsed.is_empty and not unfiltered["tag"]:
-        return _summary_cells(status, use_cache=use_cache)
-    is_cached = use_cache and settings.MARKETPLACE_CACHE_TTL
-    key = _cells_cache_key(parsed, status, unfiltered["tag"]) if is_cached else ""
+        return _summary_cells(status, generation=generation)
+    key = ""
+    if generation is not None and settings.MARKETPLACE_CACHE_TTL:
+        key = _cells_cache_key(generation, parsed, status, unfiltered["tag"])
     cells = cache.get(key) if key else None
     if cells is None:
         if parsed.is_empty or parsed.has_positive:
@@ -438,7 +449,7 @@ def _cells(
         else:
             # Everything but the excluded: the catalog's cells minus the (indexed) matches of
             # the excluded terms, never a count of nearly the whole catalog.
-            cells = _cells(ParsedQuery(), Q(), unfiltered, status, use_cache=use_cache)
+            cells = _cells(ParsedQuery(), Q(), unfiltered, status, generation=generation)
             excluded = _filtered(unfiltered, status).filter(_positive_match(parsed.excluded()))
             cells = _cells_minus(cells, _query_cells(excluded))
         if key:
