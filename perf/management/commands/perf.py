@@ -1,4 +1,4 @@
-"""`manage.py perf analyze|check|monitor|benchmark|optimize|rollup|schedules`."""
+"""`manage.py perf analyze|check|monitor|benchmark|optimize|report|rollup|schedules`."""
 
 import json
 import sys
@@ -16,6 +16,7 @@ from perf.insights import agent_metrics, cache_hit_rates, operations_report, slo
 from perf.monitor import resources_read
 from perf.optimize import recommendations
 from perf.regressions import ThresholdInvalidError, checks_run, threshold_checked
+from perf.report import report_html
 from perf.retention import rollup
 from perf.schedules import schedules_ensure
 from perf.windows import WindowError, window_parse
@@ -30,7 +31,7 @@ def percent(value: float | None) -> str:
 
 
 class Command(BaseCommand):
-    help = "Perf: analyze, check, monitor, benchmark, optimize, rollup, schedules."
+    help = "Perf: analyze, check, monitor, benchmark, optimize, report, rollup, schedules."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -52,6 +53,10 @@ class Command(BaseCommand):
         benchmark.add_argument("--rounds", type=int, default=None)
         optimize = actions.add_parser("optimize", help="recommendations with their numbers")
         self._window_arguments(optimize, "7d")
+        report = actions.add_parser("report", help="a self-contained HTML report with charts")
+        report.add_argument("--html", type=Path, required=True, help="the file to write")
+        self._window_arguments(report, "24h")
+        report.add_argument("--threshold", type=float, default=None)
         rollup_parser = actions.add_parser("rollup", help="hourly rollups, prune old samples")
         rollup_parser.add_argument("--retention-days", type=int, default=None)
         actions.add_parser("schedules", help="create or update perf's django-q2 schedules")
@@ -243,6 +248,21 @@ class Command(BaseCommand):
         if set_baseline:
             baselines = baselines_set_from_results(results)
             self.stdout.write(f"Set {len(baselines)} baseline(s) from this run.")
+
+    def _report(self, *, html: Path, threshold: float | None, **options) -> None:
+        since, until = self._window(options)
+        try:
+            threshold = threshold_checked(threshold)
+        except ThresholdInvalidError as error:
+            raise CommandError(f"--threshold: {error}") from None
+        if not html.parent.is_dir():
+            raise CommandError(f"--html: the folder {html.parent} does not exist")
+        text = report_html(since=since, until=until, threshold=threshold)
+        # Written beside the target, then moved: a failed run never leaves half a report.
+        partial = html.with_name(f".{html.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(html)
+        self.stdout.write(f"Wrote {html} ({len(text.encode()) // 1024} kB).")
 
     def _optimize(self, **options) -> None:
         since, until = self._window(options)
