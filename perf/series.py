@@ -177,5 +177,7 @@ def resource_series(
     series: dict[str, list[ResourcePoint]] = defaultdict(list)
     for name, number, *values in rows:
         start = _start(since, width, number)
-        series[name].append(ResourcePoint(start, dict(zip(RESOURCE_FIELDS, values, strict=True))))
+        # AVG of an integer column is a numeric (Decimal) on PostgreSQL.
+        averages_found = {f: float(v) for f, v in zip(RESOURCE_FIELDS, values, strict=True)}
+        series[name].append(ResourcePoint(start, averages_found))
     return dict(series)

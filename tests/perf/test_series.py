@@ -77,4 +77,5 @@ def test_resource_series_averages_each_host_per_bucket(now):
     assert [point.start for point in web] == [since, since + timedelta(minutes=1)]
     assert [point.values["cpu_percent"] for point in web] == [20.0, 50.0]
     assert web[0].values["queue_length"] == 2
+    assert {type(value) for point in web for value in point.values.values()} == {float}
     assert [point.values["cpu_percent"] for point in found["worker-1"]] == [99.0]
