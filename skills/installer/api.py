@@ -113,10 +113,15 @@ class BatchOut(Schema):
 
 class ResolveIn(Schema):
     skills: list[str] | None = Field(
-        None, max_length=1000, description="Skill slugs (their current versions)."
+        None,
+        max_length=1000,
+        description="Skill slugs (their current versions); Python and Node skills may be mixed.",
     )
     requirements: dict[str, list[str]] | None = Field(
-        None, description="Labelled requirement sets, e.g. a workflow's steps."
+        None, description="Labelled Python requirement sets, e.g. a workflow's steps."
+    )
+    node_requirements: dict[str, list[str]] | None = Field(
+        None, description="Labelled npm requirement sets (`name@range`)."
     )
     explain: bool = Field(
         False, description="Run the resolver even after a pre-check conflict, for its wording."
@@ -130,6 +135,7 @@ class PackageRequestOut(Schema):
 
 class ConflictOut(Schema):
     package: str
+    language: str
     requests: list[PackageRequestOut]
     reason: str
 
@@ -137,17 +143,25 @@ class ConflictOut(Schema):
 class PinOut(Schema):
     name: str
     version: str
+    language: str
 
 
-class ResolutionOut(Schema):
+class LanguageResolutionOut(Schema):
     ok: bool
     stage: str
+    language: str
     conflicts: list[ConflictOut]
     resolver_output: str
     lockfile: str
     packages: list[PinOut]
     precheck_seconds: float
     resolve_seconds: float
+
+
+class ResolutionOut(LanguageResolutionOut):
+    languages: list[LanguageResolutionOut] = Field(
+        description="One answer per language when the request mixed Python and Node."
+    )
 
 
 def job_out(job: InstallJob, *, log_after: int = 0) -> dict:
@@ -298,32 +312,28 @@ def environment_detail(request: HttpRequest, key: str):
     tags=["dependencies"],
 )
 def dependencies_resolve_view(request: HttpRequest, payload: ResolveIn):
-    """Resolve skills' Python requirements together: 200 with the pins, 409 with each conflict
-    (package, which skill asks which specifier) and the resolver's explanation verbatim."""
-    if (payload.skills is None) == (payload.requirements is None):
-        return Status(422, {"detail": "give either skills or requirements", "problems": []})
+    """Resolve skills' requirements together, each language apart (uv for Python, npm for
+    Node): 200 with the pins, 409 with each conflict (package, which skill asks which
+    specifier) and the resolver's explanation verbatim."""
+    labelled = payload.requirements is not None or payload.node_requirements is not None
+    if (payload.skills is None) == (not labelled):
+        return Status(
+            422, {"detail": "give either skills or requirements/node_requirements", "problems": []}
+        )
     if payload.skills is not None:
         versions, missing = _skill_versions(request, payload.skills)
         if missing:
             return Status(404, {"detail": missing})
-        sets = {version.skill.slug: list(version.requirements) for version in versions}
-        node = [
-            slug
-            for slug, version in zip(sets, versions, strict=True)
-            if version.skill.language == "node"
-        ]
-        if node:
-            return Status(
-                422,
-                {
-                    "detail": f"only Python skills are resolved together: {', '.join(node)}",
-                    "problems": [],
-                },
-            )
+        python, node = {}, {}
+        for version in versions:
+            sets = node if version.skill.language == "node" else python
+            sets[version.skill.slug] = list(version.requirements)
     else:
-        sets = payload.requirements
+        python, node = payload.requirements, payload.node_requirements
     try:
-        resolution = dependencies_resolve(requirement_sets=sets, explain=payload.explain)
+        resolution = dependencies_resolve(
+            requirement_sets=python, node_requirement_sets=node, explain=payload.explain
+        )
     except ResolutionRefused as refused:
         return Status(422, {"detail": str(refused), "problems": refused.problems})
     except IndexUnreachableError as error:

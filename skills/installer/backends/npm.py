@@ -22,6 +22,7 @@ from skills.installer.backends.base import (
 from skills.installer.keys import EnvironmentSpec, lock_key
 from skills.installer.locks import lock_load, lock_save
 from skills.installer.process import LogWriter, child_environment, run_logged
+from skills.installer.semver import intervals_as_range, ranges_intersect
 from skills.requirements import node_requirement_parse
 
 NODE_VERIFY = r"""
@@ -53,10 +54,16 @@ def npm_failure(output: str, *, what: str) -> InstallError:
 
 
 def package_json(spec: EnvironmentSpec) -> str:
-    dependencies = {}
+    """The environment's package.json: a package asked for with several ranges gets their
+    intersection (package.json holds one range per name)."""
+    ranges: dict[str, list[str]] = {}
     for text in spec.requirements:
         requirement = node_requirement_parse(text)
-        dependencies[requirement.name] = requirement.range
+        ranges.setdefault(requirement.name, []).append(requirement.range)
+    dependencies = {
+        name: wanted[0] if len(wanted) == 1 else intervals_as_range(ranges_intersect(wanted))
+        for name, wanted in sorted(ranges.items())
+    }
     manifest = {"name": "atom-env", "version": "0.0.0", "private": True}
     return json.dumps({**manifest, "dependencies": dependencies}, indent=2) + "\n"
 

@@ -1,5 +1,7 @@
 """Resolving skills together: the in-memory pre-check, the resolver, conflicts as data."""
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -79,6 +81,7 @@ def test_compatible_skills_resolve_to_hashed_pins(api, envs_dir):
     assert response.status_code == 200
     body = response.json()
     assert (body["ok"], body["stage"], body["conflicts"]) == (True, "resolver", [])
+    assert (body["language"], body["languages"]) == ("python", [])
     assert sorted(pin["name"] for pin in body["packages"]) == ["iniconfig", "six"]
     assert "--hash=sha256:" in body["lockfile"]
     assert Environment.objects.count() == 0
@@ -96,6 +99,7 @@ def test_a_direct_conflict_is_a_409_from_the_precheck(api, envs_dir):
     assert body["conflicts"] == [
         {
             "package": "six",
+            "language": "python",
             "requests": [
                 {"skill": "alpha", "specifier": "six==1.16.0"},
                 {"skill": "beta", "specifier": "six<1.10"},
@@ -131,12 +135,14 @@ def test_a_transitive_conflict_is_a_409_from_the_resolver_kept_verbatim(api, env
     assert body["conflicts"] == [
         {
             "package": "requests",
+            "language": "python",
             "requests": [{"skill": "fetch", "specifier": "requests==2.31.0"}],
             "reason": "the resolver found no versions satisfying all of these "
             "(see resolver_output)",
         },
         {
             "package": "urllib3",
+            "language": "python",
             "requests": [{"skill": "legacy", "specifier": "urllib3<1.21"}],
             "reason": "the resolver found no versions satisfying all of these "
             "(see resolver_output)",
@@ -155,3 +161,168 @@ def test_invalid_or_denied_requirements_are_422(api, settings):
     assert denied.status_code == 422
     assert denied.json()["problems"][0]["rule"] == "deny-list"
     assert both.status_code == 422
+
+
+# Node ----------------------------------------------------------------------------------------
+
+
+def node_conflicted(sets: dict[str, list[str]]) -> dict[str, list[tuple[str, str]]]:
+    return {
+        conflict.package: [(request.skill, request.specifier) for request in conflict.requests]
+        for conflict in conflicts_precheck(requirement_sets=sets, language="node")
+    }
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        {"a": ["lodash@^4.17.0"], "b": ["lodash@^3.10.0"]},
+        {"a": ["lodash@4.17.21"], "b": ["lodash@<4.17.21"]},
+        {"a": ["lodash@~4.16.0"], "b": ["lodash@>=4.17"]},
+        {"a": ["lodash@4.x"], "b": ["lodash@>4"]},
+        {"a": ["lodash@^0.2.3"], "b": ["lodash@0.3.0"]},
+        {"a": ["lodash@1.0.0 - 2.3"], "b": ["lodash@>=2.4.0"]},
+        {"a": ["lodash@^1.0.0 || ^3.0.0"], "b": ["lodash@2.x"]},
+        {"a": ["@types/node@>=20 <21"], "b": ["@types/node@^22.1.0"]},
+    ],
+)
+def test_the_node_precheck_finds_ranges_with_no_common_version(sets: dict[str, list[str]]):
+    [package] = {text.rsplit("@", 1)[0] for text in sets["a"]}
+    assert node_conflicted(sets) == {package: [("a", sets["a"][0]), ("b", sets["b"][0])]}
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        {"a": ["lodash@^4.17.0"], "b": ["lodash@~4.17.21", "left-pad"]},
+        {"a": ["lodash"], "b": ["lodash@4.17.21"]},
+        {"a": ["lodash@^1.0.0 || ^4.0.0"], "b": ["lodash@>=4.17 <5"]},
+        {"a": ["lodash@1.2.3 - 2.3"], "b": ["lodash@2.3.9"]},
+        {"a": ["lodash@*"], "b": ["lodash@latest"]},
+    ],
+)
+def test_the_node_precheck_passes_ranges_with_a_common_version(sets: dict[str, list[str]]):
+    assert node_conflicted(sets) == {}
+
+
+def test_the_node_precheck_says_which_two_skills_disagree():
+    [conflict] = conflicts_precheck(
+        requirement_sets={"a": ["lodash@^4"], "b": ["lodash"], "c": ["lodash@<4"]},
+        language="node",
+    )
+
+    assert conflict.language == "node"
+    assert conflict.reason == "lodash@^4 (a) and lodash@<4 (c) admit no common version"
+    assert [request.skill for request in conflict.requests] == ["a", "b", "c"]
+
+
+def test_compatible_node_skills_resolve_to_a_package_lock(api, envs_dir):
+    skill_add("left", ["is-number@^7.0.0"], language="node")
+    skill_add("right", ["is-number@>=6", "is-odd@^3.0.1"], language="node")
+
+    response = resolve(api, {"skills": ["left", "right"]})
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["ok"], body["stage"], body["language"]) == (True, "resolver", "node")
+    lock = json.loads(body["lockfile"])
+    assert lock["packages"][""]["dependencies"] == {
+        "is-number": ">=7.0.0 <8.0.0-0",
+        "is-odd": "^3.0.1",
+    }
+    assert lock["packages"]["node_modules/is-number"]["version"] == "7.0.0"
+    assert {"name": "is-number", "version": "7.0.0", "language": "node"} in body["packages"]
+    assert Environment.objects.count() == 0
+
+
+def test_a_direct_node_conflict_is_a_409_from_the_precheck(api, envs_dir):
+    skill_add("left", ["is-number@^7.0.0"], language="node")
+    skill_add("right", ["is-number@^6.0.0"], language="node")
+
+    response = resolve(api, {"skills": ["left", "right"]})
+
+    assert response.status_code == 409
+    body = response.json()
+    assert (body["stage"], body["resolver_output"]) == ("precheck", "")
+    assert body["conflicts"] == [
+        {
+            "package": "is-number",
+            "language": "node",
+            "requests": [
+                {"skill": "left", "specifier": "is-number@^7.0.0"},
+                {"skill": "right", "specifier": "is-number@^6.0.0"},
+            ],
+            "reason": "is-number@^7.0.0 (left) and is-number@^6.0.0 (right) "
+            "admit no common version",
+        }
+    ]
+
+
+def test_a_range_no_published_version_meets_is_a_409_from_npm_kept_verbatim(api, envs_dir):
+    # is-number has 7.0.0 and nothing after it in 7.x: the ranges meet, the registry does not.
+    response = resolve(
+        api, {"node_requirements": {"left": ["is-number@^7.0.0"], "right": ["is-number@>=7.0.1"]}}
+    )
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["stage"] == "resolver"
+    assert "No matching version found for is-number@>=7.0.1 <8.0.0-0" in body["resolver_output"]
+    assert body["conflicts"] == [
+        {
+            "package": "is-number",
+            "language": "node",
+            "requests": [
+                {"skill": "left", "specifier": "is-number@^7.0.0"},
+                {"skill": "right", "specifier": "is-number@>=7.0.1"},
+            ],
+            "reason": "the resolver found no versions satisfying all of these "
+            "(see resolver_output)",
+        }
+    ]
+
+
+def test_a_peer_dependency_conflict_is_a_409_with_npms_explanation(api, envs_dir):
+    # ajv-keywords 5 wants ajv ^8 as a peer: no package is contradicted directly.
+    response = resolve(
+        api, {"node_requirements": {"schema": ["ajv@^6.12.0"], "rules": ["ajv-keywords@^5.1.0"]}}
+    )
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["stage"] == "resolver"
+    assert "ERESOLVE unable to resolve dependency tree" in body["resolver_output"]
+    assert 'peer ajv@"^8.8.2" from ajv-keywords@5.1.0' in body["resolver_output"]
+    assert [(c["package"], c["requests"][0]["skill"]) for c in body["conflicts"]] == [
+        ("ajv", "schema"),
+        ("ajv-keywords", "rules"),
+    ]
+
+
+def test_a_mixed_set_resolves_each_language_apart(api, envs_dir):
+    skill_add("py", ["six>=1.10"])
+    skill_add("js-a", ["is-number@^7.0.0"], language="node")
+    skill_add("js-b", ["is-number@^6.0.0"], language="node")
+
+    response = resolve(api, {"skills": ["py", "js-a", "js-b"]})
+
+    assert response.status_code == 409
+    body = response.json()
+    assert (body["ok"], body["language"], body["stage"]) == (False, "mixed", "precheck")
+    python, node = body["languages"]
+    assert (python["language"], python["ok"], python["stage"]) == ("python", True, "resolver")
+    assert "six==" in python["lockfile"]
+    assert (node["language"], node["ok"]) == ("node", False)
+    assert [conflict["package"] for conflict in body["conflicts"]] == ["is-number"]
+    assert {pin["language"] for pin in body["packages"]} == {"python"}
+
+
+def test_invalid_node_requirements_are_422_naming_them(api):
+    response = resolve(
+        api, {"node_requirements": {"a": ["is-number@git+https://example.com/x.git"]}}
+    )
+
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert (problem["skill"], problem["rule"]) == ("a", "valid-requirement")
+    assert problem["requirement"] == "is-number@git+https://example.com/x.git"
