@@ -9,6 +9,7 @@ from perf.api import router as perf_router
 from skills.api import router as skills_router
 from skills.installer.api import router as installs_router
 from skills.marketplace_api import router as marketplace_router
+from skills.runs_api import router as runs_router
 
 api = NinjaAPI(
     title="Atom API",
@@ -20,6 +21,7 @@ api.add_router("/", skills_router)
 api.add_router("/perf/", perf_router)
 api.add_router("/", installs_router)
 api.add_router("/marketplace/", marketplace_router)
+api.add_router("/", runs_router)
 
 
 @api.exception_handler(PermissionDenied)

@@ -251,12 +251,16 @@ if ATOM_RUNNER_MIN > ATOM_RUNNER_MAX:
 ATOM_RUNNER_IDLE_SECONDS = env_float("ATOM_RUNNER_IDLE_SECONDS", 300, minimum=1)
 ATOM_RUNNER_MAX_CALLS = env_int("ATOM_RUNNER_MAX_CALLS", 1000, minimum=1)
 ATOM_RUNNERS_PER_HOST = env_int("ATOM_RUNNERS_PER_HOST", 64, minimum=1, maximum=10_000)
+# How long a call waits for a free runner of a full pool before failing (503 through the API).
+ATOM_RUNNER_ACQUIRE_SECONDS = env_float("ATOM_RUNNER_ACQUIRE_SECONDS", 60, minimum=0.01)
 ATOM_LOADER_CACHE_SIZE = env_int("ATOM_LOADER_CACHE_SIZE", 256, minimum=1, maximum=100_000)
 ATOM_RUN_TIMEOUT_DEFAULT = env_float("ATOM_RUN_TIMEOUT_DEFAULT", 30, minimum=0.1, maximum=3600)
 ATOM_RUN_TIMEOUT_CAP = env_float("ATOM_RUN_TIMEOUT_CAP", 600, minimum=0.1, maximum=86_400)
 ATOM_RUN_MEMORY_MB = env_int("ATOM_RUN_MEMORY_MB", 512, minimum=16, maximum=65_536)
 ATOM_RUN_MEMORY_MAX_MB = env_int("ATOM_RUN_MEMORY_MAX_MB", 8192, minimum=16, maximum=1_048_576)
 ATOM_RUN_MAX_OUTPUT_BYTES = env_int("ATOM_RUN_MAX_OUTPUT_BYTES", 1_048_576, minimum=1024)
+# The longest a run asked for through the API is carried out in-request; longer ones are queued.
+ATOM_RUN_SYNC_TIMEOUT = env_float("ATOM_RUN_SYNC_TIMEOUT", 30, minimum=0.1, maximum=3600)
 ATOM_SANDBOX = env_str("ATOM_SANDBOX", "auto").strip().lower()
 if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
     raise ImproperlyConfigured(f"ATOM_SANDBOX={ATOM_SANDBOX!r}: use auto, bwrap or none")

@@ -13,8 +13,14 @@ from django.conf import settings
 from django.db.models import F
 
 from perf.recording import measure_performance
-from skills.installer.builder import environment_for_skill_version
+from skills.installer.builder import (
+    environment_for_skill_version,
+    environment_ready_lookup,
+    spec_for,
+)
 from skills.models import Agent, Environment, EnvironmentBackend, Skill, SkillLanguage, SkillVersion
+from skills.policy import PolicyError, policy_network_allowed
+from skills.requirements import RequirementError
 from skills.runtime import CallLimits, CallResult, RunnerPool, pool_for
 from skills.runtime.docker import docker_call
 
@@ -75,9 +81,12 @@ def run_skill(
         raise SkillNotRunnable(f"{skill.slug} has no version to run")
     params = dict(params or {})
     params_validate(schema=version.inputs_schema, params=params)
-    environment = environment_for_skill_version(skill_version=version)
+    try:
+        environment = environment_for_skill_version(skill_version=version)
+    except (PolicyError, RequirementError) as refused:
+        raise SkillNotRunnable(f"{skill.slug} {version.version}: {refused}") from None
     metadata = version.metadata or {}
-    network = bool(metadata.get("network")) and settings.ATOM_POLICY_ALLOW_NETWORK
+    network = policy_network_allowed(requested=bool(metadata.get("network")))
     call = {
         "skill_id": skill.slug,
         "path": skill.source_path or version.filename,
@@ -110,6 +119,18 @@ def run_skill(
         )
     Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
     return result
+
+
+def environment_ready_for(version: SkillVersion) -> Environment | None:
+    """The version's environment when it is ready to run now (no install), else None.
+
+    Raises SkillNotRunnable when the policy in force refuses the version's requirements.
+    """
+    try:
+        spec = spec_for(language=version.skill.language, requirements=list(version.requirements))
+    except (PolicyError, RequirementError) as refused:
+        raise SkillNotRunnable(f"{version.skill.slug} {version.version}: {refused}") from None
+    return environment_ready_lookup(key=spec.key)
 
 
 def environment_pool(environment: Environment, *, network: bool = False) -> RunnerPool:

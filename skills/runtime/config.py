@@ -53,6 +53,7 @@ class RuntimeConfig:
             idle_seconds=read("ATOM_RUNNER_IDLE_SECONDS", defaults.idle_seconds),
             max_calls=read("ATOM_RUNNER_MAX_CALLS", defaults.max_calls),
             runners_per_host=read("ATOM_RUNNERS_PER_HOST", defaults.runners_per_host),
+            acquire_timeout=read("ATOM_RUNNER_ACQUIRE_SECONDS", defaults.acquire_timeout),
             loader_cache_size=read("ATOM_LOADER_CACHE_SIZE", defaults.loader_cache_size),
             default_timeout=read("ATOM_RUN_TIMEOUT_DEFAULT", defaults.default_timeout),
             timeout_cap=read("ATOM_RUN_TIMEOUT_CAP", defaults.timeout_cap),

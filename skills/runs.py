@@ -1,0 +1,188 @@
+"""Recorded runs: a skill run asked for by a client (API), an admin ("try it") or a notebook.
+
+A run is carried out in-request when it can finish within ``ATOM_RUN_SYNC_TIMEOUT`` and its
+environment is ready; otherwise (asked to be queued, a longer timeout, an environment still
+to install) it is queued as a django-q2 task after the transaction commits, and followed by
+its id. Either way the call itself is `skills.running.run_skill`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from skills.installer.backends import InstallError
+from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
+from skills.running import (
+    SkillNotRunnable,
+    environment_ready_for,
+    params_validate,
+    run_skill,
+)
+from skills.runtime import CallResult, CapturedOutput, PoolBusy, SandboxUnavailable
+from skills.runtime.docker import DockerUnavailable
+
+# What a run record keeps of each stream (the runner already bounds them to
+# ATOM_RUN_MAX_OUTPUT_BYTES; a record is an excerpt, not a log store).
+OUTPUT_EXCERPT_CHARS = 65_536
+# A run still "running" this long after its timeout lost its worker; a later attempt retakes it.
+STALE_MARGIN_SECONDS = 60.0
+
+# The host could not carry out the call now: try again later (the API answers 503).
+RunUnavailable = (PoolBusy, DockerUnavailable, SandboxUnavailable)
+
+
+def run_timeout(*, version: SkillVersion, requested: float | None) -> float:
+    """The call's wall-clock limit: the caller's or the version's, capped by the setting."""
+    timeout = requested if requested is not None else version.timeout
+    if timeout <= 0:
+        raise ValueError("timeout must be a positive number of seconds")
+    return min(float(timeout), float(settings.ATOM_RUN_TIMEOUT_CAP))
+
+
+def skill_run_start(
+    *,
+    skill: Skill,
+    params: Mapping[str, Any] | None = None,
+    version: SkillVersion | None = None,
+    agent: Agent | None = None,
+    user: AbstractBaseUser | None = None,
+    timeout: float | None = None,
+    queued: bool = False,
+) -> SkillRun:
+    """Record a run of a skill and carry it out now, or queue it.
+
+    Raises before anything is recorded: `InvalidParams` (the field at fault), and
+    `SkillNotRunnable` (no version, or requirements the policy refuses). A run carried out
+    now that the host cannot serve (`PoolBusy`, `DockerUnavailable`, `SandboxUnavailable`)
+    is recorded as failed and the error is raised. A skill that raises, or hits a limit, is
+    a finished run with ``status="failed"`` and its error.
+    """
+    version = version or skill.current_version
+    if version is None:
+        raise SkillNotRunnable(f"{skill.slug} has no version to run")
+    params = dict(params or {})
+    params_validate(schema=version.inputs_schema, params=params)
+    limit = run_timeout(version=version, requested=timeout)
+    is_queued = (
+        queued or limit > settings.ATOM_RUN_SYNC_TIMEOUT or environment_ready_for(version) is None
+    )
+    with transaction.atomic():
+        run = SkillRun.objects.create(
+            skill=skill,
+            version=version,
+            agent=agent,
+            requested_by=user,
+            params=params,
+            is_queued=is_queued,
+            timeout=limit,
+            status=SkillRunStatus.QUEUED if is_queued else SkillRunStatus.RUNNING,
+            started_at=None if is_queued else timezone.now(),
+            attempts=0 if is_queued else 1,
+        )
+        if is_queued:
+            transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk))
+    if is_queued:
+        return run
+    return _carry_out(run)
+
+
+def skill_run_enqueue(*, run_pk: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("skills.tasks.run_skill_task", run_pk, group="runs")
+
+
+def skill_run_execute(*, run_pk: int) -> SkillRun:
+    """Carry out a queued run (idempotent: a run already taken or finished is left alone)."""
+    if not _take(run_pk):
+        return SkillRun.objects.get(pk=run_pk)
+    run = SkillRun.objects.select_related("skill", "version", "agent").get(pk=run_pk)
+    try:
+        return _carry_out(run)
+    except RunUnavailable:
+        return SkillRun.objects.get(pk=run_pk)
+
+
+def _take(run_pk: int) -> bool:
+    """Move a queued run, or one whose worker died long ago, to running; True if we did."""
+    now = timezone.now()
+    run = SkillRun.objects.filter(pk=run_pk).only("status", "started_at", "timeout").first()
+    if run is None or run.is_finished:
+        return False
+    condition = Q(status=SkillRunStatus.QUEUED)
+    if run.status == SkillRunStatus.RUNNING:
+        stale_after = run.timeout + settings.ATOM_INSTALL_TIMEOUT + STALE_MARGIN_SECONDS
+        if run.started_at is None or now - run.started_at < datetime.timedelta(seconds=stale_after):
+            return False
+        condition = Q(status=SkillRunStatus.RUNNING, started_at=run.started_at)
+    taken = SkillRun.objects.filter(condition, pk=run_pk).update(
+        status=SkillRunStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
+    )
+    return bool(taken)
+
+
+def _carry_out(run: SkillRun) -> SkillRun:
+    try:
+        result = run_skill(
+            run.skill, run.params, timeout=run.timeout, agent=run.agent, version=run.version
+        )
+    except RunUnavailable as error:
+        _finish_unrun(run, error)
+        raise
+    except (SkillNotRunnable, InstallError) as error:
+        _finish_unrun(run, error)
+        return SkillRun.objects.get(pk=run.pk)
+    except Exception as error:
+        _finish_unrun(run, error)  # a bug of ours: recorded, then left to the caller's handler
+        raise
+    SkillRun.objects.filter(pk=run.pk).update(**_result_fields(result))
+    return SkillRun.objects.get(pk=run.pk)
+
+
+def _finish_unrun(run: SkillRun, error: Exception) -> None:
+    SkillRun.objects.filter(pk=run.pk).update(
+        status=SkillRunStatus.FAILED,
+        error_type=type(error).__name__,
+        error_message=getattr(error, "message", None) or str(error),
+        error_stage="host",
+        finished_at=timezone.now(),
+    )
+
+
+def _result_fields(result: CallResult) -> dict[str, Any]:
+    error = result.error
+    return {
+        "status": SkillRunStatus.SUCCEEDED if result.ok else SkillRunStatus.FAILED,
+        "result": result.result if result.ok else None,
+        "error_type": error.type if error else "",
+        "error_message": error.message if error else "",
+        "error_traceback": error.traceback if error else "",
+        "error_stage": error.stage if error else "",
+        "stdout": output_excerpt(result.stdout),
+        "stdout_bytes": result.stdout.total_bytes,
+        "stderr": output_excerpt(result.stderr),
+        "stderr_bytes": result.stderr.total_bytes,
+        "cache": result.cache or "",
+        "load_seconds": result.load_seconds,
+        "duration_seconds": result.duration_seconds,
+        "wall_seconds": result.wall_seconds,
+        "peak_rss_kb": result.peak_rss_kb,
+        "finished_at": timezone.now(),
+    }
+
+
+def output_excerpt(output: CapturedOutput) -> str:
+    if len(output.text) <= OUTPUT_EXCERPT_CHARS:
+        return output.text
+    return (
+        output.text[:OUTPUT_EXCERPT_CHARS]
+        + f"\n[atom: excerpt of {output.total_bytes} bytes printed]"
+    )
