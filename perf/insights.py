@@ -9,9 +9,11 @@ workflow steps record `step_run` with `workflow`, `step` and `agent`.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from django.apps import apps
 from django.db.models import Avg, Count, Max, Q
 from django.db.models.functions import Coalesce
 
@@ -148,6 +150,7 @@ class AgentFigures:
     tasks: int
     succeeded: int
     mean_seconds: float
+    queued: int = 0
 
     @property
     def success_rate(self) -> float:
@@ -158,7 +161,8 @@ class AgentFigures:
 
 
 def agent_metrics(*, since: datetime, until: datetime) -> list[AgentFigures]:
-    """Tasks completed, success rate and mean completion time per agent."""
+    """Tasks completed, success rate and mean completion time per agent (from its samples in
+    the window), and how much of its work is waiting now."""
     rows = (
         Sample.objects.filter(created_at__gte=since, created_at__lt=until)
         .exclude(agent="")
@@ -168,6 +172,40 @@ def agent_metrics(*, since: datetime, until: datetime) -> list[AgentFigures]:
             succeeded=Count("id", filter=Q(ok=True)),
             mean=Coalesce(Avg("duration"), 0.0),
         )
-        .order_by("agent")
     )
-    return [AgentFigures(r["agent"], r["tasks"], r["succeeded"], r["mean"]) for r in rows]
+    queued = agent_queue_lengths()
+    figures = {
+        r["agent"]: AgentFigures(
+            r["agent"], r["tasks"], r["succeeded"], r["mean"], queued.get(r["agent"], 0)
+        )
+        for r in rows
+    }
+    for agent, count in queued.items():
+        figures.setdefault(agent, AgentFigures(agent, 0, 0, 0.0, count))
+    return [figures[agent] for agent in sorted(figures)]
+
+
+# Work waiting for an agent is not a sample but a row in the app that queued it: (app label,
+# model with an `agent` foreign key to an agent with a `slug`, the status of waiting rows).
+QUEUED_WORK: tuple[tuple[str, str, str], ...] = (
+    ("skills", "SkillRun", "queued"),
+    ("skills", "InstallJob", "queued"),
+)
+
+
+def agent_queue_lengths() -> dict[str, int]:
+    """Queued runs and installs per agent slug (models that are not installed are skipped)."""
+    counts: Counter[str] = Counter()
+    for app_label, model_name, status in QUEUED_WORK:
+        try:
+            model = apps.get_model(app_label, model_name)
+        except LookupError:
+            continue
+        rows = (
+            model.objects.filter(status=status, agent__isnull=False)
+            .values("agent__slug")
+            .annotate(count=Count("id"))
+        )
+        for row in rows:
+            counts[row["agent__slug"]] += row["count"]
+    return dict(counts)

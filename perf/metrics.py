@@ -24,6 +24,7 @@ from prometheus_client.core import (
 )
 
 from perf.analysis import PERCENTILES, summary
+from perf.insights import agent_queue_lengths
 from perf.models import Alert, Baseline, Budget, HourlyRollup, ResourceSample, Sample
 from perf.operations import STATISTICS
 
@@ -80,6 +81,7 @@ class PerfCollector:
         yield from self._operations(now)
         yield from self._limits()
         yield self._alerts()
+        yield self._agents()
         yield from self._resources(now)
 
     def _operations(self, now: datetime) -> Iterator[Metric]:
@@ -148,6 +150,14 @@ class PerfCollector:
             counts[key] = counts.get(key, 0) + row["count"]
         for labels, count in sorted(counts.items()):
             family.add_metric(list(labels), count)
+        return family
+
+    def _agents(self) -> Metric:
+        family = GaugeMetricFamily(
+            "atom_agent_queue_length", "Runs and installs queued for each agent", labels=["agent"]
+        )
+        for agent, count in sorted(agent_queue_lengths().items()):
+            family.add_metric([agent], count)
         return family
 
     def _resources(self, now: datetime) -> Iterator[Metric]:

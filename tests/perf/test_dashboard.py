@@ -108,7 +108,7 @@ def test_the_dashboard_shows_alerts_resources_cache_hits_and_agents(staff_client
     assert "<td>42.5%</td><td>63.2%</td>" in html
     assert "<td>2 MB/s</td><td>321</td><td>4</td>" in html
     assert "<tr><td>environments</td><td>3</td><td>4</td><td>75%</td></tr>" in html
-    assert "<tr><td>agent-7</td><td>2</td><td>100%</td><td>300</td></tr>" in html
+    assert "<tr><td>agent-7</td><td>2</td><td>100%</td><td>300</td><td>0</td></tr>" in html
 
 
 def test_an_inverted_window_is_422_naming_the_field(staff_client):

@@ -61,3 +61,24 @@ def test_recommendations_name_environments_to_prebuild_and_serial_dags(window):
     assert found["dag"].subject == "etl"
     assert found["dag"].evidence.startswith("depth 8 for 9 steps: 1.12 steps per level")
     assert found["cache_ttl"].evidence == "hit rate 0% over 60 searches"
+
+
+def test_agent_metrics_show_the_work_waiting_for_each_agent(window):
+    from skills.models import Agent, Skill, SkillRun, SkillVersion
+
+    skill = Skill.objects.create(slug="echo", category="text", type="utility")
+    version = SkillVersion.objects.create(
+        skill=skill, version="1.0.0", content_hash="h1", filename="echo.py", source="def run(): 1"
+    )
+    busy = Agent.objects.create(slug="busy", name="busy")
+    Agent.objects.create(slug="idle", name="idle")
+    for status in ("queued", "queued", "running", "succeeded"):
+        SkillRun.objects.create(skill=skill, version=version, agent=busy, timeout=5, status=status)
+    SkillRun.objects.create(skill=skill, version=version, agent=None, timeout=5)
+    samples_create("skill_run", [0.1, 0.3], agent="idle")
+
+    found = {figures.agent: figures for figures in agent_metrics(**window)}
+
+    assert sorted(found) == ["busy", "idle"]
+    assert (found["busy"].tasks, found["busy"].queued) == (0, 2)
+    assert (found["idle"].tasks, found["idle"].queued) == (2, 0)

@@ -132,6 +132,22 @@ def test_metrics_show_each_hosts_latest_resources(client, recent):
     assert ("atom_host_cpu_percent", (("host", "gone-1"),)) not in found
 
 
+def test_metrics_show_each_agents_queue_length(client):
+    from skills.models import Agent, Skill, SkillRun, SkillVersion
+
+    skill = Skill.objects.create(slug="echo", category="text", type="utility")
+    version = SkillVersion.objects.create(
+        skill=skill, version="1.0.0", content_hash="h1", filename="echo.py", source="def run(): 1"
+    )
+    agent = Agent.objects.create(slug="night-batch", name="Night batch")
+    for _ in range(3):
+        SkillRun.objects.create(skill=skill, version=version, agent=agent, timeout=5)
+
+    found = scrape(client)
+
+    assert found[("atom_agent_queue_length", (("agent", "night-batch"),))] == 3
+
+
 def test_metrics_with_a_token_refuse_a_scrape_without_it(client, settings):
     settings.PERF_METRICS_TOKEN = "s3cret"
 

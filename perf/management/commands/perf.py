@@ -141,6 +141,20 @@ class Command(BaseCommand):
                 for r in found["cache_hit_rates"]
             ],
         )
+        self.stdout.write("\nAgents")
+        self._table(
+            ["agent", "tasks", "success", "mean ms", "queued"],
+            [
+                [
+                    a["agent"],
+                    str(a["tasks"]),
+                    percent(a["success_rate"] if a["tasks"] else None),
+                    milliseconds(a["mean_seconds"] if a["tasks"] else None),
+                    str(a["queued"]),
+                ]
+                for a in found["agents"]
+            ],
+        )
 
     def _table(self, headers: list[str], rows: list[list[str]]) -> None:
         if not rows:
