@@ -1,6 +1,7 @@
 """The catalog in the admin: browse, approve, deprecate, import and export skills."""
 
 import io
+import json
 from datetime import UTC, datetime
 
 from django import forms
@@ -15,7 +16,9 @@ from django.utils.html import format_html
 from skills.bundles import bundle_export, sources_from_uploads
 from skills.catalog import skills_bulk_transition
 from skills.importer import ImportRefused, skills_import
-from skills.models import Agent, AgentSkill, Skill, SkillHistory, SkillVersion
+from skills.models import Agent, AgentSkill, Skill, SkillHistory, SkillRun, SkillVersion
+from skills.running import InvalidParams, SkillNotRunnable
+from skills.runs import RunUnavailable, params_example, skill_run_start
 
 
 class SkillVersionInline(admin.TabularInline):
@@ -79,6 +82,26 @@ class ImportForm(forms.Form):
     approve = forms.BooleanField(required=False, help_text="Approve what is imported.")
 
 
+class TryForm(forms.Form):
+    params = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField"}),
+        initial="{}",
+        help_text="A JSON object, checked against the skill's inputs schema.",
+    )
+    timeout = forms.FloatField(
+        required=False, min_value=0.01, help_text="Seconds; empty for the skill's own."
+    )
+
+    def clean_params(self) -> dict:
+        try:
+            params = json.loads(self.cleaned_data["params"])
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"params: not valid JSON ({error})") from None
+        if not isinstance(params, dict):
+            raise forms.ValidationError("params: must be a JSON object")
+        return params
+
+
 @admin.register(Skill)
 class SkillAdmin(admin.ModelAdmin):
     list_display = (
@@ -124,6 +147,7 @@ class SkillAdmin(admin.ModelAdmin):
     inlines = (SkillVersionInline, SkillHistoryInline)
     actions = ("approve_selected", "deprecate_selected", "export_selected")
     change_list_template = "admin/skills/skill/change_list.html"
+    change_form_template = "admin/skills/skill/change_form.html"
 
     @admin.display(description="version", ordering="current_version__version")
     def current_version_label(self, skill: Skill) -> str:
@@ -174,8 +198,64 @@ class SkillAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="skills_skill_import",
             ),
+            path(
+                "<path:object_id>/try/",
+                self.admin_site.admin_view(self.try_view),
+                name="skills_skill_try",
+            ),
             *super().get_urls(),
         ]
+
+    def try_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Run the skill with params typed in the admin, through the API's domain function."""
+        skill = self.get_object(request, object_id)
+        if skill is None or not self.has_change_permission(request, skill):
+            messages.error(request, "You may not run this skill.")
+            return redirect(reverse("admin:skills_skill_changelist"))
+        version = skill.current_version
+        example = params_example(version.inputs_schema if version else None)
+        form = TryForm(request.POST or None, initial={"params": json.dumps(example, indent=2)})
+        run = None
+        if request.method == "POST" and form.is_valid():
+            run = self._try_run(request, skill, form)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Try {skill.slug}",
+            "skill": skill,
+            "version": version,
+            "form": form,
+            "run": run,
+            "result_json": json.dumps(run.result, indent=2) if run and run.is_finished else "",
+            "opts": self.model._meta,
+            "original": skill,
+        }
+        return TemplateResponse(request, "admin/skills/skill/try.html", context)
+
+    def _try_run(self, request: HttpRequest, skill: Skill, form: TryForm) -> SkillRun | None:
+        try:
+            run = skill_run_start(
+                skill=skill,
+                params=form.cleaned_data["params"],
+                user=request.user,
+                timeout=form.cleaned_data["timeout"],
+            )
+        except InvalidParams as invalid:
+            field = "params" if invalid.field == "params" else f"params.{invalid.field}"
+            form.add_error("params", f"{field}: {invalid.message}")
+            messages.error(request, f"Not run: {field}: {invalid.message}")
+            return None
+        except (SkillNotRunnable, *RunUnavailable) as refused:
+            messages.error(request, f"Not run: {refused}")
+            return None
+        if run.is_queued:
+            link = reverse("admin:skills_skillrun_change", args=[run.pk])
+            messages.info(
+                request,
+                format_html(
+                    'Queued as <a href="{}">run {}</a> (a worker carries it out).', link, run.pk
+                ),
+            )
+        return run
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_change_permission(request):
@@ -210,6 +290,31 @@ class SkillAdmin(admin.ModelAdmin):
             return refused.errors
         messages.success(request, f"Imported {len(sources)} file(s): {report.summary()}.")
         return []
+
+
+@admin.register(SkillRun)
+class SkillRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "skill",
+        "version",
+        "status",
+        "is_queued",
+        "requested_by",
+        "agent",
+        "wall_seconds",
+        "created_at",
+    )
+    list_filter = ("status", "is_queued")
+    list_select_related = ("skill", "version", "requested_by", "agent")
+    search_fields = ("skill__slug", "error_type")
+    readonly_fields = [field.name for field in SkillRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # runs are made by running a skill
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(SkillVersion)

@@ -186,3 +186,22 @@ def output_excerpt(output: CapturedOutput) -> str:
         output.text[:OUTPUT_EXCERPT_CHARS]
         + f"\n[atom: excerpt of {output.total_bytes} bytes printed]"
     )
+
+
+def params_example(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Params to start from: the schema's first example, else each property's example or
+    default (the admin's "try it" form is prefilled with them)."""
+    if not schema:
+        return {}
+    examples = schema.get("examples")
+    if isinstance(examples, list) and examples and isinstance(examples[0], dict):
+        return dict(examples[0])
+    params = {}
+    for name, field in (schema.get("properties") or {}).items():
+        if not isinstance(field, Mapping):
+            continue
+        if isinstance(field.get("examples"), list) and field["examples"]:
+            params[name] = field["examples"][0]
+        elif "default" in field:
+            params[name] = field["default"]
+    return params
