@@ -104,6 +104,7 @@ def _plans_checked() -> None:
         "once per catalog generation: the catalog summary",
         lambda: catalog_summary(use_cache=False),
     )
+    catalog_summary()  # kept for the shapes below, as between two catalog changes
     shapes = [
         {"category": "data"},
         {"type": "fetch"},

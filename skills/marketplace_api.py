@@ -35,6 +35,24 @@ class MarketplaceFilters(Schema):
     page_size: int = Field(20, ge=1, le=settings.MARKETPLACE_MAX_PAGE_SIZE)
 
 
+class InstallCostOut(Schema):
+    package_count: int | None = Field(description="Packages the current version asks for.")
+    environment_key: str | None = Field(
+        description="The environment those packages make; null when this host refuses them."
+    )
+    environment_status: str | None = Field(
+        description="pending, building, ready or failed; null when never requested here."
+    )
+    is_warm: bool = Field(description="Built and present on this host: installing is a lookup.")
+    size_bytes: int | None
+    build_seconds: float | None = Field(description="How long its last build took.")
+    built_at: datetime | None
+    run_p50_seconds: float | None = Field(
+        description="Median run time of the current version (perf samples), when measured."
+    )
+    run_samples: int
+
+
 class SkillHitOut(Schema):
     slug: str
     category: str
@@ -51,6 +69,7 @@ class SkillHitOut(Schema):
     )
     created_at: datetime
     updated_at: datetime
+    cost: InstallCostOut
 
 
 class SearchPageOut(Schema):

@@ -36,6 +36,7 @@ from django.db.models.expressions import RawSQL
 from perf.operations import MARKETPLACE_SEARCH
 from perf.recording import measure_performance
 from skills.announcements import catalog_generation
+from skills.install_cost import CostSubject, InstallCost, install_costs
 from skills.models import Skill, SkillStatus
 from skills.models.catalog import SEARCH_CONFIG
 
@@ -180,6 +181,7 @@ class SearchHit:
     package_count: int | None
     created_at: datetime
     updated_at: datetime
+    cost: InstallCost
 
 
 @dataclass(frozen=True)
@@ -416,7 +418,7 @@ def _search(
         ordered = filtered.filter(match).order_by(*_ORDERINGS[sort])
         skills = list(_for_page(ordered)[offset : offset + page_size])
     return SearchPage(
-        items=[_hit(skill) for skill in skills],
+        items=_hits(skills),
         total=total,
         page=page,
         pages=pages,
@@ -506,10 +508,27 @@ def _for_page(queryset: QuerySet) -> QuerySet:
         "updated_at",
         "current_version__version",
         "current_version__requirements",
+        "current_version__content_hash",
     )
 
 
-def _hit(skill: Skill) -> SearchHit:
+def _hits(skills: list[Skill]) -> list[SearchHit]:
+    subjects = [_cost_subject(skill) for skill in skills]
+    costs = install_costs(subjects) if skills else {}
+    return [_hit(skill, costs[skill.slug]) for skill in skills]
+
+
+def _cost_subject(skill: Skill) -> CostSubject:
+    version = skill.current_version
+    return CostSubject(
+        slug=skill.slug,
+        language=skill.language,
+        requirements=tuple(version.requirements or []) if version else None,
+        content_hash=version.content_hash if version else None,
+    )
+
+
+def _hit(skill: Skill, cost: InstallCost) -> SearchHit:
     version = skill.current_version
     return SearchHit(
         slug=skill.slug,
@@ -522,9 +541,10 @@ def _hit(skill: Skill) -> SearchHit:
         version=version.version if version else None,
         install_count=skill.install_count,
         run_count=skill.run_count,
-        package_count=len(version.requirements or []) if version else None,
+        package_count=cost.package_count,
         created_at=skill.created_at,
         updated_at=skill.updated_at,
+        cost=cost,
     )
 
 

@@ -33,7 +33,8 @@ def test_without_a_query_total_and_facets_come_from_the_catalog_summary(
 ):
     settings.MARKETPLACE_CACHE_TTL = 0  # no cached pages: only the summary is kept
     skill_search()
-    with django_assert_num_queries(1):  # the page; nothing counts the catalog
+    # The page, its environments, its run times: nothing counts the catalog.
+    with django_assert_num_queries(3):
         page = skill_search(category="data", sort="popularity", page=2, page_size=2)
     assert page.total == 5
     assert slugs(page) == ["pandas-merge", "numpy-stats"]
@@ -56,7 +57,8 @@ def test_a_query_counts_its_matches_once_for_every_page_and_sort(
     catalog, django_assert_num_queries
 ):
     skill_search(query="pandas")
-    with django_assert_num_queries(1):  # the page; total and facets from the cached counts
+    # The page, its environments, its run times; total and facets from the cached counts.
+    with django_assert_num_queries(3):
         page = skill_search(query="pandas", category="data", sort="popularity", page=2, page_size=2)
     assert page.total == 4
     assert slugs(page) == ["pandas-merge", "excel-export"]

@@ -1,0 +1,164 @@
+"""What installing and running a skill costs, for a page of search results.
+
+For each skill: how many packages its current version asks for, the environment those packages
+make (the same key the installer builds under), whether that environment is already built and
+present on this host ("warm"), its size and last build time, and the median run time of the
+current version from the perf samples. A whole page costs two queries (environments, then run
+percentiles), whatever its size.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+
+from perf.analysis import percentile_interpolate
+from perf.models import Sample
+from skills.installer.backends import backend_get
+from skills.installer.builder import spec_for
+from skills.installer.keys import InterpreterError, python_interpreter_path
+from skills.models import Environment, EnvironmentBackend, EnvironmentStatus
+from skills.policy import PolicyError, policy_current
+from skills.requirements import RequirementError
+
+SKILL_RUN = "skill_run"
+
+
+@dataclass(frozen=True)
+class CostSubject:
+    """One result to price: its slug, and its current version (when it has one)."""
+
+    slug: str
+    language: str
+    requirements: tuple[str, ...] | None
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class InstallCost:
+    package_count: int | None
+    # None when this host would refuse to build it (policy, an invalid requirement).
+    environment_key: str | None
+    environment_status: str | None  # None: never requested here
+    is_warm: bool
+    size_bytes: int | None
+    build_seconds: float | None
+    built_at: datetime | None
+    run_p50_seconds: float | None
+    run_samples: int
+
+
+def install_costs(subjects: list[CostSubject]) -> dict[str, InstallCost]:
+    """The cost of each subject, by slug (two queries for the whole list)."""
+    fingerprint = _settings_fingerprint()
+    keys = {
+        subject.slug: _environment_key(subject.language, subject.requirements, fingerprint)
+        for subject in subjects
+        if subject.requirements is not None
+    }
+    environments = {
+        environment.key: environment
+        for environment in Environment.objects.filter(key__in={k for k in keys.values() if k})
+        .only("key", "status", "backend", "location", "size_bytes", "build_seconds", "ready_at")
+        .order_by()
+    }
+    runs = run_medians(
+        {subject.slug: subject.content_hash for subject in subjects if subject.content_hash}
+    )
+    costs = {}
+    for subject in subjects:
+        key = keys.get(subject.slug)
+        environment = environments.get(key) if key else None
+        p50, count = runs.get(subject.slug, (None, 0))
+        costs[subject.slug] = InstallCost(
+            package_count=len(subject.requirements) if subject.requirements is not None else None,
+            environment_key=key,
+            environment_status=environment.status if environment else None,
+            is_warm=environment is not None and _is_present(environment),
+            size_bytes=environment.size_bytes if environment else None,
+            build_seconds=environment.build_seconds if environment else None,
+            built_at=environment.ready_at if environment else None,
+            run_p50_seconds=p50,
+            run_samples=count,
+        )
+    return costs
+
+
+def _is_present(environment: Environment) -> bool:
+    if environment.status != EnvironmentStatus.READY:
+        return False
+    if environment.backend == EnvironmentBackend.DOCKER:
+        return True  # asking the engine per result would cost a round trip each
+    return backend_get(environment.backend).is_present(environment.location)
+
+
+def _settings_fingerprint() -> tuple[str, ...]:
+    """Everything besides the requirements that enters an environment key."""
+    return (
+        policy_current().version,
+        settings.ATOM_INSTALL_BACKEND,
+        settings.ATOM_DOCKER_BASE_IMAGE,
+        python_interpreter_path(),
+        settings.ATOM_NODE_BIN,
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def _environment_key(
+    language: str, requirements: tuple[str, ...], fingerprint: tuple[str, ...]
+) -> str | None:
+    # Parsing and normalizing requirements costs ~0.3 ms a skill: once per set and settings.
+    try:
+        return spec_for(language=language, requirements=list(requirements)).key
+    except (PolicyError, RequirementError, InterpreterError):
+        return None
+
+
+def run_medians(versions: dict[str, str]) -> dict[str, tuple[float, int]]:
+    """p50 and sample count of the successful `skill_run` samples of each (slug, content hash),
+    in one query over perf's (skill, version, operation) index."""
+    if not versions:
+        return {}
+    table = Sample._meta.db_table
+    pairs = list(versions.items())
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT skill, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration), COUNT(*) "
+            f"FROM {table} WHERE skill <> '' AND operation = %s AND ok "
+            "AND (skill, version) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+            "GROUP BY skill"
+        )
+        params = [SKILL_RUN, [slug for slug, _ in pairs], [version for _, version in pairs]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {slug: (p50, count) for slug, p50, count in cursor.fetchall()}
+    # SQLite has no ordered-set aggregate: rank each skill's durations and keep the (at most
+    # two) rows the median interpolates between, as perf.analysis does.
+    matches = " OR ".join(["(skill = %s AND version = %s)"] * len(pairs))
+    sql = (
+        "WITH ranked AS (SELECT skill, duration, "
+        "ROW_NUMBER() OVER (PARTITION BY skill ORDER BY duration) - 1 AS position, "
+        "COUNT(*) OVER (PARTITION BY skill) AS total "
+        f"FROM {table} WHERE skill <> '' AND operation = %s AND ok AND ({matches})) "
+        "SELECT skill, position, total, duration FROM ranked "
+        "WHERE position = CAST(0.5 * (total - 1) AS INTEGER) "
+        "OR position = CAST(0.5 * (total - 1) AS INTEGER) + 1"
+    )
+    params = [SKILL_RUN, *(value for pair in pairs for value in pair)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    positions: dict[str, dict[int, float]] = defaultdict(dict)
+    totals: dict[str, int] = {}
+    for slug, position, total, duration in rows:
+        positions[slug][position] = duration
+        totals[slug] = total
+    return {
+        slug: (percentile_interpolate(positions[slug], total, 0.5), total)
+        for slug, total in totals.items()
+    }
