@@ -1,22 +1,39 @@
 """Telling the rest of Atom that the catalog changed.
 
 A change is announced only after its transaction commits: the marketplace cache generation is
-bumped (so every cached search is invalidated at once, without scanning keys) and an event goes
-out on the channel layer for runners and live pages.
+bumped at once (so every cached search is invalidated, without scanning keys, before the caller
+returns) and an event is queued for the channel layer, for runners and live pages.
+
+Sending on the channel layer costs milliseconds (an event loop per send, a database or Redis
+round trip), so a background thread does it: the caller's path only appends to a queue. One
+thread sends in the order the changes committed, several queued events in one go; `flush`
+waits until all are sent, and runs at exit so a short-lived command that imports and exits
+still delivers its events. Python 3.12 refuses to start threads once the interpreter is
+shutting down, so every thread sending needs is started with the first event, not at exit.
 """
 
+import asyncio
+import atexit
 import logging
+import multiprocessing.util
+import os
+import threading
+from collections import deque
 from typing import Any
 
+from asgiref.sync import AsyncSingleThreadContext, async_to_sync
 from django.core.cache import cache
 from django.db import transaction
 
-from atom_site.events import publish_event
+from atom_site.events import apublish_event
 
 logger = logging.getLogger(__name__)
 
 CATALOG_GENERATION_KEY = "skills:catalog-generation"
 SKILLS_GROUP = "skills"
+EXIT_FLUSH_TIMEOUT = 10.0
+
+Event = tuple[str, dict[str, Any]]
 
 
 def catalog_generation() -> int:
@@ -43,9 +60,100 @@ def catalog_changed(event: str, changes: list[dict[str, Any]]) -> None:
 
     def announce() -> None:
         catalog_generation_bump()
-        try:
-            publish_event(SKILLS_GROUP, {"event": event, "skills": changes})
-        except Exception:  # the change is committed; a listener can read it back
-            logger.exception("could not publish %s for %d skill(s)", event, len(changes))
+        publisher.publish(SKILLS_GROUP, {"event": event, "skills": changes})
 
     transaction.on_commit(announce)
+
+
+class EventPublisher:
+    """Sends events on the channel layer from one daemon thread, in the order given."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._events: deque[Event] = deque()
+        self._condition = threading.Condition()
+        self._pending = 0  # queued or being sent
+        self._thread: threading.Thread | None = None
+
+    def publish(self, group: str, payload: dict[str, Any]) -> None:
+        with self._condition:
+            self._events.append((group, payload))
+            self._pending += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread_start()
+            self._condition.notify_all()
+
+    def _thread_start(self) -> None:
+        """Start the sender and wait until its threads exist (once per process)."""
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="atom-event-publisher", daemon=True
+        )
+        self._thread.start()
+        ready.wait(timeout=5)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every event published so far is sent (or failed); False on timeout."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    def after_fork(self) -> None:
+        """A forked child (a django-q2 worker) has no publisher thread; its parent sends what
+        the parent queued."""
+        self._reset()
+
+    def _run(self, ready: threading.Event) -> None:
+        # One event-loop thread, made now and reused for every batch (see the module's doc).
+        with AsyncSingleThreadContext():
+            async_to_sync(asyncio.sleep)(0)
+            ready.set()
+            while True:
+                with self._condition:
+                    self._condition.wait_for(lambda: self._events)
+                    batch = list(self._events)
+                    self._events.clear()
+                try:
+                    _events_send(batch)
+                finally:
+                    with self._condition:
+                        self._pending -= len(batch)
+                        self._condition.notify_all()
+
+
+def _events_send(batch: list[Event]) -> None:
+    async def send_all() -> None:
+        for group, payload in batch:
+            try:
+                await apublish_event(group, payload)
+            except Exception:  # the change is committed; a listener can read it back
+                logger.exception("could not publish %s", payload.get("event", "an event"))
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:
+        logger.exception("could not publish %d event(s)", len(batch))
+
+
+publisher = EventPublisher()
+
+
+def announcements_flush(timeout: float | None = None) -> bool:
+    """Wait until every catalog event announced in this process has been sent."""
+    return publisher.flush(timeout)
+
+
+def _flush_at_exit() -> None:
+    if not publisher.flush(EXIT_FLUSH_TIMEOUT):
+        logger.warning("some catalog events were not sent before exit")
+
+
+os.register_at_fork(after_in_child=publisher.after_fork)
+# Sending needs a thread pool (asgiref runs each loop in one), and thread pools refuse work once
+# the interpreter starts shutting down, before ordinary atexit handlers run: threading's own
+# exit hooks run earlier, newest first, so this one runs before concurrent.futures shuts down.
+getattr(threading, "_register_atexit", atexit.register)(_flush_at_exit)
+# Multiprocessing children (django-q2 workers) leave through os._exit, which skips exit hooks
+# but runs multiprocessing's finalizers.
+multiprocessing.util.Finalize(None, _flush_at_exit, exitpriority=100)

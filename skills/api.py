@@ -178,7 +178,12 @@ def skill_import(request: HttpRequest, files: File[list[UploadedFile]], approve:
                 "errors": [error.as_dict() for error in refused.errors],
             },
         )
-    return {**report.__dict__, "summary": report.summary()}
+    return {
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "summary": report.summary(),
+    }
 
 
 @router.get("/skills/export", summary="Download skills as a bundle (zip)")

@@ -162,8 +162,7 @@ def skill_update(
     """
     with measure_performance(SKILL_UPDATE, skill=source.filename):
         report = skills_import(sources=[source], actor=actor)
-        slug = (report.created or report.updated or report.unchanged)[0]
-        skill = Skill.objects.only("pk", "slug", "current_version").get(slug=slug)
+        [skill] = report.skills
         _mappings_change(
             add=[(agent, skill) for agent in agents_add],
             remove=[(agent, skill) for agent in agents_remove],

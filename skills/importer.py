@@ -48,6 +48,9 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # The skill rows found or written (existing ones first), for callers that go on to change
+    # them without reading them again.
+    skills: list[Skill] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> list[str]:
@@ -136,7 +139,7 @@ def skills_import(
             changes, report, conflicts = _plan(manifests, edits_make_versions)
             if conflicts:
                 raise ImportRefused(conflicts)
-            _apply(changes, actor=actor, approve=approve)
+            _apply(changes, report, actor=actor, approve=approve)
             if approve:
                 _approve_unchanged(report.unchanged, actor)
         return report
@@ -211,6 +214,7 @@ def _plan(
             changes.append(_Change(manifest, source, None, manifest.version))
             report.created.append(manifest.name)
             continue
+        report.skills.append(skill)
         if skill.content_hash == manifest.content_hash:
             report.unchanged.append(manifest.name)
             continue
@@ -271,7 +275,13 @@ SKILL_UPDATE_FIELDS = [
 ]
 
 
-def _apply(changes: list[_Change], *, actor: AbstractBaseUser | None, approve: bool) -> None:
+def _apply(
+    changes: list[_Change],
+    report: ImportReport,
+    *,
+    actor: AbstractBaseUser | None,
+    approve: bool,
+) -> None:
     """Write the planned changes with a fixed number of queries."""
     if not changes:
         return
@@ -286,6 +296,7 @@ def _apply(changes: list[_Change], *, actor: AbstractBaseUser | None, approve: b
             change.skill.status = SkillStatus.APPROVED
             change.skill.approved_by, change.skill.approved_at = actor, now
     Skill.objects.bulk_create([change.skill for change in created])
+    report.skills.extend(change.skill for change in created)
 
     new_versions = [_version_for(change) for change in changes if change.reuse_version is None]
     SkillVersion.objects.bulk_create(new_versions)
@@ -307,7 +318,13 @@ def _apply(changes: list[_Change], *, actor: AbstractBaseUser | None, approve: b
         if approve and change.skill.status != SkillStatus.APPROVED:
             change.skill.status = SkillStatus.APPROVED
             change.skill.approved_by, change.skill.approved_at = actor, now
-    if updated:
+    if len(updated) == 1:
+        # One plain UPDATE: bulk_update's CASE per field costs milliseconds to build.
+        skill = updated[0].skill
+        Skill.objects.filter(pk=skill.pk).update(
+            **{name: getattr(skill, name) for name in SKILL_UPDATE_FIELDS}
+        )
+    elif updated:
         Skill.objects.bulk_update([change.skill for change in updated], SKILL_UPDATE_FIELDS)
 
     SkillHistory.objects.bulk_create(_history_for(created, updated, actor=actor, approve=approve))

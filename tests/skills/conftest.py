@@ -44,3 +44,12 @@ def write_skill(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _catalog_events_sent_before_the_test_databases_go(django_db_setup):
+    """Events still queued at the end must not be sent into dropped test databases."""
+    yield
+    from skills.announcements import announcements_flush
+
+    announcements_flush(10)

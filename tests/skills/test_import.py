@@ -131,9 +131,8 @@ def test_a_skill_update_is_one_transaction_with_a_bounded_number_of_queries(
         skill_source(version="2.0.0", body="def run():\n    return {}\n").encode(),
     )
 
-    # savepoints 4, plan 2, version + skill + history 3, skill 1, mappings 3 — for any number
-    # of agents
-    with django_assert_num_queries(13):
+    # savepoints 4, plan 2, version + skill + history 3, mappings 3 — for any number of agents
+    with django_assert_num_queries(12):
         skill_update(source=source, agents_add=agents)
 
     skill = Skill.objects.get()
