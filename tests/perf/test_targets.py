@@ -14,7 +14,7 @@ from perf.targets import (
 
 
 def test_every_design_target_is_listed_once_with_a_limit_or_as_relative():
-    assert len(TARGETS) == len(TARGET_LIST) == 19
+    assert len(TARGETS) == len(TARGET_LIST) == 22
     relative = [target.key for target in TARGET_LIST if target.limit is None]
     assert relative == ["install_batch_of_3"]
     assert TARGETS["timing_sample_overhead"].limit == pytest.approx(5e-6)
@@ -51,6 +51,13 @@ def test_the_table_lists_every_target_and_says_which_were_not_run():
     assert update == ["skill_update", "5.00 ms", "5.90 ms", "< 500 ms (535 ms seen)", "≤ 10 ms",
                       "met"]  # fmt: skip
     assert next(row for row in rows if row[0] == "hot_reload")[-1] == "not run"
+
+
+def test_a_memory_target_is_judged_and_shown_in_bytes():
+    rows = table_rows([result_from_durations("runner_pool_idle_memory", [430 * 2**20])])
+
+    memory = next(row for row in rows if row[0] == "runner_pool_idle_memory")
+    assert memory == ["runner_pool_idle_memory", "430 MiB", "430 MiB", "—", "≤ 1 GB", "met"]
 
 
 def test_results_round_trip_through_json_and_compare_with_the_previous_run(tmp_path):
