@@ -232,7 +232,10 @@ PERF_CPU_WARNING = env_float("ATOM_PERF_CPU_WARNING", 80, minimum=1, maximum=100
 PERF_CPU_CRITICAL = env_float("ATOM_PERF_CPU_CRITICAL", 95, minimum=1, maximum=100)
 PERF_MEMORY_WARNING = env_float("ATOM_PERF_MEMORY_WARNING", 75, minimum=1, maximum=100)
 PERF_MEMORY_CRITICAL = env_float("ATOM_PERF_MEMORY_CRITICAL", 90, minimum=1, maximum=100)
-PERF_LOCKFILE_LOOKUP = env_str("ATOM_PERF_LOCKFILE_LOOKUP")  # dotted path, see docs/perf.md
+# (skill, version) -> lockfile text, for version regression alerts; see docs/perf.md.
+PERF_LOCKFILE_LOOKUP = env_str(
+    "ATOM_PERF_LOCKFILE_LOOKUP", "perf.lockfiles.lockfile_of_sampled_environment"
+)
 # /metrics: quantiles over this many seconds; a host's resources older than this are left out;
 # with a token set, a scrape must send "Authorization: Bearer <token>".
 PERF_METRICS_WINDOW = env_int("ATOM_PERF_METRICS_WINDOW", 300, minimum=10)

@@ -161,6 +161,8 @@ class VersionVerdictOut(Schema):
     count: int
     is_breached: bool
     environment_changes: str
+    previous_name: str = Field("", description="the version number, when versions are hashes")
+    name: str = ""
 
 
 class RegressionsOut(Schema):

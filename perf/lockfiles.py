@@ -12,6 +12,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from packaging.utils import canonicalize_name
 
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*===?\s*([^\s;\\]+)")
@@ -81,3 +82,44 @@ def lockfile_diff(old_text: str, new_text: str) -> LockfileDiff:
             if old[name] != new[name]
         },
     )
+
+
+def lockfile_of_sampled_environment(skill: str, version: str) -> str | None:
+    """The lockfile of the environment a skill version last ran in: the `environment_key` of
+    its newest sample, looked up among the installer's environments. The default
+    `PERF_LOCKFILE_LOOKUP`."""
+    from perf.models import Sample
+
+    key = (
+        Sample.objects.filter(skill=skill, version=version)
+        .exclude(environment_key="")
+        .order_by("-created_at")
+        .values_list("environment_key", flat=True)
+        .first()
+    )
+    if key is None:
+        return None
+    try:
+        environment = apps.get_model("skills", "Environment")
+    except LookupError:  # the installer is not part of this site
+        return None
+    found = environment.objects.filter(key=key).values_list("lockfile", flat=True).first()
+    return found or None
+
+
+def version_names(skill: str, versions: list[str]) -> dict[str, str]:
+    """What people call each version: samples of skill runs carry the content hash, which the
+    catalog maps to the version number ("1.2.0 (3f2a9c1d0b7e)"); other values stay as they are."""
+    try:
+        skill_version = apps.get_model("skills", "SkillVersion")
+    except LookupError:
+        return {version: version for version in versions}
+    numbers = dict(
+        skill_version.objects.filter(skill__slug=skill, content_hash__in=versions).values_list(
+            "content_hash", "version"
+        )
+    )
+    return {
+        version: f"{numbers[version]} ({version[:12]})" if version in numbers else version
+        for version in versions
+    }

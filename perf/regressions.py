@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 
 from perf.alerts import alert_close, alert_raise
 from perf.analysis import OperationSummary, summary, summary_of, window_check
-from perf.lockfiles import lockfile_diff
+from perf.lockfiles import lockfile_diff, version_names
 from perf.models import Alert, Baseline, Budget, Sample
 from perf.operations import SKILL_RUN, STATISTICS
 
@@ -73,6 +73,8 @@ class VersionVerdict:
     limit: float
     count: int
     environment_changes: str
+    previous_name: str = ""  # the version numbers when the versions are content hashes
+    name: str = ""
 
     @property
     def is_breached(self) -> bool:
@@ -88,8 +90,9 @@ class VersionVerdict:
     def message(self, threshold: float) -> str:
         changes = self.environment_changes or "no environment change known"
         return (
-            f"{self.operation} of {self.skill}: version {self.version} p95 {self.p95:.4g} s is "
-            f"{self.ratio:.2f}× version {self.previous_version}'s {self.previous_p95:.4g} s "
+            f"{self.operation} of {self.skill}: version {self.name or self.version} p95 "
+            f"{self.p95:.4g} s is {self.ratio:.2f}× version "
+            f"{self.previous_name or self.previous_version}'s {self.previous_p95:.4g} s "
             f"(threshold {threshold:g}×); environment: {changes}"
         )
 
@@ -289,6 +292,7 @@ def _version_verdict(operation, skill, previous, newest, since, until, threshold
         old_text, new_text = lookup(skill, previous), lookup(skill, newest)
         if old_text is not None and new_text is not None:
             changes = lockfile_diff(old_text, new_text).describe()
+    names = version_names(skill, [previous, newest])
     return VersionVerdict(
         operation,
         skill,
@@ -299,6 +303,8 @@ def _version_verdict(operation, skill, previous, newest, since, until, threshold
         threshold * previous_p95,
         found.count,
         changes,
+        names[previous],
+        names[newest],
     )
 
 

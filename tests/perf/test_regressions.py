@@ -160,3 +160,41 @@ def test_checks_run_judges_the_last_hour_of_every_operation(settings):
 
     assert checks_run() == {"regressions": 1, "budgets": 1, "versions": 0}
     assert set(Alert.objects.values_list("kind", flat=True)) == {"regression", "budget"}
+
+
+def test_a_version_alert_reads_the_lockfiles_of_the_environments_the_versions_ran_in(now, settings):
+    from skills.models import Environment, Skill, SkillVersion
+
+    settings.PERF_MIN_SAMPLES = 5
+    skill = Skill.objects.create(slug="csv-stats", category="data", type="utility")
+    for number, content_hash in (("1.0.0", "a" * 64), ("1.1.0", "b" * 64)):
+        SkillVersion.objects.create(
+            skill=skill, version=number, content_hash=content_hash, filename="s.py", source="x"
+        )
+    for key, lockfile in (("env-old", "pandas==2.2.0\n"), ("env-new", "pandas==2.2.3\n")):
+        Environment.objects.create(
+            key=key,
+            backend="uv",
+            interpreter="cpython-3.12",
+            platform="linux",
+            policy_version="1",
+            lockfile=lockfile,
+        )
+    old, new = (
+        {"skill": "csv-stats", "version": "a" * 64},
+        {"skill": "csv-stats", "version": "b" * 64},
+    )
+    samples_create("skill_run", [0.1] * 5, at=now - 2 * HOUR, environment_key="env-old", **old)
+    samples_create("skill_run", [0.4] * 5, at=now, environment_key="env-new", **new)
+
+    [verdict] = version_regressions_check(**_window(now))  # the default lockfile lookup
+
+    assert (verdict.previous_name, verdict.name) == (
+        f"1.0.0 ({'a' * 12})",
+        f"1.1.0 ({'b' * 12})",
+    )
+    alert = Alert.objects.get()
+    assert f"version 1.1.0 ({'b' * 12}) p95 0.4 s is 4.00× version 1.0.0 ({'a' * 12})'s" in (
+        alert.message
+    )
+    assert alert.message.endswith("environment: pandas 2.2.0 → 2.2.3")
