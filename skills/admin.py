@@ -213,7 +213,7 @@ class SkillAdmin(admin.ModelAdmin):
             messages.error(request, "You may not run this skill.")
             return redirect(reverse("admin:skills_skill_changelist"))
         version = skill.current_version
-        example = params_example(version.inputs_schema if version else None)
+        example = params_example(version)
         form = TryForm(request.POST or None, initial={"params": json.dumps(example, indent=2)})
         run = None
         if request.method == "POST" and form.is_valid():

@@ -188,14 +188,23 @@ def output_excerpt(output: CapturedOutput) -> str:
     )
 
 
-def params_example(schema: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Params to start from: the schema's first example, else each property's example or
-    default (the admin's "try it" form is prefilled with them)."""
-    if not schema:
+def params_example(version: SkillVersion | None) -> dict[str, Any]:
+    """Params to start from (the admin's "try it" form is prefilled with them): the skill's
+    first example input, else its inputs schema's first example, else each property's
+    example or default."""
+    if version is None:
         return {}
-    examples = schema.get("examples")
-    if isinstance(examples, list) and examples and isinstance(examples[0], dict):
-        return dict(examples[0])
+    examples = (version.metadata or {}).get("examples") or []
+    if examples and isinstance(examples[0].get("input"), dict):
+        return dict(examples[0]["input"])
+    schema = version.inputs_schema or {}
+    schema_examples = schema.get("examples")
+    if (
+        isinstance(schema_examples, list)
+        and schema_examples
+        and isinstance(schema_examples[0], dict)
+    ):
+        return dict(schema_examples[0])
     params = {}
     for name, field in (schema.get("properties") or {}).items():
         if not isinstance(field, Mapping):

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from skills.models import Skill, SkillRun
+from skills.models import Skill, SkillRun, SkillVersion
 from skills.runs import params_example
 
 pytestmark = [
@@ -97,11 +97,12 @@ def test_bad_params_are_refused_naming_the_field(admin_client, ready, params, me
     assert Skill.objects.get(pk=skill.pk).run_count == 0
 
 
-def test_params_example_prefers_the_schema_examples():
+def test_params_example_prefers_the_skills_own_examples_then_the_schemas():
     schema = {"examples": [{"a": 1}], "properties": {"a": {"default": 2}}}
+    with_examples = SkillVersion(inputs_schema=schema, metadata={"examples": [{"input": {"a": 0}}]})
 
-    assert params_example(schema) == {"a": 1}
-    assert params_example({"properties": {"a": {"default": 2}, "b": {"type": "string"}}}) == {
-        "a": 2
-    }
+    assert params_example(with_examples) == {"a": 0}
+    assert params_example(SkillVersion(inputs_schema=schema)) == {"a": 1}
+    defaults = {"properties": {"a": {"default": 2}, "b": {"type": "string"}}}
+    assert params_example(SkillVersion(inputs_schema=defaults)) == {"a": 2}
     assert params_example(None) == {}
