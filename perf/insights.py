@@ -1,10 +1,11 @@
 """What `perf analyze`, the dashboard and the report show: verdicts, slowest subjects, cache
 hit rates and per-agent figures, all aggregated in the database.
 
-Conventions the other apps follow so these figures exist: a `skill_load` or
-`marketplace_search` sample carries `cache="hit"` or `cache="miss"` in its context; an
-environment cache hit is its own operation (`environment_cache_hit`) beside `package_install`;
-workflow steps record `step_run` with `workflow`, `step` and `agent`.
+What the other apps record and these figures rely on: a `marketplace_search` sample carries
+`cache_hit` (true/false) in its context; a runner pool records `skill_load` or `hot_reload`
+beside a `skill_run` only when the call had to load the module; an environment cache hit is its
+own operation (`environment_cache_hit`) beside `package_install`; workflow steps record
+`step_run` with `workflow`, `step` and `agent`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from perf.analysis import OperationSummary, summary
 from perf.models import Baseline, Budget, Sample
 from perf.operations import (
     ENVIRONMENT_CACHE_HIT,
+    HOT_RELOAD,
     MARKETPLACE_SEARCH,
     PACKAGE_INSTALL,
     SKILL_LOAD,
+    SKILL_RUN,
 )
 
 
@@ -135,13 +138,32 @@ def cache_hit_rates(*, since: datetime, until: datetime) -> list[HitRate]:
         hits=Count("id", filter=Q(operation=ENVIRONMENT_CACHE_HIT)),
         total=Count("id", filter=Q(operation__in=[ENVIRONMENT_CACHE_HIT, PACKAGE_INSTALL])),
     )
-    rates = [HitRate("environments", environments["hits"], environments["total"])]
-    for name, operation in (("marketplace", MARKETPLACE_SEARCH), ("loader", SKILL_LOAD)):
-        counted = window.filter(operation=operation, context__has_key="cache").aggregate(
-            hits=Count("id", filter=Q(context__cache="hit")), total=Count("id")
-        )
-        rates.append(HitRate(name, counted["hits"], counted["total"]))
-    return rates
+    return [
+        HitRate("environments", environments["hits"], environments["total"]),
+        marketplace_hit_rate(window),
+        loader_hit_rate(window),
+    ]
+
+
+def marketplace_hit_rate(window) -> HitRate:
+    """Searches answered from the cache: `skill_search` records `cache_hit` (true/false)."""
+    counted = window.filter(operation=MARKETPLACE_SEARCH, context__has_key="cache_hit").aggregate(
+        hits=Count("id", filter=Q(context__cache_hit=True)), total=Count("id")
+    )
+    return HitRate("marketplace", counted["hits"], counted["total"])
+
+
+def loader_hit_rate(window) -> HitRate:
+    """Runs whose skill module was already loaded in its runner. A runner pool records
+    `skill_load` (first load) or `hot_reload` (new code) beside the `skill_run` only when the
+    call had to load; Docker runs load every time and are not the loader's."""
+    counted = window.aggregate(
+        runs=Count("id", filter=Q(operation=SKILL_RUN)),
+        docker=Count("id", filter=Q(operation=SKILL_RUN, context__backend="docker")),
+        loads=Count("id", filter=Q(operation__in=[SKILL_LOAD, HOT_RELOAD])),
+    )
+    runs = counted["runs"] - counted["docker"]
+    return HitRate("loader", max(0, runs - counted["loads"]), runs)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, FloatField, Max, Q
+from django.db.models import Avg, Count, FloatField, Max
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
+from perf.insights import marketplace_hit_rate
 from perf.models import Sample
-from perf.operations import MARKETPLACE_SEARCH, PACKAGE_INSTALL, SKILL_LOAD, WORKFLOW_VALIDATION
+from perf.operations import PACKAGE_INSTALL, SKILL_LOAD, WORKFLOW_VALIDATION
 
 PRELOAD_MIN_COLD_LOADS = 5
 PREBUILD_MIN_BUILDS = 2
@@ -43,7 +44,7 @@ def recommendations(*, since: datetime, until: datetime) -> list[Recommendation]
 
 def _skills_to_preload(window) -> list[Recommendation]:
     rows = (
-        window.filter(operation=SKILL_LOAD, context__cache="miss")
+        window.filter(operation=SKILL_LOAD)  # recorded only when a runner had to load
         .exclude(skill="")
         .values("skill")
         .annotate(cold=Count("id"), mean=Avg("duration"))
@@ -83,18 +84,15 @@ def _environments_to_prebuild(window) -> list[Recommendation]:
 
 
 def _cache_ttl(window) -> list[Recommendation]:
-    counted = window.filter(operation=MARKETPLACE_SEARCH, context__has_key="cache").aggregate(
-        hits=Count("id", filter=Q(context__cache="hit")), total=Count("id")
-    )
-    total, hits = counted["total"], counted["hits"]
-    if total < CACHE_MIN_SEARCHES or hits / total >= CACHE_LOW_HIT_RATE:
+    found = marketplace_hit_rate(window)
+    if found.total < CACHE_MIN_SEARCHES or found.rate >= CACHE_LOW_HIT_RATE:
         return []
     return [
         Recommendation(
             "cache_ttl",
             "marketplace",
             "raise the marketplace search cache TTL",
-            f"hit rate {hits / total:.0%} over {total} searches",
+            f"hit rate {found.rate:.0%} over {found.total} searches",
         )
     ]
 

@@ -100,9 +100,7 @@ def test_benchmark_of_an_unknown_operation_is_refused():
 
 
 def test_optimize_recommends_preloading_skills_with_many_cold_loads():
-    samples_create(
-        "skill_load", [0.02] * 6, at=timezone.now(), skill="pdf-tools", context={"cache": "miss"}
-    )
+    samples_create("skill_load", [0.02] * 6, at=timezone.now(), skill="pdf-tools")
 
     output = _run("optimize")
 

@@ -17,17 +17,44 @@ def window(now):
 def test_cache_hit_rates_of_environments_marketplace_and_loader(window):
     samples_create("environment_cache_hit", [0.001] * 3)
     samples_create("package_install", [1.0])
-    samples_create("marketplace_search", [0.01], context={"cache": "hit"})
-    samples_create("marketplace_search", [0.01], context={"cache": "miss"})
-    samples_create("skill_load", [0.01])  # says nothing about the cache: not counted
+    # As skills.search records them.
+    samples_create(
+        "marketplace_search", [0.001] * 3, context={"sort": "relevance", "cache_hit": True}
+    )
+    samples_create("marketplace_search", [0.01], context={"sort": "relevance", "cache_hit": False})
+    samples_create("marketplace_search", [0.01], context={"sort": "relevance"})  # raised early
+    # As a runner pool records them: a load or reload beside the run that needed it.
+    samples_create("skill_run", [0.01] * 5, skill="a")
+    samples_create("skill_load", [0.003], skill="a")
+    samples_create("hot_reload", [0.002], skill="a")
+    samples_create("skill_run", [0.5] * 2, skill="b", context={"backend": "docker"})
 
     rates = {rate.cache: (rate.hits, rate.total, rate.rate) for rate in cache_hit_rates(**window)}
 
     assert rates == {
         "environments": (3, 4, 0.75),
-        "marketplace": (1, 2, 0.5),
+        "marketplace": (3, 4, 0.75),
+        "loader": (3, 5, 0.6),
+    }
+
+
+def test_cache_hit_rates_of_an_empty_window_are_unknown(window):
+    rates = {rate.cache: (rate.hits, rate.total, rate.rate) for rate in cache_hit_rates(**window)}
+
+    assert rates == {
+        "environments": (0, 0, None),
+        "marketplace": (0, 0, None),
         "loader": (0, 0, None),
     }
+
+
+def test_a_low_marketplace_hit_rate_recommends_a_longer_cache_ttl(window):
+    samples_create("marketplace_search", [0.01] * 40, context={"cache_hit": False})
+    samples_create("marketplace_search", [0.001] * 10, context={"cache_hit": True})
+
+    [found] = [item for item in recommendations(**window) if item.kind == "cache_ttl"]
+
+    assert (found.subject, found.evidence) == ("marketplace", "hit rate 20% over 50 searches")
 
 
 def test_slowest_orders_subjects_by_mean_duration(window):
@@ -53,7 +80,7 @@ def test_agent_metrics_count_tasks_success_and_mean_time(window):
 def test_recommendations_name_environments_to_prebuild_and_serial_dags(window):
     samples_create("package_install", [2.0, 4.0], environment_key="abc123")
     samples_create("workflow_validation", [0.001], workflow="etl", context={"depth": 8, "steps": 9})
-    samples_create("marketplace_search", [0.01] * 60, context={"cache": "miss"})
+    samples_create("marketplace_search", [0.01] * 60, context={"cache_hit": False})
 
     found = {item.kind: item for item in recommendations(**window)}
 
