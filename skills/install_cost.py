@@ -22,7 +22,7 @@ from perf.models import Sample
 from skills.installer.backends import backend_get
 from skills.installer.builder import spec_for
 from skills.installer.keys import InterpreterError, python_interpreter_path
-from skills.models import Environment, EnvironmentBackend, EnvironmentStatus
+from skills.models import Environment, EnvironmentBackend, EnvironmentStatus, Skill
 from skills.policy import PolicyError, policy_current
 from skills.requirements import RequirementError
 
@@ -51,6 +51,17 @@ class InstallCost:
     built_at: datetime | None
     run_p50_seconds: float | None
     run_samples: int
+
+
+def cost_subject_of(skill: Skill) -> CostSubject:
+    """The subject of a skill loaded with its current version."""
+    version = skill.current_version
+    return CostSubject(
+        slug=skill.slug,
+        language=skill.language,
+        requirements=tuple(version.requirements or []) if version else None,
+        content_hash=version.content_hash if version else None,
+    )
 
 
 def install_costs(subjects: list[CostSubject]) -> dict[str, InstallCost]:

@@ -1,15 +1,28 @@
-"""The marketplace page: server-rendered search and skill detail over `skill_search`."""
+"""The marketplace page: server-rendered search and skill detail over `skill_search`, and the
+install / try buttons of a skill for signed-in users (the installer's `install_request` and
+`run_skill`, the functions behind the API too). Plain forms and links: no JavaScript needed."""
+
+import json
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
-from skills.models import Skill, SkillStatus, SkillType
+from skills.install_cost import cost_subject_of, install_costs
+from skills.installer.backends import InstallError
+from skills.installer.jobs import InstallRefused, install_request
+from skills.models import InstallJob, Skill, SkillStatus, SkillType
+from skills.policy import PolicyError
+from skills.requirements import RequirementError
+from skills.running import InvalidParams, SkillNotRunnable, run_skill
 from skills.search import SORTS, skill_search
 
 PAGE_SIZE = 20
+MAX_PARAMS_LENGTH = 65_536
 
 
 class MarketplaceForm(forms.Form):
@@ -74,14 +87,95 @@ def marketplace_index(request: HttpRequest) -> HttpResponse:
     return render(request, "marketplace/index.html", context)
 
 
-def marketplace_skill(request: HttpRequest, slug: str) -> HttpResponse:
+class TryForm(forms.Form):
+    params = forms.CharField(
+        required=False,
+        max_length=MAX_PARAMS_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="A JSON object: the skill's keyword arguments.",
+    )
+
+    def clean_params(self) -> dict:
+        text = self.cleaned_data["params"].strip() or "{}"
+        try:
+            params = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"not JSON: {error}") from None
+        if not isinstance(params, dict):
+            raise forms.ValidationError('must be a JSON object, e.g. {"text": "hi"}')
+        return params
+
+
+def _offered_skill(request: HttpRequest, slug: str) -> Skill:
     skill = get_object_or_404(Skill.objects.select_related("current_version"), slug=slug)
     if skill.status != SkillStatus.APPROVED and not request.user.is_staff:
         raise Http404("No such skill.")
+    return skill
+
+
+def _skill_page(
+    request: HttpRequest, skill: Skill, *, status: int = 200, **extra: object
+) -> HttpResponse:
     context = {
         "skill": skill,
         "version": skill.current_version,
         "versions": skill.versions.only("version", "content_hash", "requirements", "created_at"),
         "history": skill.history.select_related("version", "actor")[:50],
+        # Live, not cached: this is the page people install from.
+        "cost": install_costs([cost_subject_of(skill)])[skill.slug],
+        "try_form": TryForm(),
+        **extra,
     }
-    return render(request, "marketplace/skill.html", context)
+    return render(request, "marketplace/skill.html", context, status=status)
+
+
+def marketplace_skill(request: HttpRequest, slug: str) -> HttpResponse:
+    return _skill_page(request, _offered_skill(request, slug))
+
+
+@login_required
+@require_POST
+def marketplace_install(request: HttpRequest, slug: str) -> HttpResponse:
+    """Ask for the skill's environment; the job's page follows it."""
+    skill = _offered_skill(request, slug)
+    if skill.current_version is None:
+        return _skill_page(request, skill, status=409, install_error="It has no version yet.")
+    skill.current_version.skill = skill
+    try:
+        result = install_request(skill_versions=[skill.current_version])
+    except InstallRefused as refused:
+        return _skill_page(request, skill, status=422, install_problems=refused.problems)
+    return redirect("marketplace-install-job", job_id=result.jobs[0].pk)
+
+
+def marketplace_install_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(InstallJob.objects.select_related("environment"), pk=job_id)
+    context = {
+        "job": job,
+        "skills": list(job.skills.order_by("slug").values_list("slug", flat=True)),
+        "log": list(job.log_lines.values_list("text", flat=True)[:500]),
+    }
+    return render(request, "marketplace/install_job.html", context)
+
+
+@login_required
+@require_POST
+def marketplace_try(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run the skill once with the posted JSON params and show what came back."""
+    skill = _offered_skill(request, slug)
+    form = TryForm(request.POST)
+    if not form.is_valid():
+        return _skill_page(request, skill, status=400, try_form=form)
+    try:
+        result = run_skill(skill, form.cleaned_data["params"])
+    except InvalidParams as error:
+        form.add_error("params", f"{error.field}: {error.message}")
+        return _skill_page(request, skill, status=400, try_form=form)
+    except SkillNotRunnable as error:
+        return _skill_page(request, skill, status=409, try_form=form, try_error=str(error))
+    except (PolicyError, RequirementError) as error:
+        return _skill_page(request, skill, status=422, try_form=form, try_error=str(error))
+    except InstallError as error:
+        return _skill_page(request, skill, status=503, try_form=form, try_error=error.message)
+    output = json.dumps(result.result, indent=2, ensure_ascii=False) if result.ok else ""
+    return _skill_page(request, skill, try_form=form, run=result, run_output=output)

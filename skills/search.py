@@ -36,7 +36,7 @@ from django.db.models.expressions import RawSQL
 from perf.operations import MARKETPLACE_SEARCH
 from perf.recording import measure_performance
 from skills.announcements import catalog_generation
-from skills.install_cost import CostSubject, InstallCost, install_costs
+from skills.install_cost import InstallCost, cost_subject_of, install_costs
 from skills.models import Skill, SkillStatus
 from skills.models.catalog import SEARCH_CONFIG
 
@@ -513,19 +513,9 @@ def _for_page(queryset: QuerySet) -> QuerySet:
 
 
 def _hits(skills: list[Skill]) -> list[SearchHit]:
-    subjects = [_cost_subject(skill) for skill in skills]
+    subjects = [cost_subject_of(skill) for skill in skills]
     costs = install_costs(subjects) if skills else {}
     return [_hit(skill, costs[skill.slug]) for skill in skills]
-
-
-def _cost_subject(skill: Skill) -> CostSubject:
-    version = skill.current_version
-    return CostSubject(
-        slug=skill.slug,
-        language=skill.language,
-        requirements=tuple(version.requirements or []) if version else None,
-        content_hash=version.content_hash if version else None,
-    )
 
 
 def _hit(skill: Skill, cost: InstallCost) -> SearchHit:
