@@ -1,26 +1,24 @@
 """The demo catalog in skills_library/: every skill's metadata is complete and every offline
-example really runs and returns its documented output.
+example really runs, through Atom's own path, and returns its documented output.
 
-Interim harness: it builds environments with uv/npm and calls the entrypoint itself; it will
-switch to Atom's own install + runner path once those exist.
+Each skill is imported into the catalog and its examples are run with `run_skill`: the
+environment is built by the installer (uv for Python, npm for Node) and the call goes to a warm
+runner of that environment's pool. Environments are shared by requirement set and built once
+per session; each test puts their rows back in its own transaction, so the catalog stays clean.
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
 import pytest
+from django.db import transaction
+from django.test import override_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "skills_library"
@@ -33,26 +31,6 @@ BLOCK = {
 }
 PREFIX = {"python": "#", "node": "//"}
 REQUIRED = ("name", "version", "category", "type", "description", "tags", "entrypoint", "timeout")
-
-# Imports the skill from its file, calls the entrypoint with each input (JSON list on stdin) as
-# keyword arguments, and writes the list of results as JSON.
-PY_DRIVER = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("atom_skill", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-entry = getattr(module, sys.argv[2])
-json.dump([entry(**params) for params in json.load(sys.stdin)], sys.stdout)
-"""
-NODE_DRIVER = """
-const entry = require(process.argv[1])[process.argv[2]];
-const inputs = JSON.parse(require("fs").readFileSync(0, "utf8"));
-(async () => {
-  const results = [];
-  for (const params of inputs) results.push(await entry(params));
-  process.stdout.write(JSON.stringify(results));
-})().catch((err) => { console.error(err); process.exit(1); });
-"""
 
 
 @dataclass(frozen=True)
@@ -184,96 +162,70 @@ def test_metadata(skill: SkillFile):
             assert re.match(r"^(@[a-z0-9-]+/)?[a-z0-9._-]+(@.+)?$", dep), dep
 
 
-# --- each skill's examples, run for real ------------------------------------------------------
+# --- each skill's examples, run for real through run_skill -------------------------------------
 
 
-def _uv() -> str:
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if not uv and (ROOT / ".tools/bin/uv").exists():
-        uv = str(ROOT / ".tools/bin/uv")
-    if not uv:
-        pytest.fail("uv not found: run through bin/test, or `source bin/env.sh`")
-    return uv
+def manifest_of(skill: SkillFile):
+    from skills.manifest import manifest_read
 
-
-def _sh(command: list[str], **kwargs) -> None:
-    """Run a build command; on failure, show its output rather than a bare exit status."""
-    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{command[:3]} failed:\n{result.stdout}\n{result.stderr}"
-
-
-class Environments:
-    """One isolated environment per (language, dependency set), built on first use."""
-
-    def __init__(self, base: Path):
-        self.base = base
-        self.built: dict[tuple[str, tuple[str, ...]], Path] = {}
-
-    def get(self, language: str, deps: tuple[str, ...]) -> Path:
-        key = (language, deps)
-        if key not in self.built:
-            digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-            target = self.base / f"{language}-{digest}"
-            build = self._python if language == "python" else self._node
-            build(target, deps)
-            self.built[key] = target
-        return self.built[key]
-
-    def _python(self, target: Path, deps: tuple[str, ...]) -> None:
-        uv, env = _uv(), {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
-        _sh([uv, "venv", "--quiet", "--python", sys.executable, str(target)], env=env, timeout=120)
-        if deps:
-            python = str(target / "bin" / "python")
-            _sh([uv, "pip", "install", "--quiet", "--python", python, *deps], env=env, timeout=300)
-
-    def _node(self, target: Path, deps: tuple[str, ...]) -> None:
-        target.mkdir(parents=True)
-        (target / "package.json").write_text('{"private": true}')
-        if deps:
-            npm = shutil.which("npm") or pytest.fail("npm not found")
-            _sh(
-                [npm, "install", "--no-audit", "--no-fund", "--silent", *deps],
-                cwd=target,
-                timeout=300,
-            )
+    return manifest_read(skill.path)
 
 
 @pytest.fixture(scope="session")
-def environments(tmp_path_factory) -> Environments:
-    return Environments(tmp_path_factory.mktemp("skill-envs"))
+def demo_environments(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Build every requirement set the demo catalog needs once, with the installer; return
+    the environments directory and the rows that describe them (rolled back here, put back by
+    each test)."""
+    import skills.runtime
+    from perf.recording import buffer
+    from skills.installer.builder import environment_ensure
+    from skills.models import Environment
 
-
-def run_examples(skill: SkillFile, env: Path, inputs: list[dict]) -> list:
-    entrypoint = skill.atom["entrypoint"]
-    if skill.language == "python":
-        python = str(env / "bin" / "python")  # -I: isolated from user site and env, -B: no .pyc
-        command = [python, "-I", "-B", "-c", PY_DRIVER, str(skill.path), entrypoint]
-        extra = {}
-    else:
-        command = ["node", "-e", NODE_DRIVER, str(skill.path), entrypoint]
-        extra = {"NODE_PATH": str(env / "node_modules")}
-    result = subprocess.run(
-        command,
-        input=json.dumps(inputs),
-        capture_output=True,
-        text=True,
-        timeout=60 + sum(skill.atom["timeout"] for _ in inputs),
-        cwd=env,
-        env={**os.environ, **extra},
+    envs_dir = tmp_path_factory.mktemp("demo-envs")
+    sets = sorted(
+        {(m.language, tuple(m.dependencies)) for m in map(manifest_of, SKILLS)},
     )
-    assert result.returncode == 0, f"{skill} failed:\n{result.stderr}"
-    return json.loads(result.stdout)
+    with override_settings(ATOM_ENVS_DIR=envs_dir), django_db_blocker.unblock():
+        with transaction.atomic():
+            for language, requirements in sets:
+                environment_ensure(language=language, requirements=list(requirements))
+            rows = [
+                {name: value for name, value in row.items() if name != "id"}
+                for row in Environment.objects.values()
+            ]
+            transaction.set_rollback(True)
+        buffer.clear()  # samples of a transaction that never committed
+    yield envs_dir, rows
+    skills.runtime.shutdown()
 
 
+@pytest.fixture
+def demo_runtime(demo_environments, settings):
+    from skills.models import Environment
+
+    envs_dir, rows = demo_environments
+    settings.ATOM_ENVS_DIR = envs_dir
+    Environment.objects.bulk_create(Environment(**row) for row in rows)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("skill", SKILLS, ids=str)
-def test_examples_run(skill: SkillFile, environments: Environments):
+def test_examples_run_through_run_skill(skill: SkillFile, demo_runtime):
+    from skills.importer import SkillSource, skills_import
+    from skills.models import Skill
+    from skills.running import run_skill
+
     examples = offline_examples(skill)
     if not examples:
         pytest.skip(f"{skill}: every example needs the network")
-    env = environments.get(skill.language, skill.dependencies)
-    results = run_examples(skill, env, [ex["input"] for ex in examples])
-    for example, result in zip(examples, results, strict=True):
+    skills_import(sources=[SkillSource.from_path(skill.path)], approve=True)
+    imported = Skill.objects.select_related("current_version").get(slug=skill.atom["name"])
+
+    for example in examples:
+        call = run_skill(imported, example["input"])
+        assert call.error is None, f"{skill}: input {example['input']}: {call.error}"
+        assert call.cache in {"hit", "loaded", "reloaded"}
         if "output" in example:
-            assert result == example["output"], f"{skill}: input {example['input']}"
+            assert call.result == example["output"], f"{skill}: input {example['input']}"
         else:  # not deterministic: it must still return something JSON can encode
-            assert result is not None
+            assert call.result is not None
