@@ -47,7 +47,7 @@ MAX_WORD_LENGTH = 64
 TYPO_CANDIDATES = 200
 TYPO_MIN_RATIO = 0.6
 TYPO_MIN_LENGTH = 4
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # bumped whenever a cached shape (SearchPage, SearchHit, cells) changes
 # The catalog summary is recomputed per catalog generation, and at least this often (seconds).
 SUMMARY_MAX_AGE = 300
 # SQLite's FTS5 tables and the triggers keeping them in step (made by the migration).
