@@ -8,7 +8,7 @@ import skills.runtime
 from perf import recording
 from perf.models import Sample
 from skills.importer import SkillSource, skills_import
-from skills.models import Skill
+from skills.models import Agent, Skill
 from skills.running import InvalidParams, SkillNotRunnable, params_validate, run_skill
 from tests.skills.conftest import skill_source
 
@@ -103,3 +103,23 @@ def test_a_skill_without_a_version_is_not_runnable(db):
 
     with pytest.raises(SkillNotRunnable, match="empty has no version to run"):
         run_skill(skill, {})
+
+
+def test_a_reload_records_a_hot_reload_sample_and_every_run_counts(catalog_skill):
+    agent = Agent.objects.create(slug="reporter", name="Reporter")
+    catalog_skill("1.0.0", "def run(text):\n    return text.upper()\n")
+    run_skill(Skill.objects.get(slug="shout"), {"text": "a"}, agent=agent)
+    skill = catalog_skill("1.1.0", "def run(text):\n    raise ValueError(text)\n")
+    recording.buffer.clear()
+
+    failed = run_skill(skill, {"text": "b"}, agent=agent)
+    recording.flush()
+
+    assert (failed.ok, failed.error.type, failed.cache) == (False, "ValueError", "reloaded")
+    samples = Sample.objects.filter(skill="shout").order_by("operation")
+    assert [(sample.operation, sample.ok, sample.agent) for sample in samples] == [
+        ("hot_reload", True, "reporter"),
+        ("skill_run", False, "reporter"),
+    ]
+    assert samples[1].version == skill.current_version.content_hash
+    assert Skill.objects.get(pk=skill.pk).run_count == 2
