@@ -405,7 +405,10 @@ def _environment_build(
             verify_seconds=result.verify_seconds,
         )
     log(f"ready in {seconds:.2f} s at {location} ({size or 0} bytes)")
-    backend.after_ready(spec=spec, location=location)
+    try:
+        backend.after_ready(spec=spec, location=location)
+    except Exception:  # work for later builds: this one is ready whatever happens to it
+        logger.warning("environment %s: after-ready work failed", spec.key, exc_info=True)
     return Environment.objects.get(pk=environment_pk)
 
 

@@ -15,12 +15,14 @@ and interpreter tag (kept beside the cache) records that an archive was compiled
 
 import json
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
 
 from django.conf import settings
 
+from skills.installer.keys import Interpreter
 from skills.installer.process import child_environment, run_logged
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,13 @@ def bytecode_marker_dir() -> Path:
     return cache.parent / f"{cache.name}.bytecode"
 
 
+def cache_tag_of(interpreter: Interpreter) -> str:
+    """`cpython-3.12.1` → `cpython-312`, as `sys.implementation.cache_tag` names bytecode."""
+    implementation, version = interpreter.version.split("-", 1)
+    major, minor = version.split(".")[:2]
+    return f"{implementation}-{major}{minor}"
+
+
 def site_packages_of(location: str) -> Path | None:
     found = sorted(Path(location).glob("lib/python*/site-packages"))
     return found[0] if found else None
@@ -115,6 +124,48 @@ def _compile_quietly(*, python: str, location: str) -> None:
     except Exception:  # an optimization for later builds: never fatal
         if not sys.is_finalizing():  # a command that exits right after its build: no matter
             logger.warning("compiling the uv cache's bytecode failed", exc_info=True)
+
+
+def _metadata_inode(directory: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(os.path.join(directory, "METADATA"))
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def cache_bytecode_is_missing(*, location: str, cache_tag: str) -> bool:
+    """Whether an archive the environment at `location` is made of still lacks bytecode.
+
+    A few directory reads in this process: when every cached wheel is compiled already (the
+    usual case once the cache is warm), no interpreter is started at all.
+    """
+    archives = Path(settings.ATOM_UV_CACHE_DIR) / ARCHIVE_BUCKET
+    site_packages = site_packages_of(location)
+    if not archives.is_dir() or site_packages is None:
+        return False
+    marker_dir = bytecode_marker_dir()
+    markers = set(os.listdir(marker_dir)) if marker_dir.is_dir() else set()
+    names = os.listdir(archives)
+    unmarked = [name for name in names if f"{name}.{cache_tag}" not in markers]
+    if not unmarked:
+        return False
+    linked = {
+        _metadata_inode(os.path.join(site_packages, entry))
+        for entry in os.listdir(site_packages)
+        if entry.endswith(".dist-info")
+    }
+    linked.discard(None)
+    for name in unmarked:
+        archive = archives / name
+        try:
+            entries = os.listdir(archive)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info") and _metadata_inode(str(archive / entry)) in linked:
+                return True
+    return False
 
 
 def cache_bytecode_compile_later(*, python: str, location: str) -> threading.Thread:

@@ -18,7 +18,11 @@ from skills.installer.backends.base import (
     looks_unreachable,
     python_verify,
 )
-from skills.installer.bytecode import cache_bytecode_compile_later
+from skills.installer.bytecode import (
+    cache_bytecode_compile_later,
+    cache_bytecode_is_missing,
+    cache_tag_of,
+)
 from skills.installer.keys import EnvironmentSpec, interpreter_is_running, lock_key
 from skills.installer.locks import lock_load, lock_save
 from skills.installer.process import LogWriter, child_environment, run_logged
@@ -186,6 +190,6 @@ class UvBackend(Backend):
 
     def after_ready(self, *, spec: EnvironmentSpec, location: str) -> None:
         # The next environment made of these wheels gets their bytecode by hardlink.
-        cache_bytecode_compile_later(
-            python=str(Path(location) / "bin" / "python"), location=location
-        )
+        if cache_bytecode_is_missing(location=location, cache_tag=cache_tag_of(spec.interpreter)):
+            python = str(Path(location) / "bin" / "python")
+            cache_bytecode_compile_later(python=python, location=location)
