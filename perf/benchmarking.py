@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
@@ -24,18 +25,23 @@ from django.utils.module_loading import autodiscover_modules
 from perf.analysis import summary
 from perf.budgets import baseline_set
 from perf.models import Baseline, Sample
-from perf.recording import flush, measure_performance
+from perf.recording import buffer, flush, measure_performance
 
-BenchmarkFunction = Callable[[], None]
 TIMING_SAMPLE_OPERATION = "benchmark_timing_sample"
+
+
+class BenchmarkSkipped(Exception):
+    """Raised by a benchmark's setup when the running system has nothing to measure it on."""
 
 
 @dataclass(frozen=True)
 class Benchmark:
     operation: str
-    function: BenchmarkFunction
+    function: Callable[..., None]
     rounds: int
     inner: int  # calls per round, for operations too fast to time one at a time
+    setup: Callable[[], tuple] | None = None  # run once, untimed: the function's arguments
+    records: bool = False  # True when recording samples is what is measured
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,11 @@ class BenchmarkResult:
     p99: float
     minimum: float
     maximum: float
+    skipped: str = ""  # why it was not measured
+
+    @property
+    def is_measured(self) -> bool:
+        return not self.skipped
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -56,10 +67,19 @@ registry: dict[str, Benchmark] = {}
 
 
 def benchmark_register(
-    operation: str, *, rounds: int = 30, inner: int = 1
-) -> Callable[[BenchmarkFunction], BenchmarkFunction]:
-    def register(function: BenchmarkFunction) -> BenchmarkFunction:
-        registry[operation] = Benchmark(operation, function, rounds, inner)
+    operation: str,
+    *,
+    rounds: int = 30,
+    inner: int = 1,
+    setup: Callable[[], tuple] | None = None,
+    records: bool = False,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register `function(*setup())` as the benchmark of `operation`. Unless `records`, the
+    samples the operation itself records are not kept: a benchmark must not look like traffic
+    to the regression checks."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        registry[operation] = Benchmark(operation, function, rounds, inner, setup, records)
         return function
 
     return register
@@ -78,12 +98,21 @@ def _quantile(ordered: list[float], fraction: float) -> float:
 
 
 def benchmark_run(benchmark: Benchmark, *, rounds: int | None = None) -> BenchmarkResult:
-    timings = []
-    for _ in range(rounds or benchmark.rounds):
-        started = time.perf_counter()
-        for _ in range(benchmark.inner):
-            benchmark.function()
-        timings.append((time.perf_counter() - started) / benchmark.inner)
+    try:
+        arguments = benchmark.setup() if benchmark.setup is not None else ()
+    except BenchmarkSkipped as skipped:
+        return BenchmarkResult(benchmark.operation, 0, 0.0, 0.0, 0.0, 0.0, 0.0, str(skipped))
+    function, timings = benchmark.function, []
+    with _recording(benchmark.records):
+        try:
+            for _ in range(rounds or benchmark.rounds):
+                started = time.perf_counter()
+                for _ in range(benchmark.inner):
+                    function(*arguments)
+                timings.append((time.perf_counter() - started) / benchmark.inner)
+        except Exception as error:  # one operation failing must not stop the others' figures
+            reason = f"failed: {type(error).__name__}: {error}"
+            return BenchmarkResult(benchmark.operation, 0, 0.0, 0.0, 0.0, 0.0, 0.0, reason)
     ordered = sorted(timings)
     return BenchmarkResult(
         benchmark.operation,
@@ -110,6 +139,16 @@ def benchmarks_run(
         benchmark_samples_delete()
 
 
+@contextmanager
+def _recording(enabled: bool) -> Iterator[None]:
+    saved = buffer.enabled
+    buffer.configure(enabled=enabled and saved)
+    try:
+        yield
+    finally:
+        buffer.configure(enabled=saved)
+
+
 def baselines_set_from_results(results: list[BenchmarkResult]) -> list[Baseline]:
     with transaction.atomic():
         return [
@@ -122,10 +161,11 @@ def baselines_set_from_results(results: list[BenchmarkResult]) -> list[Baseline]
                 source=Baseline.Source.BENCHMARK,
             )
             for result in results
+            if result.is_measured
         ]
 
 
-@benchmark_register("timing_sample", rounds=30, inner=10_000)
+@benchmark_register("timing_sample", rounds=30, inner=10_000, records=True)
 def timing_sample_overhead() -> None:
     """One measured empty block: the whole cost of measuring a hot path."""
     with measure_performance(TIMING_SAMPLE_OPERATION):

@@ -254,8 +254,12 @@ class Command(BaseCommand):
                     f"{r.p99 * 1000:.4f}",
                 ]
                 for r in results
+                if r.is_measured
             ],
         )
+        for result in results:
+            if not result.is_measured:
+                self.stdout.write(f"  {result.operation}: not measured ({result.skipped})")
         if output is not None:
             output.write_text(json.dumps([r.as_dict() for r in results], indent=2))
             self.stdout.write(f"Wrote {output}")
