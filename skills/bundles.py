@@ -72,6 +72,14 @@ def sources_from_uploads(
                 sources.extend(bundle_read(upload, name=upload.name))
             except BundleInvalid as invalid:
                 errors.extend(invalid.errors)
+        elif (size := getattr(upload, "size", None)) and size > settings.ATOM_SKILL_MAX_BYTES:
+            # Refused before it is read into memory.
+            limit = settings.ATOM_SKILL_MAX_BYTES
+            errors.append(
+                SkillFileError(
+                    upload.name, 0, "file", f"is {size} bytes, over the limit of {limit} bytes"
+                )
+            )
         else:
             sources.append(SkillSource(upload.name, PurePosixPath(upload.name).name, upload.read()))
     return sources, errors
