@@ -109,3 +109,74 @@ def test_a_save_that_changes_nothing_writes_nothing(tmp_path):
 
     assert skill_file_sync(path).action == "unchanged"
     assert Skill.objects.get().versions.count() == 1
+
+
+def test_vims_backup_dance_makes_one_version_and_no_deprecation(watcher):
+    """vim (backupcopy=no) renames the file to a backup, writes a new file, deletes the backup."""
+    folder, wait_for = watcher
+    path = folder / "echo.py"
+    path.write_text(skill_source())
+    wait_for(1)
+    backup = folder / "echo.py~"
+
+    path.rename(backup)
+    path.write_text(skill_source(body="def run():\n    return {'saved': 'by vim'}\n"))
+    backup.unlink()
+
+    outcomes = wait_for(2)
+    time.sleep(0.2)  # let any straggling event arrive before counting
+    assert [o.action for o in outcomes] == ["created", "updated"]
+    skill = Skill.objects.get()
+    assert skill.status == SkillStatus.DRAFT
+    assert skill.versions.count() == 2
+    assert list(skill.history.values_list("action", flat=True)) == ["updated", "created"]
+
+
+def test_moving_a_file_moves_the_skill_without_a_new_version(watcher):
+    folder, wait_for = watcher
+    old = folder / "echo.py"
+    old.write_text(skill_source())
+    wait_for(1)
+    (folder / "texts").mkdir()
+    new = folder / "texts" / "echo-text.py"
+
+    old.rename(new)
+
+    outcomes = wait_for(3)
+    assert [(o.action, o.path) for o in outcomes[1:]] == [
+        ("unchanged", str(new.resolve())),
+        ("ignored", str(old.resolve())),
+    ]
+    skill = Skill.objects.get()
+    assert skill.source_path == str(new.resolve())
+    assert skill.status == SkillStatus.DRAFT
+    assert skill.versions.count() == 1
+
+
+def test_a_save_with_the_same_content_writes_nothing_through_the_watcher(watcher):
+    folder, wait_for = watcher
+    path = folder / "echo.py"
+    path.write_text(skill_source())
+    wait_for(1)
+    skill = Skill.objects.get()
+    before = (skill.current_version_id, skill.updated_at, skill.history.count())
+
+    save_like_an_editor(path, skill_source())
+
+    assert [o.action for o in wait_for(2)] == ["created", "unchanged"]
+    skill.refresh_from_db()
+    assert (skill.current_version_id, skill.updated_at, skill.history.count()) == before
+    assert skill.versions.count() == 1
+
+
+def test_the_development_autoreloader_ignores_skill_files(settings, tmp_path):
+    from django.utils.autoreload import StatReloader
+
+    settings.ATOM_SKILLS_DIR = tmp_path / "skills"
+    reloader = StatReloader()
+
+    reloader.notify_file_changed(tmp_path / "skills" / "echo.py")  # no restart
+
+    with pytest.raises(SystemExit) as restarted:
+        reloader.notify_file_changed(tmp_path / "settings.py")
+    assert restarted.value.code == 3
