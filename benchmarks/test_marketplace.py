@@ -6,10 +6,22 @@ repeat ≤ 2 ms p95 (printed: perf/targets.py has no key for it yet). On Postgre
 shape's plan is printed, and a shape that scans the whole skills table fails.
 """
 
+import http.client
 import itertools
+import os
+import socket
 import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
@@ -137,3 +149,140 @@ def _plan_printed(label: object, search) -> list[tuple[object, str]]:
         if "Seq Scan on skills_skill " in plan + " ":
             scans.append((label, sql))
     return scans
+
+
+# Load: 20 clients for 30 s against a real daphne ------------------------------------------------
+
+LOAD_CLIENTS = 20
+LOAD_SECONDS = 30.0
+
+
+@pytest.mark.django_db
+def test_load_20_clients_for_30_seconds_against_daphne(benchmark, catalog_100k, tmp_path):
+    """Loopback HTTP against `daphne atom_site.asgi:application`, the page cache on (as served):
+    a mix of category and type filters, full text and popular repeats over many pages. Prints
+    throughput and latency percentiles; any error or non-200 answer fails it."""
+    with _daphne(tmp_path) as port:
+        report = benchmark.pedantic(
+            lambda: _load(port, LOAD_CLIENTS, LOAD_SECONDS), rounds=1, iterations=1
+        )
+    latencies = sorted(report["latencies"])
+
+    def percentile(fraction: float) -> float:
+        return latencies[min(len(latencies) - 1, int(fraction * len(latencies)))]
+
+    benchmark.extra_info.update(
+        operation="marketplace_load",
+        requests=len(latencies),
+        errors=len(report["errors"]),
+        throughput_per_second=len(latencies) / LOAD_SECONDS,
+        p99_seconds=percentile(0.99),
+    )
+    print(  # noqa: T201 - a benchmark reports its figures
+        f"\nmarketplace load, {LOAD_CLIENTS} clients × {LOAD_SECONDS:.0f} s against daphne: "
+        f"{len(latencies)} requests, {len(latencies) / LOAD_SECONDS:.0f} req/s, "
+        f"{len(report['errors'])} errors; latency p50 {percentile(0.5) * 1000:.1f} ms, "
+        f"p95 {percentile(0.95) * 1000:.1f} ms, p99 {percentile(0.99) * 1000:.1f} ms"
+    )
+    assert not report["errors"], report["errors"][:5]
+    assert latencies
+
+
+def _load_paths() -> list[str]:
+    """The mix one client cycles through (starting at its own offset)."""
+    shapes = [{"category": category, "page": page} for category in CATEGORIES for page in (1, 2)]
+    shapes += [{"type": type_, "sort": "popularity"} for type_ in TYPES]
+    shapes += [{"query": query} for query in QUERIES]
+    shapes += [{"query": "pandas", "category": "data"}] * 8  # a popular search, cached
+    return [f"{URL}?{urlencode(shape)}" for shape in shapes]
+
+
+def _load(port: int, clients: int, seconds: float) -> dict:
+    paths = _load_paths()
+    deadline = time.monotonic() + seconds
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        index = number * 7
+        while time.monotonic() < deadline:
+            path = paths[index % len(paths)]
+            index += 1
+            started = time.perf_counter()
+            try:
+                connection.request("GET", path, headers={"Accept": "application/json"})
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                with lock:
+                    errors.append(f"{path}: {error!r}")
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            mine.append(time.perf_counter() - started)
+            if response.status != 200 or not body.startswith(b"{"):
+                with lock:
+                    errors.append(f"{path}: {response.status} {body[:200]!r}")
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "errors": errors}
+
+
+@contextmanager
+def _daphne(tmp_path: Path) -> Iterator[int]:
+    from tests.conftest import database_url_for_processes
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url_for_processes(),
+        REDIS_URL=settings.REDIS_URL,
+        ATOM_DATA_DIR=str(settings.ATOM_DATA_DIR),
+        ATOM_KEY_PREFIX=settings.ATOM_KEY_PREFIX,
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG="false",
+        DJANGO_SETTINGS_MODULE="atom_site.settings",
+    )
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    log = (tmp_path / "daphne.log").open("w")
+    process = subprocess.Popen(
+        [*command, "atom_site.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_until_answering(port, process, tmp_path / "daphne.log")
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_until_answering(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", URL)
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"daphne did not answer within 60 s: {log.read_text()[-2000:]}")
