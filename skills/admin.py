@@ -117,8 +117,15 @@ class SkillAdmin(admin.ModelAdmin):
     list_filter = ("status", "category", "type", "language")
     search_fields = ("slug", "description", "category")
     list_select_related = ("current_version",)
+    # What a skill is comes from its file, and status changes go through the actions (which
+    # record who and when): nothing here is edited by hand.
     readonly_fields = (
         "slug",
+        "status",
+        "category",
+        "type",
+        "description",
+        "tags",
         "current_version",
         "content_hash",
         "language",
