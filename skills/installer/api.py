@@ -1,6 +1,7 @@
 """The installs API: request installs (one skill or a batch), follow a job, read an environment,
 and resolve a set of skills' dependencies together. Mounted at the API root."""
 
+from dataclasses import asdict
 from datetime import datetime
 from uuid import UUID
 
@@ -11,7 +12,12 @@ from ninja import Field, Query, Router, Schema, Status
 
 from atom_site.auth import SIGNED_IN
 from skills.installer.backends import IndexUnreachableError
-from skills.installer.jobs import InstallRefused, install_job_retry, install_request
+from skills.installer.jobs import (
+    InstallConflict,
+    InstallRefused,
+    install_job_retry,
+    install_request,
+)
 from skills.installer.resolution import ResolutionRefused, dependencies_resolve
 from skills.models import (
     Agent,
@@ -164,6 +170,11 @@ class ResolutionOut(LanguageResolutionOut):
     )
 
 
+class ConflictsOut(Schema):
+    detail: str
+    conflicts: list[ConflictOut]
+
+
 def job_out(job: InstallJob, *, log_after: int = 0) -> dict:
     environment = job.environment
     return {
@@ -240,6 +251,9 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
         result = install_request(skill_versions=versions, agent=agent)
     except InstallRefused as refused:
         return Status(422, {"detail": str(refused), "problems": refused.problems})
+    except InstallConflict as conflict:
+        conflicts = [asdict(found) for found in conflict.conflicts]
+        return Status(409, {"detail": str(conflict), "conflicts": conflicts})
     return result
 
 
@@ -248,13 +262,19 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
 
 @router.post(
     "/installs/",
-    response={200: InstallJobOut, 202: InstallJobOut, 404: MessageOut, 422: RefusedOut},
+    response={
+        200: InstallJobOut,
+        202: InstallJobOut,
+        404: MessageOut,
+        409: ConflictsOut,
+        422: RefusedOut,
+    },
     auth=SIGNED_IN,
 )
 def install_create(request: HttpRequest, payload: InstallIn):
     """Install one skill's environment: 200 with a finished job on a cache hit, else 202 with
     the queued job to follow at `GET /installs/{id}`; 422 names each refused requirement and
-    the rule that refused it."""
+    the rule that refused it; 409 when the skill's own requirements contradict each other."""
     result = _request(request, [payload.skill], payload.version, payload.agent)
     if isinstance(result, Status):
         return result
@@ -264,7 +284,7 @@ def install_create(request: HttpRequest, payload: InstallIn):
 
 @router.post(
     "/installs/batch",
-    response={202: BatchOut, 404: MessageOut, 422: RefusedOut},
+    response={202: BatchOut, 404: MessageOut, 409: ConflictsOut, 422: RefusedOut},
     auth=SIGNED_IN,
 )
 def install_batch_create(request: HttpRequest, payload: BatchIn):

@@ -28,6 +28,7 @@ from skills.installer.builder import (
     spec_for,
 )
 from skills.installer.keys import EnvironmentSpec
+from skills.installer.resolution import Conflict, conflicts_precheck
 from skills.models import (
     Agent,
     Environment,
@@ -48,6 +49,15 @@ class InstallRefused(ValueError):
         self.problems = problems
 
 
+class InstallConflict(ValueError):
+    """A skill whose own requirements contradict each other: no environment can satisfy them,
+    so nothing is recorded or built."""
+
+    def __init__(self, conflicts: list[Conflict]) -> None:
+        super().__init__("; ".join(f"{c.package}: {c.reason}" for c in conflicts))
+        self.conflicts = conflicts
+
+
 @dataclass
 class InstallRequestResult:
     batch: uuid.UUID | None
@@ -60,8 +70,12 @@ def skill_version_spec(skill_version: SkillVersion) -> EnvironmentSpec:
     )
 
 
+def _label(skill_version: SkillVersion) -> str:
+    return f"{skill_version.skill.slug} {skill_version.version}"
+
+
 def _problems_of(skill_version: SkillVersion, error: Exception) -> list[dict[str, str]]:
-    label = f"{skill_version.skill.slug} {skill_version.version}"
+    label = _label(skill_version)
     if isinstance(error, PolicyError):
         violations: list[PolicyViolation] = error.violations
         return [
@@ -91,8 +105,10 @@ def install_request(
     """Record install jobs for these skill versions and have them built.
 
     Raises `InstallRefused` (nothing recorded) when any version's requirements are invalid or
-    refused by policy. With `run_now` the jobs run in this process before returning (the
-    management command, notebooks); otherwise they are enqueued after the commit.
+    refused by policy, and `InstallConflict` when a version's own requirements contradict each
+    other (the in-memory pre-check; the resolver's findings fail the job instead). With
+    `run_now` the jobs run in this process before returning (the management command,
+    notebooks); otherwise they are enqueued after the commit.
     """
     specs: dict[str, EnvironmentSpec] = {}
     members: dict[str, list[SkillVersion]] = {}
@@ -107,6 +123,16 @@ def install_request(
         members.setdefault(spec.key, []).append(skill_version)
     if problems:
         raise InstallRefused(problems)
+    conflicts = [
+        conflict
+        for skill_version in skill_versions
+        for conflict in conflicts_precheck(
+            requirement_sets={_label(skill_version): list(skill_version.requirements)},
+            language=skill_version.skill.language,
+        )
+    ]
+    if conflicts:
+        raise InstallConflict(conflicts)
     batch = uuid.uuid4() if len(skill_versions) > 1 else None
     jobs: list[InstallJob] = []
     queued: list[int] = []

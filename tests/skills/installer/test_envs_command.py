@@ -130,3 +130,32 @@ def test_the_admin_rebuild_action_queues_a_job(
     assert len(callbacks) == 1
     environment.refresh_from_db()
     assert environment.status == "pending"
+
+
+def test_the_admin_retry_action_queues_failed_jobs_only(
+    admin_client, envs_dir, django_capture_on_commit_callbacks
+):
+    environment = environment_ensure(language="python", requirements=["six"])
+    failed = InstallJob.objects.create(
+        environment=environment, status=InstallJobStatus.FAILED, error="index unreachable"
+    )
+    succeeded = InstallJob.objects.create(
+        environment=environment, status=InstallJobStatus.SUCCEEDED
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(
+            "/admin/skills/installjob/",
+            {"action": "retry_selected", "_selected_action": [failed.pk, succeeded.pk]},
+            follow=True,
+        )
+
+    assert [message.message for message in response.context["messages"]] == [
+        f"job {failed.pk} queued again"
+    ]
+    failed.refresh_from_db()
+    succeeded.refresh_from_db()
+    assert (failed.status, failed.error) == (InstallJobStatus.QUEUED, "")
+    assert succeeded.status == InstallJobStatus.SUCCEEDED
+    assert len([c for c in callbacks if "install_job_retry" in c.__qualname__]) == 1
+    assert list(failed.log_lines.values_list("text", flat=True)) == ["retry requested"]

@@ -9,6 +9,7 @@ from skills.models import (
     EnvironmentStatus,
     InstallJob,
     InstallJobStatus,
+    InstallLogLine,
     Skill,
     SkillStatus,
     SkillVersion,
@@ -236,3 +237,76 @@ def test_a_package_denied_after_the_request_is_never_installed(
     environment = Environment.objects.get()
     assert (environment.status, environment.build_count) == (EnvironmentStatus.PENDING, 0)
     assert not envs_dir.exists()
+
+
+def test_an_unresolvable_set_is_refused_with_409_and_the_conflict(api, envs_dir):
+    skill_add("alpha", ["six==1.16.0", "six<1.10"])
+    skill_add("beta", ["iniconfig"])
+
+    single = api.post("/api/installs/", {"skill": "alpha"}, content_type="application/json")
+    batch = api.post(
+        "/api/installs/batch", {"skills": ["beta", "alpha"]}, content_type="application/json"
+    )
+
+    assert single.status_code == 409
+    assert single.json()["conflicts"] == [
+        {
+            "package": "six",
+            "language": "python",
+            "requests": [
+                {"skill": "alpha 1.0.0", "specifier": "six==1.16.0"},
+                {"skill": "alpha 1.0.0", "specifier": "six<1.10"},
+            ],
+            "reason": "six==1.16.0 (alpha 1.0.0) is excluded by six<1.10",
+        }
+    ]
+    assert batch.status_code == 409
+    assert batch.json()["conflicts"] == single.json()["conflicts"]
+    assert (InstallJob.objects.count(), Environment.objects.count()) == (0, 0)
+
+
+def test_an_unresolvable_node_set_is_refused_with_409(api, envs_dir):
+    skill_add("alpha", ["is-number@^7.0.0", "is-number@<7"], language="node")
+
+    response = api.post("/api/installs/", {"skill": "alpha"}, content_type="application/json")
+
+    assert response.status_code == 409
+    [conflict] = response.json()["conflicts"]
+    assert (conflict["package"], conflict["language"]) == ("is-number", "node")
+    assert (InstallJob.objects.count(), Environment.objects.count()) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_log_lines_are_stored_while_the_job_runs(envs_dir):
+    import threading
+
+    from django.db import connection
+
+    from skills.installer.jobs import install_job_run, install_request
+    from tests.skills.installer.conftest import unique_requirement
+
+    version = skill_add("alpha", [unique_requirement()]).current_version
+    [job] = install_request(skill_versions=[version]).jobs  # queued for workers none run here
+
+    def run() -> None:
+        try:
+            install_job_run(job_pk=job.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    seen_while_running = []
+    while worker.is_alive():
+        status = InstallJob.objects.values_list("status", flat=True).get(pk=job.pk)
+        lines = InstallLogLine.objects.filter(job_id=job.pk).count()
+        if status == InstallJobStatus.RUNNING and lines:
+            seen_while_running.append(lines)
+    worker.join()
+
+    job.refresh_from_db()
+    assert job.status == InstallJobStatus.SUCCEEDED
+    total = InstallLogLine.objects.filter(job=job).count()
+    assert seen_while_running, "no log line was readable while the job ran"
+    assert min(seen_while_running) < total
+    assert len(set(seen_while_running)) > 1

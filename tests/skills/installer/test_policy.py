@@ -55,13 +55,46 @@ def test_too_many_requirements_are_refused(settings):
     [
         ("-e git+https://example.com/x.git", "installer options are not allowed"),
         ("--index-url https://evil.example/simple", "installer options are not allowed"),
+        ("--extra-index-url=https://evil.example/simple", "installer options are not allowed"),
+        ("--trusted-host evil.example", "installer options are not allowed"),
+        ("-r other-requirements.txt", "installer options are not allowed"),
         ("pkg @ https://example.com/pkg.whl", "direct URLs and VCS references are not allowed"),
+        ("git+https://example.com/x.git#egg=x", "direct URLs and VCS references are not allowed"),
+        ("pkg @ git+ssh://git@example.com/x.git", "direct URLs and VCS references are not allowed"),
+        ("https://example.com/pkg-1.0.tar.gz", "direct URLs and VCS references are not allowed"),
         ("./local/package", "local paths are not allowed"),
+        ("/opt/wheels/pkg-1.0-py3-none-any.whl", "local paths are not allowed"),
+        ("file:pkg", "local paths are not allowed"),
+        ("six\n--extra-index-url https://evil.example/simple", "direct URLs and VCS"),
+        ("six\n-r /etc/passwd", "is not a valid requirement"),
         ("six>=>1", "is not a valid requirement"),
+        ("", "is empty"),
     ],
 )
 def test_an_invalid_requirement_is_a_violation(requirement: str, reason: str):
     [violation] = policy_check("python", [requirement])
+
+    assert violation.rule == "valid-requirement"
+    assert violation.requirement == requirement
+    assert reason in violation.message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("requirement", "reason"),
+    [
+        ("lodash@git+https://github.com/lodash/lodash.git", "is not a semver range"),
+        ("lodash@https://example.com/lodash.tgz", "is not a semver range"),
+        ("lodash@file:../lodash", "is not a semver range"),
+        ("lodash@github:lodash/lodash", "is not a semver range"),
+        ("lodash@next", "is not a semver range"),
+        ("--registry=https://evil.example", "installer options are not allowed"),
+        ("../lodash", "is not a valid npm package name"),
+        ("Lodash@^4", "is not a valid npm package name"),
+    ],
+)
+def test_an_invalid_node_requirement_is_a_violation(requirement: str, reason: str):
+    [violation] = policy_check("node", [requirement])
 
     assert violation.rule == "valid-requirement"
     assert violation.requirement == requirement
