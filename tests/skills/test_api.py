@@ -185,3 +185,30 @@ def test_export_downloads_visible_skills_as_a_bundle(client, catalog):
     assert client.get("/api/skills/export?slug=gamma").json() == {
         "detail": "no such skill(s): gamma"
     }
+
+
+def test_a_version_detail_has_its_source_and_metadata(client, catalog):
+    response = client.get("/api/skills/alpha/versions/1.0.0")
+
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["version"], body["filename"], body["entrypoint"]) == ("1.0.0", "a.py", "run")
+    assert body["source"].startswith("# /// script\n")
+    assert body["metadata"]["category"] == "data"
+    assert client.get("/api/skills/alpha/versions/9.9.9").status_code == 404
+
+
+def test_an_agent_detail_lists_its_skills(staff_client, catalog):
+    staff_client.post(
+        "/api/agents/", {"slug": "bot", "name": "Bot"}, content_type="application/json"
+    )
+    staff_client.post("/api/agents/bot/skills", {"add": ["beta"]}, content_type="application/json")
+
+    assert staff_client.get("/api/agents/bot").json() == {
+        "slug": "bot",
+        "name": "Bot",
+        "kind": "service",
+        "description": "",
+        "skills": ["beta"],
+    }
+    assert [a["slug"] for a in staff_client.get("/api/agents/").json()] == ["bot"]
