@@ -180,3 +180,46 @@ def test_the_development_autoreloader_ignores_skill_files(settings, tmp_path):
     with pytest.raises(SystemExit) as restarted:
         reloader.notify_file_changed(tmp_path / "settings.py")
     assert restarted.value.code == 3
+
+
+def test_the_watch_command_turns_saves_into_versions_and_stops_on_sigterm(
+    tmp_path, manage_py, process_env
+):
+    import signal
+    import subprocess
+
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    watching = subprocess.Popen(
+        [*manage_py, "skills", "watch", "--path", str(folder)],
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watching.stdout.readline().startswith("Watching ")
+        path = folder / "echo.py"
+        save_like_an_editor(path, skill_source())
+        deadline = time.monotonic() + 20
+        while not Skill.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        save_like_an_editor(path, skill_source(version="1.1.0"))
+        while (
+            not Skill.objects.filter(current_version__version="1.1.0").exists()
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        watching.send_signal(signal.SIGTERM)
+        output, errors = watching.communicate(timeout=20)
+    finally:
+        watching.kill()
+
+    assert watching.returncode == 0, errors
+    assert output.strip() == "Watcher stopped."
+    skill = Skill.objects.get()
+    assert list(skill.versions.order_by("created_at").values_list("version", flat=True)) == [
+        "1.0.0",
+        "1.1.0",
+    ]
+    assert skill.source_path == str(path.resolve())
