@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -393,7 +394,20 @@ def _search(
     match, ranked_ids = Q(), None
     if not parsed.is_empty:
         match, ranked_ids = _text_match(parsed, filtered)
-    cells = _cells(parsed, match, unfiltered, status, generation=generation)
+    pages_offset = (page - 1) * page_size
+    ranked_page: list[int] | None = None
+
+    def count() -> Cells:
+        nonlocal ranked_page
+        matching = _filtered(unfiltered, status).filter(match)
+        if ranked_ids is not None and sort == "relevance" and connection.vendor == "postgresql":
+            cells, ranked_page = _postgres_cells_and_page(
+                parsed, matching, filters, pages_offset, page_size
+            )
+            return cells
+        return _query_cells(matching)
+
+    cells = _cells(parsed, unfiltered, status, count=count, generation=generation)
     total, facets = _total_and_facets(cells, filters)
     is_fuzzy = False
     if total == 0 and parsed.has_positive:
@@ -401,17 +415,17 @@ def _search(
         fuzzy_total, fuzzy_facets = _total_and_facets(_fuzzy_cells(fuzzy), filters)
         if fuzzy_total:
             is_fuzzy = True
-            total, facets = fuzzy_total, fuzzy_facets
+            total, facets, ranked_page = fuzzy_total, fuzzy_facets, None
             ranked_ids = _slice_of(
                 [pk for pk, category, type_ in fuzzy if _is_in(category, type_, filters)]
             )
     pages = max(1, math.ceil(total / page_size))
-    offset = (page - 1) * page_size
+    offset = pages_offset
     if offset >= total:
         skills = []
     elif ranked_ids is not None and (sort == "relevance" or is_fuzzy):
         # Rank only the page: the vendor's index hands back the ranked ids of this page.
-        page_ids = ranked_ids(offset, page_size)
+        page_ids = ranked_page if ranked_page is not None else ranked_ids(offset, page_size)
         by_id = {skill.pk: skill for skill in _for_page(Skill.objects.filter(pk__in=page_ids))}
         skills = [by_id[pk] for pk in page_ids if pk in by_id]
     else:
@@ -432,13 +446,14 @@ def _search(
 
 def _cells(
     parsed: ParsedQuery,
-    match: Q,
     unfiltered: dict[str, str | None],
     status: str | None,
     *,
+    count: Callable[[], Cells],
     generation: int | None,
 ) -> Cells:
-    """Counts per (category, type); `generation` None bypasses every cache."""
+    """Counts per (category, type) of the matches (`count` counts them when nothing cached
+    has them); `generation` None bypasses every cache."""
     if parsed.is_empty and not unfiltered["tag"]:
         return _summary_cells(status, generation=generation)
     key = ""
@@ -447,16 +462,59 @@ def _cells(
     cells = cache.get(key) if key else None
     if cells is None:
         if parsed.is_empty or parsed.has_positive:
-            cells = _query_cells(_filtered(unfiltered, status).filter(match))
+            cells = count()
         else:
             # Everything but the excluded: the catalog's cells minus the (indexed) matches of
             # the excluded terms, never a count of nearly the whole catalog.
-            cells = _cells(ParsedQuery(), Q(), unfiltered, status, generation=generation)
+            unmatched = _filtered(unfiltered, status)
+            cells = _cells(
+                ParsedQuery(),
+                unfiltered,
+                status,
+                count=lambda: _query_cells(unmatched),
+                generation=generation,
+            )
             excluded = _filtered(unfiltered, status).filter(_positive_match(parsed.excluded()))
             cells = _cells_minus(cells, _query_cells(excluded))
         if key:
             cache.set(key, cells, timeout=settings.MARKETPLACE_CACHE_TTL)
     return cells
+
+
+def _postgres_cells_and_page(
+    parsed: ParsedQuery,
+    matching: QuerySet,
+    filters: dict[str, str | None],
+    offset: int,
+    limit: int,
+) -> tuple[Cells, list[int]]:
+    """The cells and the ranked ids of one page in one pass over the matched rows: the heap
+    rows of a common term are read once, not once to count and again to rank."""
+    where_sql, where_params = _where_of(matching)
+    page_sql, page_params = "", []
+    for name in ("category", "type"):
+        if filters[name]:
+            page_sql += f" AND {name} = %s"
+            page_params.append(filters[name])
+    sql = (
+        "WITH matched AS MATERIALIZED (SELECT id, slug, category, type, "
+        "ts_rank(search, websearch_to_tsquery(%s::regconfig, %s)) AS rank "
+        f"FROM skills_skill WHERE TRUE{where_sql}) "
+        "SELECT NULL::bigint, category, type, COUNT(*) FROM matched GROUP BY category, type "
+        "UNION ALL (SELECT id, NULL, NULL, NULL FROM matched "
+        f"WHERE TRUE{page_sql} ORDER BY rank DESC, slug LIMIT %s OFFSET %s)"
+    )
+    params = [SEARCH_CONFIG, parsed.websearch(), *where_params, *page_params, limit, offset]
+    cells: Cells = {}
+    page_ids = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for pk, category, type_, count in cursor.fetchall():
+            if pk is None:
+                cells[category, type_] = count
+            else:
+                page_ids.append(pk)
+    return cells, page_ids
 
 
 def _cells_minus(cells: Cells, removed: Cells) -> Cells:
