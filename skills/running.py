@@ -21,7 +21,7 @@ from skills.installer.builder import (
 from skills.models import Agent, Environment, EnvironmentBackend, Skill, SkillLanguage, SkillVersion
 from skills.policy import PolicyError, policy_network_allowed
 from skills.requirements import RequirementError
-from skills.runtime import CallLimits, CallResult, RunnerPool, pool_for
+from skills.runtime import CallLimits, CallResult, RunnerPool, pool_for, registry
 from skills.runtime.docker import docker_call
 
 
@@ -81,11 +81,12 @@ def run_skill(
         raise SkillNotRunnable(f"{skill.slug} has no version to run")
     params = dict(params or {})
     params_validate(schema=version.inputs_schema, params=params)
+    metadata = version.metadata or {}
+    limits = call_limits(version=version, timeout=timeout)
     try:
         environment = environment_for_skill_version(skill_version=version)
     except (PolicyError, RequirementError) as refused:
         raise SkillNotRunnable(f"{skill.slug} {version.version}: {refused}") from None
-    metadata = version.metadata or {}
     network = policy_network_allowed(requested=bool(metadata.get("network")))
     call = {
         "skill_id": skill.slug,
@@ -93,10 +94,7 @@ def run_skill(
         "content_hash": version.content_hash,
         "entrypoint": version.entrypoint,
         "params": params,
-        "limits": CallLimits(
-            timeout=timeout if timeout is not None else version.timeout,
-            memory_mb=metadata.get("memory_mb"),
-        ),
+        "limits": limits,
     }
     if environment.backend == EnvironmentBackend.DOCKER:
         context = {"agent": agent.slug} if agent is not None else {}
@@ -119,6 +117,20 @@ def run_skill(
         )
     Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
     return result
+
+
+def call_limits(*, version: SkillVersion, timeout: float | None) -> CallLimits:
+    """The limits of one call of this version; SkillNotRunnable when this host's caps refuse
+    them (a ``memory_mb`` above ``ATOM_RUN_MEMORY_MAX_MB``, say)."""
+    limits = CallLimits(
+        timeout=timeout if timeout is not None else version.timeout,
+        memory_mb=(version.metadata or {}).get("memory_mb"),
+    )
+    try:
+        limits.resolved(registry().config)
+    except ValueError as refused:
+        raise SkillNotRunnable(f"{version.skill.slug} {version.version}: {refused}") from None
+    return limits
 
 
 def environment_ready_for(version: SkillVersion) -> Environment | None:

@@ -22,6 +22,7 @@ from skills.installer.backends import InstallError
 from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
 from skills.running import (
     SkillNotRunnable,
+    call_limits,
     environment_ready_for,
     params_validate,
     run_skill,
@@ -71,6 +72,7 @@ def skill_run_start(
     params = dict(params or {})
     params_validate(schema=version.inputs_schema, params=params)
     limit = run_timeout(version=version, requested=timeout)
+    call_limits(version=version, timeout=limit)
     is_queued = (
         queued or limit > settings.ATOM_RUN_SYNC_TIMEOUT or environment_ready_for(version) is None
     )

@@ -9,6 +9,7 @@ from django_q.conf import Conf
 
 from skills.models import Skill, SkillRun, SkillStatus
 from skills.running import run_skill
+from tests.skills.runtime.conftest import CATALOG_INPUTS
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -219,3 +220,14 @@ def test_only_the_user_who_asked_or_staff_may_read_a_run(client, api, ready):
     assert other.get(f"/api/runs/{run_id}").status_code == 403
     assert staff.get(f"/api/runs/{run_id}").json()["result"] == "A"
     assert api.get("/api/runs/999999").status_code == 404
+
+
+def test_a_skill_asking_for_more_memory_than_the_host_allows_is_409(api, ready, settings):
+    ready(extra="# memory_mb = 4096\n" + CATALOG_INPUTS)
+    settings.ATOM_RUN_MEMORY_MAX_MB = 1024
+
+    response = post_run(api, "shout", {"params": {"text": "a"}})
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "shout 1.0.0: memory_mb must be between 16 and 1024"}
+    assert SkillRun.objects.count() == 0
