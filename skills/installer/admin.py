@@ -1,5 +1,6 @@
 """Admin for environments and install jobs: status, sizes, uses, lockfiles and logs; actions to
-rebuild, delete (files too) and retry. Registered when `skills.admin` imports this module."""
+rebuild, delete (files too) and retry; the install slots in use. Registered when `skills.admin`
+imports this module."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -8,7 +9,7 @@ from django.utils.html import format_html
 
 from skills.installer.jobs import environment_rebuild, install_job_retry
 from skills.installer.maintenance import EnvironmentInUse, environment_delete
-from skills.models import Environment, InstallJob, InstallJobStatus
+from skills.models import Environment, InstallJob, InstallJobStatus, InstallSlot
 
 
 def _size(size: int | None) -> str:
@@ -175,3 +176,33 @@ class InstallJobAdmin(admin.ModelAdmin):
         for job in queryset.filter(status=InstallJobStatus.FAILED):
             install_job_retry(job_pk=job.pk)
             self.message_user(request, f"job {job.pk} queued again")
+
+
+@admin.register(InstallSlot)
+class InstallSlotAdmin(admin.ModelAdmin):
+    """What is being built right now across the cluster (read-only: a dead holder's slot is
+    taken over by the next build)."""
+
+    list_display = (
+        "number",
+        "held",
+        "environment_key",
+        "host",
+        "pid",
+        "claimed_at",
+        "heartbeat_at",
+    )
+    readonly_fields = list_display
+
+    @admin.display(boolean=True)
+    def held(self, slot: InstallSlot) -> bool:
+        return slot.is_held
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -159,3 +159,16 @@ def test_the_admin_retry_action_queues_failed_jobs_only(
     assert succeeded.status == InstallJobStatus.SUCCEEDED
     assert len([c for c in callbacks if "install_job_retry" in c.__qualname__]) == 1
     assert list(failed.log_lines.values_list("text", flat=True)) == ["retry requested"]
+
+
+def test_the_admin_lists_the_install_slots_held_across_the_cluster(admin_client, settings):
+    from skills.installer.slots import slot_try_claim
+
+    settings.MAX_CONCURRENT_INSTALLATIONS = 2
+    slot_try_claim(environment_key="0123456789abcdef")
+
+    listing = admin_client.get("/admin/skills/installslot/")
+
+    assert listing.status_code == 200
+    assert "0123456789abcdef" in listing.text
+    assert admin_client.get("/admin/skills/installslot/add/").status_code == 403
