@@ -9,6 +9,7 @@ its id. Either way the call itself is `skills.running.run_skill`.
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,16 +91,19 @@ def skill_run_start(
             attempts=0 if is_queued else 1,
         )
         if is_queued:
-            transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk))
+            transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk, timeout=limit))
     if is_queued:
         return run
     return _carry_out(run)
 
 
-def skill_run_enqueue(*, run_pk: int) -> None:
+def skill_run_enqueue(*, run_pk: int, timeout: float) -> None:
     from django_q.tasks import async_task
 
-    async_task("skills.tasks.run_skill_task", run_pk, group="runs")
+    # The worker's own limit covers an install on a miss and the call's timeout, so the
+    # cluster never kills a run the runtime would still let finish.
+    worker_timeout = math.ceil(timeout + settings.ATOM_INSTALL_TIMEOUT + STALE_MARGIN_SECONDS)
+    async_task("skills.tasks.run_skill_task", run_pk, group="runs", timeout=worker_timeout)
 
 
 def skill_run_execute(*, run_pk: int) -> SkillRun:

@@ -6,6 +6,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django_q.conf import Conf
+from django_q.models import OrmQ
 
 from skills.models import Skill, SkillRun, SkillStatus
 from skills.running import run_skill
@@ -231,3 +232,18 @@ def test_a_skill_asking_for_more_memory_than_the_host_allows_is_409(api, ready, 
     assert response.status_code == 409
     assert response.json() == {"detail": "shout 1.0.0: memory_mb must be between 16 and 1024"}
     assert SkillRun.objects.count() == 0
+
+
+def test_a_queued_run_gives_its_worker_time_for_an_install_and_the_call(api, ready, settings):
+    settings.ATOM_INSTALL_TIMEOUT = 100
+    ready()
+
+    response = post_run(api, "shout", {"params": {"text": "a"}, "queued": True, "timeout": 5})
+
+    [queued] = OrmQ.objects.all()
+    assert (queued.func(), queued.task["args"]) == (
+        "skills.tasks.run_skill_task",
+        (response.json()["id"],),
+    )
+    assert queued.task["timeout"] == 5 + 100 + 60
+    assert SkillRun.objects.get().status == "queued"
