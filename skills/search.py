@@ -289,7 +289,11 @@ def _cells_cache_key(
     return f"marketplace:cells:{CACHE_VERSION}:{generation}:{digest}"
 
 
-def _filtered(filters: dict[str, str | None], status: str | None) -> QuerySet:
+def _filtered(
+    filters: dict[str, str | None], status: str | None, *, is_counted: bool = False
+) -> QuerySet:
+    """The skills passing the filters; `is_counted` when all of them are to be counted rather
+    than a page listed in index order."""
     queryset = Skill.objects.all()
     if status is not None:
         queryset = queryset.filter(status=status)
@@ -299,12 +303,24 @@ def _filtered(filters: dict[str, str | None], status: str | None) -> QuerySet:
     if filters["tag"]:
         if connection.vendor == "postgresql":
             queryset = queryset.filter(tags__contains=[filters["tag"]])
-        else:  # SQLite has no JSON containment lookup
-            queryset = queryset.extra(
-                where=["EXISTS (SELECT 1 FROM json_each(skills_skill.tags) WHERE value = %s)"],
-                params=[filters["tag"]],
-            )
+        else:
+            queryset = _sqlite_tag_filtered(queryset, filters["tag"], is_counted=is_counted)
     return queryset
+
+
+def _sqlite_tag_filtered(queryset: QuerySet, tag: str, *, is_counted: bool) -> QuerySet:
+    # SQLite has no JSON containment lookup (nor an index for one). To count, the FTS5 table's
+    # tags column narrows the candidates to skills whose tags hold the tag's words, and
+    # json_each keeps those with exactly this tag; a page in index order just checks each row.
+    words = _WORD.findall(tag.lower())
+    if words and is_counted:
+        queryset = queryset.filter(
+            pk__in=RawSQL(_FTS_IDS, (f'tags : "{" ".join(words[:MAX_TERMS])}"',))
+        )
+    return queryset.extra(
+        where=["EXISTS (SELECT 1 FROM json_each(skills_skill.tags) WHERE value = %s)"],
+        params=[tag],
+    )
 
 
 # Facet cells ---------------------------------------------------------------------------------
@@ -399,7 +415,7 @@ def _search(
 
     def count() -> Cells:
         nonlocal ranked_page
-        matching = _filtered(unfiltered, status).filter(match)
+        matching = _filtered(unfiltered, status, is_counted=True).filter(match)
         if ranked_ids is not None and sort == "relevance" and connection.vendor == "postgresql":
             cells, ranked_page = _postgres_cells_and_page(
                 parsed, matching, filters, pages_offset, page_size
@@ -466,7 +482,7 @@ def _cells(
         else:
             # Everything but the excluded: the catalog's cells minus the (indexed) matches of
             # the excluded terms, never a count of nearly the whole catalog.
-            unmatched = _filtered(unfiltered, status)
+            unmatched = _filtered(unfiltered, status, is_counted=True)
             cells = _cells(
                 ParsedQuery(),
                 unfiltered,
@@ -474,7 +490,9 @@ def _cells(
                 count=lambda: _query_cells(unmatched),
                 generation=generation,
             )
-            excluded = _filtered(unfiltered, status).filter(_positive_match(parsed.excluded()))
+            excluded = _filtered(unfiltered, status, is_counted=True).filter(
+                _positive_match(parsed.excluded())
+            )
             cells = _cells_minus(cells, _query_cells(excluded))
         if key:
             cache.set(key, cells, timeout=settings.MARKETPLACE_CACHE_TTL)

@@ -39,6 +39,27 @@ def test_it_filters_by_type_tag_and_status(catalog):
     assert skill_search(category="no-such-category").total == 0
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_a_tag_matches_exactly_whatever_its_words(db, use_cache):
+    skill_create("series-a", tags=["time-series"], category="time")
+    skill_create("series-b", tags=["time", "series"], category="time")
+    skill_create("plus", tags=["c++", "TimeSeries"])
+    skill_create("symbols", tags=["+++"])
+    for tag, expected in [
+        ("time-series", ["series-a"]),
+        ("time", ["series-b"]),
+        ("c++", ["plus"]),
+        ("c", []),
+        ("+++", ["symbols"]),
+        ("TimeSeries", ["plus"]),
+        ("timeseries", []),
+    ]:
+        page = skill_search(tag=tag, use_cache=use_cache)
+        assert (slugs(page), page.total) == (expected, len(expected)), tag
+    page = skill_search(tag="time-series", query="series", use_cache=use_cache)
+    assert (slugs(page), page.facets["category"]) == (["series-a"], {"time": 1})
+
+
 def test_full_text_ranks_a_name_above_tags_above_a_description(catalog):
     skill_create("tables-tool", description="Nothing else.")
     skill_create("helper", description="Works on tables.")
