@@ -25,7 +25,7 @@ from skills.installer.backends import IndexUnreachableError, ResolutionError, ba
 from skills.installer.builder import spec_for
 from skills.installer.keys import environment_spec
 from skills.installer.perf import measured
-from skills.installer.semver import ranges_intersect
+from skills.installer.semver import SemverError, ranges_intersect
 from skills.policy import PolicyError, policy_current
 from skills.requirements import (
     NodeRequirement,
@@ -191,8 +191,14 @@ def _node_conflicts(requirement_sets: dict[str, list[str]]) -> list[Conflict]:
             wanted.setdefault(parsed.name, []).append((PackageRequest(label, text), parsed.range))
     conflicts = []
     for package, entries in sorted(wanted.items()):
-        if len(entries) < 2 or ranges_intersect([version for _, version in entries]):
+        if len(entries) < 2:
             continue
+        try:
+            if ranges_intersect([version for _, version in entries]):
+                continue
+        except SemverError:
+            continue  # a spelling the interval reading does not know: npm will judge it
+
         conflicts.append(
             Conflict(
                 package=package,

@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-PART = r"(?:0|[1-9][0-9]*|[xX*])"
+PART = r"(?:[0-9]+|[xX*])"
 VERSION = re.compile(
     rf"^v?({PART})(?:\.({PART}))?(?:\.({PART}))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
 )
