@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from perf.alerts import alert_acknowledge
 from perf.analysis import operation_is_known
 from perf.budgets import BudgetInvalidError, baselines_set_from_last_day, budget_set
-from perf.dashboard import operation_chart, overview, resource_chart
+from perf.dashboard import Overview, operation_chart, overview, resource_chart
 from perf.models import Alert, Baseline, Budget, Dashboard
 from perf.operations import STATISTICS
 from perf.windows import WindowError, window_parse
@@ -149,10 +149,10 @@ class DashboardAdmin(admin.ModelAdmin):
             "statistics": STATISTICS,
             "since_text": request.GET.get("since", "24h"),
             "until_text": request.GET.get("until", ""),
-            "operations": sorted(
-                [r.summary.operation for r in found.operations]
-                + [b.operation for b in found.unmeasured]
-            ),
+            # Measured operations first: the chart opens on one that has data.
+            "operations": [r.summary.operation for r in found.operations]
+            + [b.operation for b in found.unmeasured],
+            "chart_operation": _chart_operation(found),
         }
         return TemplateResponse(request, "admin/perf/dashboard.html", context, status=status)
 
@@ -218,6 +218,15 @@ class DashboardAdmin(admin.ModelAdmin):
         alert = alert_acknowledge(alert_id=alert_id, user=request.user)
         messages.success(request, f"Acknowledged: {alert.message}")
         return _back(request)
+
+
+def _chart_operation(found: Overview) -> str:
+    """The chart opens on the operation in worst shape: over budget or regressed, else the
+    busiest."""
+    reports = sorted(
+        found.operations, key=lambda r: (r.verdict == "ok", -r.summary.count, r.summary.operation)
+    )
+    return reports[0].summary.operation if reports else ""
 
 
 def _window(request: HttpRequest):

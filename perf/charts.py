@@ -34,15 +34,27 @@ def _nice_ceiling(value: float) -> float:
 
 
 def _number(value: float) -> str:
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
     return f"{value:.3g}"
+
+
+def _axis_top(lines: list[Line]) -> float:
+    """Fit the measured lines; a reference line (dashed) stretches the axis only when it is
+    within three times the data, so a far-off budget does not flatten the data."""
+    measured = [v for line in lines if not line.dashed for v in line.values if v is not None]
+    highest = max(measured, default=0.0)
+    references = [v for line in lines if line.dashed for v in line.values if v is not None]
+    near = [v for v in references if not highest or v <= 3 * highest]
+    return _nice_ceiling(max([highest, *near]) * 1.05)
 
 
 def line_chart(
     lines: list[Line], *, since: float, until: float, unit: str, title: str
 ) -> SafeString:
     """One SVG chart of several lines over [since, until] (epoch seconds)."""
-    values = [value for line in lines for value in line.values if value is not None]
-    top = _nice_ceiling(max(values, default=0.0))
+    top = _axis_top(lines)
     span = max(until - since, 1.0)
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -71,24 +83,30 @@ def line_chart(
         parts.append(
             f'<text x="{x(moment):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">{label}</text>'
         )
+    legend_x = LEFT + 8
     for index, line in enumerate(lines):
         colour = COLOURS[index % len(COLOURS)]
+        label = line.label
+        if line.dashed and any(value > top for value in line.values):
+            label += f" {_number(max(line.values))} (above)"
+            line = Line(line.label, [], [], dashed=True)
         points = " ".join(
             f"{x(moment):.1f},{y(value):.1f}"
             for moment, value in zip(line.times, line.values, strict=True)
             if value is not None
         )
         dash = ' stroke-dasharray="6 4"' if line.dashed else ""
-        parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"{dash}/>'
-        )
-        if len(line.times) == 1:
+        if points:
+            parts.append(
+                f'<polyline points="{points}" fill="none" stroke="{colour}" '
+                f'stroke-width="1.5"{dash}/>'
+            )
+        if len(line.times) == 1 and line.values[0] is not None:
             parts.append(
                 f'<circle cx="{x(line.times[0]):.1f}" cy="{y(line.values[0]):.1f}" r="2.5" '
                 f'fill="{colour}"/>'
             )
-        parts.append(
-            f'<text x="{LEFT + 8 + index * 130}" y="14" fill="{colour}">{escape(line.label)}</text>'
-        )
+        parts.append(f'<text x="{legend_x}" y="14" style="fill:{colour}">{escape(label)}</text>')
+        legend_x += len(label) * 6 + 18  # about 6 px per character at the chart's 10 px font
     parts.append("</svg>")
     return mark_safe("".join(parts))  # every text put in above is escaped

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  const root = document.getElementById("perf-dashboard");
+  const root = document.getElementById("perf-dashboard-page");
   if (!root || typeof uPlot === "undefined") {
     return;
   }
@@ -31,6 +31,17 @@
 
   function constant(value, length) {
     return new Array(length).fill(value === null || value === undefined ? null : value * 1000);
+  }
+
+  // 2500000 → "2.5M": resource axes span percentages to bytes per second.
+  function compact(value) {
+    const size = Math.abs(value);
+    for (const [limit, suffix] of [[1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
+      if (size >= limit) {
+        return `${+(value / limit).toFixed(1)}${suffix}`;
+      }
+    }
+    return `${+value.toFixed(2)}`;
   }
 
   function milliseconds(values) {
@@ -128,7 +139,7 @@
               {},
               ...chart.fields.map((field, i) => ({ label: field, stroke: COLOURS[i] })),
             ],
-            axes: [{}, { size: 70 }],
+            axes: [{}, { size: 60, values: (u, splits) => splits.map(compact) }],
           },
           [columns.time, ...chart.fields.map((field) => columns[field])],
         );
@@ -144,6 +155,7 @@
       operationChart(select.value);
     });
   }
+  select.value = root.dataset.chartOperation || select.value;
   operationChart(select.value);
   resourceCharts();
 })();

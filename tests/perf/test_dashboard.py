@@ -58,6 +58,7 @@ def test_the_dashboard_shows_percentiles_against_budget_and_baseline(staff_clien
         r for r in response.context["overview"].operations if r.summary.operation == "skill_load"
     ]
     assert (report.summary.count, report.budget, report.verdict) == (4, 1.0, "regressed")
+    assert response.context["chart_operation"] == "skill_load"  # the chart opens on trouble
     assert report.summary.p50 == pytest.approx(0.25)
     row = _row(response, "skill_load")
     assert "<td>250</td>" in row  # p50 in ms
