@@ -249,11 +249,12 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
         return Status(404, {"detail": missing or unknown_agent})
     try:
         result = install_request(skill_versions=versions, agent=agent)
+    except InstallConflict as conflict:
+        detail = "; ".join(f"{found.package}: {found.reason}" for found in conflict.conflicts)
+        conflicts = [asdict(found) for found in conflict.conflicts]
+        return Status(409, {"detail": detail, "conflicts": conflicts})
     except InstallRefused as refused:
         return Status(422, {"detail": str(refused), "problems": refused.problems})
-    except InstallConflict as conflict:
-        conflicts = [asdict(found) for found in conflict.conflicts]
-        return Status(409, {"detail": str(conflict), "conflicts": conflicts})
     return result
 
 

@@ -49,12 +49,24 @@ class InstallRefused(ValueError):
         self.problems = problems
 
 
-class InstallConflict(ValueError):
+class InstallConflict(InstallRefused):
     """A skill whose own requirements contradict each other: no environment can satisfy them,
-    so nothing is recorded or built."""
+    so nothing is recorded or built. A refusal too (rule "conflict", one problem per
+    requirement involved), for callers that handle every refusal alike."""
 
     def __init__(self, conflicts: list[Conflict]) -> None:
-        super().__init__("; ".join(f"{c.package}: {c.reason}" for c in conflicts))
+        super().__init__(
+            [
+                {
+                    "skill": request.skill,
+                    "requirement": request.specifier,
+                    "rule": "conflict",
+                    "message": f"{conflict.package}: {conflict.reason}",
+                }
+                for conflict in conflicts
+                for request in conflict.requests
+            ]
+        )
         self.conflicts = conflicts
 
 

@@ -260,9 +260,25 @@ def test_an_unresolvable_set_is_refused_with_409_and_the_conflict(api, envs_dir)
             "reason": "six==1.16.0 (alpha 1.0.0) is excluded by six<1.10",
         }
     ]
+    assert single.json()["detail"] == "six: six==1.16.0 (alpha 1.0.0) is excluded by six<1.10"
     assert batch.status_code == 409
     assert batch.json()["conflicts"] == single.json()["conflicts"]
     assert (InstallJob.objects.count(), Environment.objects.count()) == (0, 0)
+
+
+def test_a_conflict_is_also_a_refusal_for_callers_that_handle_refusals(envs_dir):
+    from skills.installer.jobs import InstallRefused, install_request
+
+    version = skill_add("alpha", ["six==1.16.0", "six<1.10"]).current_version
+
+    with pytest.raises(InstallRefused) as refused:
+        install_request(skill_versions=[version])
+
+    assert [(p["requirement"], p["rule"]) for p in refused.value.problems] == [
+        ("six==1.16.0", "conflict"),
+        ("six<1.10", "conflict"),
+    ]
+    assert InstallJob.objects.count() == 0
 
 
 def test_an_unresolvable_node_set_is_refused_with_409(api, envs_dir):
