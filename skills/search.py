@@ -55,6 +55,18 @@ SUMMARY_MAX_AGE = 300
 SQLITE_SEARCH_TABLES = ("skills_skill_fts", "skills_skill_trgm")
 SQLITE_SEARCH_TRIGGER_PREFIX = "skills_skill_search_"
 
+# PostgreSQL's `english` stop words: it leaves them out of every tsquery, so SQLite's query
+# leaves them out too (the same answers on both; and "a" no longer matches the whole catalog).
+STOP_WORDS = frozenset(
+    "i me my myself we our ours ourselves you your yours yourself yourselves he him his himself "
+    "she her hers herself it its itself they them their theirs themselves what which who whom "
+    "this that these those am is are was were be been being have has had having do does did "
+    "doing a an the and but if or because as until while of at by for with about against "
+    "between into through during before after above below to from up down in out on off over "
+    "under again further then once here there when where why how all any both each few more "
+    "most other some such no nor not only own same so than too very s t can will just don "
+    "should now".split()
+)
 _TOKEN = re.compile(r'"[^"]*"?|\S+')
 _WORD = re.compile(r"\w+")
 
@@ -82,6 +94,7 @@ class ParsedQuery:
     """Groups joined by OR; inside a group, terms are ANDed (negated ones excluded)."""
 
     groups: tuple[tuple[Term, ...], ...] = ()
+    is_stop_words_only: bool = False  # words were typed, all of them stop words: no match
 
     @property
     def is_empty(self) -> bool:
@@ -146,6 +159,7 @@ def query_parse(text: str) -> ParsedQuery:
     """
     groups: list[list[Term]] = [[]]
     count = 0
+    has_stop_words = False
     for token in _TOKEN.findall(text):
         if count >= MAX_TERMS:
             break
@@ -159,9 +173,13 @@ def query_parse(text: str) -> ParsedQuery:
         words = tuple(word[:MAX_WORD_LENGTH].lower() for word in _WORD.findall(token))
         if not words:
             continue
+        if len(words) == 1 and words[0] in STOP_WORDS:
+            has_stop_words = True
+            continue
         groups[-1].append(Term(words=words, is_negated=is_negated))
         count += 1
-    return ParsedQuery(groups=tuple(tuple(group) for group in groups if group))
+    kept = tuple(tuple(group) for group in groups if group)
+    return ParsedQuery(groups=kept, is_stop_words_only=has_stop_words and not kept)
 
 
 # Results ---------------------------------------------------------------------------------------
@@ -240,6 +258,17 @@ def skill_search(
             raise SearchInvalid(name, "must be at most 64 characters, without NUL")
     parsed = query_parse(query)
     filters = {"category": category or None, "type": type or None, "tag": tag or None}
+    if parsed.is_stop_words_only:
+        return SearchPage(
+            items=[],
+            total=0,
+            page=page,
+            pages=1,
+            page_size=page_size,
+            query="",
+            sort=sort,
+            facets={"category": {}, "type": {}},
+        )
     with measure_performance(MARKETPLACE_SEARCH, sort=sort) as measurement:
         # Read once per search: every cache key below is under this generation.
         generation = catalog_generation() if use_cache else None

@@ -91,10 +91,16 @@ def test_metacharacters_and_injection_attempts_are_plain_words(client, catalog, 
 
 
 def test_invalid_utf8_is_not_a_server_error(client, catalog):
+    # Django decodes bytes that are not UTF-8 as U+FFFD: no word, or not a slug.
     response = client.get(URL + "?query=%ff%fe%c3&category=%ff")
-    assert response.status_code in (200, 422)
-    response = client.get(URL + "?query=pand%e4s")
-    assert response.status_code == 200
+    assert response.status_code == 422
+    assert [error["loc"][-1] for error in response.json()["detail"]] == ["category"]
+    body = client.get(URL + "?query=%ff%fe%c3").json()
+    assert (body["query"], body["total"]) == ("", 8)
+    body = client.get(URL + "?query=pand%e4s&tag=%ff").json()
+    assert (body["query"], body["total"]) == ('"pand s"', 0)  # one token: a phrase
+    assert client.get("/marketplace/?query=%ff%fe&category=%ff").status_code == 400
+    assert client.get("/marketplace/?query=pand%e4s").status_code == 200
 
 
 def test_other_statuses_need_a_staff_user(client, catalog):

@@ -196,7 +196,16 @@ def test_the_query_is_parsed_into_quoted_terms():
     parsed = query_parse('Pandas "data  frame" -excel or NEAR*')
     assert parsed.websearch() == '"pandas" "data frame" -"excel" or "near"'
     assert parsed.fts5() == '(("pandas" AND "data frame") NOT ("excel")) OR ("near")'
-    assert query_parse("a " * 100).groups[0].__len__() == 16
+    assert len(query_parse("ab " * 100).groups[0]) == 16
+
+
+def test_stop_words_are_left_out_on_both_databases(catalog):
+    assert query_parse("the pandas of a frame").websearch() == '"pandas" "frame"'
+    assert query_parse('"read the rows"').websearch() == '"read the rows"'
+    assert query_parse("the or a").is_stop_words_only
+    page = skill_search(query="the or a -of")
+    assert (page.items, page.total, page.facets) == ([], 0, {"category": {}, "type": {}})
+    assert skill_search(query="count the words").total == 1
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plan")
