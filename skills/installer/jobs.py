@@ -35,6 +35,7 @@ from skills.models import (
     InstallJob,
     InstallJobStatus,
     InstallLogLine,
+    Skill,
     SkillVersion,
 )
 from skills.policy import PolicyError, PolicyViolation
@@ -149,6 +150,10 @@ def install_request(
     jobs: list[InstallJob] = []
     queued: list[int] = []
     with transaction.atomic():
+        # Popularity (the marketplace's sort): one more install asked for each skill.
+        Skill.objects.filter(pk__in={version.skill_id for version in skill_versions}).update(
+            install_count=F("install_count") + 1
+        )
         for key, spec in specs.items():
             environment = environment_row_for(spec)
             ready = environment_ready_lookup(key=key)

@@ -84,6 +84,7 @@ def test_installing_a_built_environment_is_a_finished_cache_hit(signed_in, tmp_p
     assert response.status_code == 302
     assert response["Location"] == f"/marketplace/installs/{job.pk}/"
     assert (job.status, job.cache_hit, job.environment_id) == ("succeeded", True, environment.pk)
+    assert Skill.objects.get(slug="frame-stats").install_count == 1
     html = signed_in.get(response["Location"]).content.decode()
     assert 'id="job-status">Succeeded<' in html
     assert "hit: already built here" in html
@@ -97,6 +98,7 @@ def test_installing_a_new_environment_queues_a_job_the_page_follows(signed_in):
     job = InstallJob.objects.get()
     assert job.status == InstallJobStatus.QUEUED
     assert list(job.skills.all()) == [skill]
+    assert Skill.objects.get(slug="frame-stats").install_count == 1
     html = signed_in.get(response["Location"]).content.decode()
     assert 'id="job-status">Queued<' in html
     assert '<meta http-equiv="refresh" content="2">' in html
@@ -112,6 +114,7 @@ def test_an_install_refused_by_policy_names_the_requirement_and_records_nothing(
     assert response.status_code == 422
     assert "<b>pandas</b>" in response.content.decode()
     assert InstallJob.objects.count() == 0
+    assert Skill.objects.get(slug="frame-stats").install_count == 0
 
 
 @pytest.mark.django_db
