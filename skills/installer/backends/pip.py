@@ -79,6 +79,22 @@ def lock_from_report(report: dict) -> tuple[str, bool]:
     return "\n".join(lines) + "\n", complete
 
 
+def scripts_point_at(*, workdir: Path, location: Path) -> list[str]:
+    """Console scripts name their interpreter by absolute path (pip has no relocatable mode):
+    point them at the environment's final place, where the rename will put it."""
+    rewritten = []
+    old, new = f"#!{workdir}/bin/", f"#!{location}/bin/"
+    for script in sorted((workdir / "bin").iterdir()):
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as handle:
+            if handle.read(len(old)) != old.encode():
+                continue
+        script.write_bytes(script.read_bytes().replace(old.encode(), new.encode(), 1))
+        rewritten.append(script.name)
+    return rewritten
+
+
 class PipBackend(Backend):
     name = "pip"
 
@@ -153,6 +169,7 @@ class PipBackend(Backend):
                     log("lock: some artifacts have no known hash; the lock is not kept")
         if not installed.ok:
             raise pip_failure(installed.output, what="install")
+        scripts_point_at(workdir=workdir, location=Path(self.location_for(spec.key)))
         finished = time.perf_counter()
         python_verify(spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout))
         return BuildResult(

@@ -1,6 +1,8 @@
-"""The pip backend (for machines without uv) and the npm backend (Node skills)."""
+"""The pip backend (for machines without uv), the npm backend (Node skills), and what both
+Python backends leave in place (console scripts that run)."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,6 +33,23 @@ def test_the_pip_backend_builds_a_verified_environment_with_hashes(envs_dir: Pat
     uv = environment_ensure(language="python", requirements=["six"], backend="uv")
     assert uv.key != environment.key
     assert Environment.objects.count() == 2
+
+
+@pytest.mark.parametrize("backend", ["uv", "pip"])
+def test_console_scripts_run_from_the_environments_final_place(envs_dir: Path, backend: str):
+    environment = environment_ensure(
+        language="python", requirements=["pyflakes>=3"], backend=backend
+    )
+
+    script = Path(environment.location) / "bin" / "pyflakes"
+    result = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=60, env={}
+    )
+
+    assert result.returncode == 0, result.stderr
+    [pinned] = re.findall(r"^pyflakes==(\S+)", environment.lockfile, re.MULTILINE)
+    assert result.stdout.split()[0] == pinned
+    assert ".tmp" not in script.read_text().splitlines()[0]
 
 
 def test_the_pip_backend_reinstalls_from_its_kept_lock(envs_dir: Path):
