@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
@@ -79,12 +80,20 @@ def marketplace_index(request: HttpRequest) -> HttpResponse:
         "clear": {name: link(**{name: ""}) for name in ("category", "type", "tag", "query")},
         "previous_url": link(page=result.page - 1) if result.page > 1 else "",
         "next_url": link(page=result.page + 1) if result.page < result.pages else "",
+        # A selection as a bundle: the skills import function reads it back.
+        "bundle_url": _bundle_url([item.slug for item in result.items]),
         "sorts": [
             {"name": sort, "url": link(sort=sort), "is_on": sort == (data["sort"] or "relevance")}
             for sort in SORTS
         ],
     }
     return render(request, "marketplace/index.html", context)
+
+
+def _bundle_url(slugs: list[str]) -> str:
+    if not slugs:
+        return ""
+    return reverse("api:skill_export") + "?" + urlencode([("slug", slug) for slug in slugs])
 
 
 class TryForm(forms.Form):
@@ -124,6 +133,7 @@ def _skill_page(
         # Live, not cached: this is the page people install from.
         "cost": install_costs([cost_subject_of(skill)])[skill.slug],
         "try_form": TryForm(),
+        "bundle_url": _bundle_url([skill.slug]),
         **extra,
     }
     return render(request, "marketplace/skill.html", context, status=status)

@@ -70,3 +70,20 @@ def test_drafts_are_hidden_from_everyone_but_staff(client, catalog):
     staff = get_user_model().objects.create_user("staff", password="pw-12345678", is_staff=True)
     client.force_login(staff)
     assert client.get("/marketplace/skills/pandas-draft/").status_code == 200
+
+
+def test_a_skill_or_the_listed_page_downloads_as_a_bundle(client, catalog):
+    import io
+    import zipfile
+
+    html = client.get("/marketplace/", {"category": "text"}).content.decode()
+    url = re.search(r'<p class="bundle"><a href="([^"]+)" download>', html)[1].replace("&amp;", "&")
+    assert url == "/api/skills/export?slug=slugify-text&slug=word-count"
+    with zipfile.ZipFile(io.BytesIO(client.get(url).content)) as bundle:
+        assert sorted(bundle.namelist()) == [
+            "manifest.json",
+            "skills/slugify-text.py",
+            "skills/word-count.py",
+        ]
+    html = client.get("/marketplace/skills/http-fetch/").content.decode()
+    assert '<a href="/api/skills/export?slug=http-fetch" download>' in html
