@@ -57,6 +57,7 @@ def test_a_build_waits_while_every_slot_is_held_by_another_process(
     stdout, stderr = builder.communicate(timeout=120)
 
     assert builder.returncode == 0, stderr
+    assert "waiting for an install slot" in stderr
     environment = Environment.objects.get()
     assert json.loads(stdout.strip().splitlines()[-1])["key"] == environment.key
     assert environment.status == EnvironmentStatus.READY
