@@ -85,6 +85,29 @@ def test_an_import_invalidates_cached_searches(
     assert slugs(skill_search(query="echo", status=None)) == ["echo-text"]
 
 
+def test_an_update_invalidates_cached_searches(write_skill, django_capture_on_commit_callbacks):
+    path = write_skill("echo.py", name="echo-text", category="text")
+    with django_capture_on_commit_callbacks(execute=True):
+        skills_import(sources=sources_from_paths([path.parent])[0], approve=True)
+    assert skill_search(category="text").total == 1
+    write_skill("echo.py", name="echo-text", category="strings", version="1.1.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        skills_import(sources=sources_from_paths([path.parent])[0])
+    assert skill_search(category="text").total == 0
+    page = skill_search(category="strings")
+    assert ([item.version for item in page.items], page.facets["category"]) == (
+        ["1.1.0"],
+        {"strings": 1},
+    )
+
+
+def test_without_a_ttl_pages_are_not_cached(catalog, settings):
+    settings.MARKETPLACE_CACHE_TTL = 0
+    assert "csv-reader" in slugs(skill_search(query="pandas"))
+    Skill.objects.filter(slug="csv-reader").delete()  # no announcement
+    assert "csv-reader" not in slugs(skill_search(query="pandas"))
+
+
 def test_approving_invalidates_cached_searches(catalog, staff, django_capture_on_commit_callbacks):
     assert skill_search(query="pandas").total == 4
     with django_capture_on_commit_callbacks(execute=True):
