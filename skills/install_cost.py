@@ -21,7 +21,7 @@ from perf.analysis import percentile_interpolate
 from perf.models import Sample
 from skills.installer.backends import backend_get
 from skills.installer.builder import spec_for
-from skills.installer.keys import InterpreterError, python_interpreter_path
+from skills.installer.keys import InterpreterError
 from skills.models import Environment, EnvironmentBackend, EnvironmentStatus, Skill
 from skills.policy import PolicyError, policy_current
 from skills.requirements import RequirementError
@@ -114,7 +114,7 @@ def _settings_fingerprint() -> tuple[str, ...]:
         policy_current().version,
         settings.ATOM_INSTALL_BACKEND,
         settings.ATOM_DOCKER_BASE_IMAGE,
-        python_interpreter_path(),
+        settings.ATOM_INSTALL_PYTHON,  # python_interpreter_path() resolves it: a syscall each
         settings.ATOM_NODE_BIN,
     )
 

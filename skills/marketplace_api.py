@@ -1,15 +1,17 @@
 """The marketplace API: one search endpoint over `skills.search.skill_search`."""
 
+import dataclasses
+import json
 from datetime import datetime
 from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from skills.models import SkillStatus, SkillType
-from skills.search import SearchInvalid, skill_search
+from skills.search import SearchInvalid, SearchPage, skill_search
 
 router = Router(tags=["marketplace"])
 
@@ -94,6 +96,21 @@ def marketplace_search(request: HttpRequest, filters: Query[MarketplaceFilters])
     if filters.status != SkillStatus.APPROVED and not request.user.is_staff:
         raise PermissionDenied("only staff users may search skills that are not approved")
     try:
-        return skill_search(**filters.dict())
+        page = skill_search(**filters.dict())
     except SearchInvalid as error:
         return Status(422, {"detail": [{"loc": ["query", error.field], "msg": error.message}]})
+    return HttpResponse(search_page_json(page), content_type="application/json")
+
+
+def search_page_json(page: SearchPage) -> str:
+    """The page as `SearchPageOut` JSON, encoded straight from the dataclasses: pydantic's
+    field-by-field validation of 20 items cost ~3 ms a request (a test keeps the shapes equal)."""
+    return json.dumps(dataclasses.asdict(page), default=_json_value)
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        # As pydantic writes it: microseconds, and Z for UTC.
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -109,3 +111,13 @@ def test_other_statuses_need_a_staff_user(client, catalog):
     client.force_login(staff)
     body = client.get(URL, {"status": "draft"}).json()
     assert [item["slug"] for item in body["items"]] == ["pandas-draft"]
+
+
+def test_the_answer_has_exactly_the_documented_schema(client, catalog):
+    from skills.marketplace_api import InstallCostOut, SearchPageOut
+    from skills.search import skill_search
+
+    body = client.get(URL, {"query": "pandas", "page_size": 3}).json()
+    documented = SearchPageOut.model_validate(skill_search(query="pandas", page_size=3))
+    assert body == json.loads(documented.model_dump_json())
+    assert set(body["items"][0]["cost"]) == set(InstallCostOut.model_fields)
