@@ -1,6 +1,5 @@
 """The marketplace API: one search endpoint over `skills.search.skill_search`."""
 
-import dataclasses
 import json
 from datetime import datetime
 from typing import Literal
@@ -105,7 +104,12 @@ def marketplace_search(request: HttpRequest, filters: Query[MarketplaceFilters])
 def search_page_json(page: SearchPage) -> str:
     """The page as `SearchPageOut` JSON, encoded straight from the dataclasses: pydantic's
     field-by-field validation of 20 items cost ~3 ms a request (a test keeps the shapes equal)."""
-    return json.dumps(dataclasses.asdict(page), default=_json_value)
+    # Shallow on purpose: dataclasses.asdict deep-copies every value (~2 ms a page).
+    data = {
+        **vars(page),
+        "items": [{**vars(item), "cost": vars(item.cost)} for item in page.items],
+    }
+    return json.dumps(data, default=_json_value)
 
 
 def _json_value(value: object) -> str:
