@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.staticfiles import finders
 from django.test import Client
 
 from skills.models import InstallJob, InstallJobStatus, Skill, SkillVersion
@@ -89,6 +90,7 @@ def test_installing_a_built_environment_is_a_finished_cache_hit(signed_in, tmp_p
     assert 'id="job-status">Succeeded<' in html
     assert "hit: already built here" in html
     assert 'http-equiv="refresh"' not in html
+    assert "<script" not in html
 
 
 @pytest.mark.django_db
@@ -101,7 +103,11 @@ def test_installing_a_new_environment_queues_a_job_the_page_follows(signed_in):
     assert Skill.objects.get(slug="frame-stats").install_count == 1
     html = signed_in.get(response["Location"]).content.decode()
     assert 'id="job-status">Queued<' in html
-    assert '<meta http-equiv="refresh" content="2">' in html
+    # Without JavaScript the page refreshes itself; with it, a local script follows the job.
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in html
+    assert '<script src="/static/marketplace/install_job.js" defer></script>' in html
+    assert f'data-api="/api/installs/{job.pk}"' in html
+    assert finders.find("marketplace/install_job.js")
 
 
 @pytest.mark.django_db
