@@ -130,7 +130,7 @@ class SampleBuffer:
             try:
                 self.flush()
             finally:
-                connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
+                _connection_tidy()
                 with self._idle:
                     self._writing = False
                     self._idle.notify_all()
@@ -182,6 +182,14 @@ class SampleBuffer:
         self._threading_reset()
         self._rows.clear()
         self._deadline = math.inf
+
+
+def _connection_tidy() -> None:
+    """Drop the writer thread's connection if it broke or aged; never let that kill the thread."""
+    try:
+        connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
+    except Exception:  # e.g. a database that refuses connections from this thread
+        logger.warning("perf: could not check the sample writer's connection", exc_info=True)
 
 
 COLUMN_ORDER = ("skill", "version", "environment_key", "workflow", "step", "agent", "host")
