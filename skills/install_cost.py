@@ -140,27 +140,32 @@ def run_medians(versions: dict[str, str]) -> dict[str, tuple[float, int]]:
     if connection.vendor == "postgresql":
         sql = (
             "SELECT skill, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration), COUNT(*) "
-            f"FROM {table} WHERE skill <> '' AND operation = %s AND ok "
+            f"FROM {table} WHERE skill <> '' AND skill = ANY(%s) AND operation = %s AND ok "
             "AND (skill, version) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
             "GROUP BY skill"
         )
-        params = [SKILL_RUN, [slug for slug, _ in pairs], [version for _, version in pairs]]
+        slugs = [slug for slug, _ in pairs]
+        params = [slugs, SKILL_RUN, slugs, [version for _, version in pairs]]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return {slug: (p50, count) for slug, p50, count in cursor.fetchall()}
     # SQLite has no ordered-set aggregate: rank each skill's durations and keep the (at most
-    # two) rows the median interpolates between, as perf.analysis does.
+    # two) rows the median interpolates between, as perf.analysis does. The partial index is
+    # used only when its own condition is written out and the skills are an IN list (with
+    # 300,000 samples: 2 ms instead of a 130 ms scan).
     matches = " OR ".join(["(skill = %s AND version = %s)"] * len(pairs))
+    slugs = ", ".join(["%s"] * len(pairs))
     sql = (
         "WITH ranked AS (SELECT skill, duration, "
         "ROW_NUMBER() OVER (PARTITION BY skill ORDER BY duration) - 1 AS position, "
         "COUNT(*) OVER (PARTITION BY skill) AS total "
-        f"FROM {table} WHERE skill <> '' AND operation = %s AND ok AND ({matches})) "
+        f"FROM {table} WHERE NOT (skill = '') AND skill IN ({slugs}) AND operation = %s AND ok "
+        f"AND ({matches})) "
         "SELECT skill, position, total, duration FROM ranked "
         "WHERE position = CAST(0.5 * (total - 1) AS INTEGER) "
         "OR position = CAST(0.5 * (total - 1) AS INTEGER) + 1"
     )
-    params = [SKILL_RUN, *(value for pair in pairs for value in pair)]
+    params = [*(slug for slug, _ in pairs), SKILL_RUN, *(value for pair in pairs for value in pair)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
