@@ -126,6 +126,12 @@ def _plans_checked() -> None:
         {"query": "pandas", "category": "data", "sort": "newest"},
         {"tag": "etl"},
         {"query": "-images"},
+        {"type": "fetch", "sort": "newest"},
+        {"category": "data", "type": "fetch", "page": 5},
+        {"status": "draft", "sort": "popularity"},
+        {"query": "pandas", "sort": "name"},
+        {"query": "pandas", "tag": "etl", "sort": "popularity"},
+        {"tag": "etl", "category": "data", "sort": "newest"},
     ]
     scans = []
     for shape in shapes:
