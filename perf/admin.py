@@ -149,7 +149,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "statistics": STATISTICS,
             "since_text": request.GET.get("since", "24h"),
             "until_text": request.GET.get("until", ""),
-            # Measured operations first: the chart opens on one that has data.
+            # Measured operations, then the budgeted ones without a sample in the window.
             "operations": [r.summary.operation for r in found.operations]
             + [b.operation for b in found.unmeasured],
             "chart_operation": _chart_operation(found),
