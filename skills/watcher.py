@@ -143,10 +143,12 @@ class SkillsWatcher:
         *,
         debounce: float,
         on_outcome: Callable[[SyncOutcome], None] | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.paths = _DebouncedPaths(debounce)
         self.on_outcome = on_outcome or (lambda outcome: None)
+        self.on_ready = on_ready or (lambda: None)
         self.stopping = threading.Event()
         self.observer = Observer()
         self.ready = threading.Event()
@@ -156,6 +158,7 @@ class SkillsWatcher:
         self.observer.schedule(self.paths, str(self.root), recursive=True)
         self.observer.start()
         self.ready.set()
+        self.on_ready()
         try:
             while not self.stopping.is_set():
                 batch = self.paths.take_quiet(self.stopping)

@@ -107,7 +107,18 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache():
-    """Each test starts with an empty cache (file or Redis, per leg)."""
+    """Each test starts with an empty cache (file or Redis, per leg).
+
+    On Redis only this run's keys go (its cache and channel layer share ATOM_KEY_PREFIX):
+    `cache.clear()` is FLUSHDB, which would also wipe the groups and messages of other test
+    runs sharing the server, and make their live-event tests fail at random.
+    """
     from django.core.cache import cache
 
-    cache.clear()
+    if not settings.REDIS_URL:
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{settings.ATOM_KEY_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)

@@ -151,6 +151,7 @@ def test_a_command_that_exits_right_after_its_import_still_delivers(
         stderr=subprocess.PIPE,
         text=True,
     )
+    outputs = []
     try:
         assert listener.stdout.readline().strip() == "ready", listener.stderr.read()
         for path in (first, second):
@@ -162,6 +163,7 @@ def test_a_command_that_exits_right_after_its_import_still_delivers(
                 timeout=60,
             )
             assert imported.returncode == 0, imported.stderr
+            outputs.append(imported.stderr)
         output, errors = listener.communicate("go\n", timeout=30)
     finally:
         listener.kill()
@@ -170,4 +172,4 @@ def test_a_command_that_exits_right_after_its_import_still_delivers(
     assert [(e["event"], e["skills"][0]["slug"]) for e in events] == [
         ("skills.versions", "first-skill"),
         ("skills.versions", "second-skill"),
-    ], errors
+    ], (errors, outputs)

@@ -217,6 +217,7 @@ def test_the_watch_command_turns_saves_into_versions_and_stops_on_sigterm(
 
     assert watching.returncode == 0, errors
     assert output.strip() == "Watcher stopped."
+    assert Skill.objects.exists(), errors
     skill = Skill.objects.get()
     assert list(skill.versions.order_by("created_at").values_list("version", flat=True)) == [
         "1.0.0",

@@ -81,15 +81,16 @@ class Command(BaseCommand):
 
     def _watch(self, *, path: Path | None, **_) -> None:
         root = (path or settings.ATOM_SKILLS_DIR).resolve()
+
+        def announce_ready() -> None:  # once the observer runs: no save is missed after this
+            self.stdout.write(f"Watching {root} for skill edits.")
+            sys.stdout.flush()
+
         watcher = SkillsWatcher(
-            root,
-            debounce=settings.ATOM_WATCH_DEBOUNCE_MS / 1000,
-            on_outcome=lambda outcome: None,
+            root, debounce=settings.ATOM_WATCH_DEBOUNCE_MS / 1000, on_ready=announce_ready
         )
         signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
         signal.signal(signal.SIGINT, lambda *_: watcher.stop())
-        self.stdout.write(f"Watching {root} for skill edits.")
-        sys.stdout.flush()
         watcher.run()
         self.stdout.write("Watcher stopped.")
 
