@@ -444,13 +444,17 @@ def _search(
 
     def count() -> Cells:
         nonlocal ranked_page
-        matching = _filtered(unfiltered, status, is_counted=True).filter(match)
-        if ranked_ids is not None and sort == "relevance" and connection.vendor == "postgresql":
+        unmatched = _filtered(unfiltered, status, is_counted=True)
+        if ranked_ids is None:
+            return _query_cells(unmatched.filter(match))
+        if connection.vendor == "postgresql":
+            if sort != "relevance":
+                return _query_cells(unmatched.filter(match))
             cells, ranked_page = _postgres_cells_and_page(
-                parsed, matching, filters, pages_offset, page_size
+                parsed, unmatched.filter(match), filters, pages_offset, page_size
             )
             return cells
-        return _query_cells(matching)
+        return _sqlite_cells(parsed, unmatched)
 
     cells = _cells(parsed, unfiltered, status, count=count, generation=generation)
     total, facets = _total_and_facets(cells, filters)
@@ -562,6 +566,21 @@ def _postgres_cells_and_page(
             else:
                 page_ids.append(pk)
     return cells, page_ids
+
+
+def _sqlite_cells(parsed: ParsedQuery, unmatched: QuerySet) -> Cells:
+    # Driven by the FTS5 table joined to the skills (through the covering index), rather
+    # than `id IN (…)`, which first builds a temporary b-tree of every matched id.
+    where_sql, where_params = _where_of(unmatched)
+    sql = (
+        "SELECT skills_skill.category, skills_skill.type, COUNT(*) FROM skills_skill_fts "
+        "JOIN skills_skill ON skills_skill.id = skills_skill_fts.rowid "
+        f"WHERE skills_skill_fts MATCH %s{where_sql} "
+        "GROUP BY skills_skill.category, skills_skill.type"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [parsed.fts5(), *where_params])
+        return {(category, type_): count for category, type_, count in cursor.fetchall()}
 
 
 def _cells_minus(cells: Cells, removed: Cells) -> Cells:
