@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from skills.bundles import bundle_export, sources_from_uploads
@@ -38,6 +39,12 @@ class Command(BaseCommand):
 
         listing = commands.add_parser("list", help="list the catalog")
         listing.add_argument("--status", choices=SkillStatus.values)
+
+        generating = commands.add_parser(
+            "generate", help="create a synthetic catalog (benchmarks, load tests)"
+        )
+        generating.add_argument("--count", type=int, default=1_000, help="skills to create")
+        generating.add_argument("--seed", type=int, default=0, help="random seed (repeatable)")
 
     def handle(self, *args, action: str, **options) -> None:
         getattr(self, f"_{action}")(**options)
@@ -111,6 +118,9 @@ class Command(BaseCommand):
         changed, skipped = skills_bulk_transition(skills=skills, actor=user, approve=approve)
         verb = "approved" if approve else "deprecated"
         self.stdout.write(self.style.SUCCESS(f"{changed} {verb}, {skipped} already {verb}"))
+
+    def _generate(self, *, count: int, seed: int, **_) -> None:
+        call_command("skills_generate", count=count, seed=seed, stdout=self.stdout)
 
     def _list(self, *, status: str | None, **_) -> None:
         skills = Skill.objects.select_related("current_version").order_by("category", "slug")

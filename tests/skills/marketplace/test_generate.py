@@ -1,5 +1,5 @@
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from skills.models import Skill, SkillStatus, SkillVersion
 from skills.search import skill_search
@@ -68,3 +68,12 @@ def test_it_refuses_a_count_out_of_range(db):
     with pytest.raises(CommandError, match="--count"):
         call_command("skills_generate", count=0)
     assert Skill.objects.count() == 0
+
+
+def test_manage_py_skills_generate_is_the_same_command(db, capsys):
+    call_command("skills", "generate", "--count", "20", "--seed", "3")
+    assert "generated 20 skills (20 versions)" in capsys.readouterr().out
+    assert Skill.objects.count() == 20
+    with pytest.raises(CommandError, match="--count: must be between 1 and 10,000,000"):
+        call_command("skills", "generate", "--count", "0")
+    assert Skill.objects.count() == 20
