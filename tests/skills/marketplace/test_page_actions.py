@@ -2,14 +2,20 @@
 
 import hashlib
 import re
+import shutil
+import subprocess
+import threading
 from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
+from django.core.signals import request_started
+from django.db import connection as db_connection
 from django.test import Client
+from django.utils import timezone
 
-from skills.models import InstallJob, InstallJobStatus, Skill, SkillVersion
+from skills.models import InstallJob, InstallJobStatus, InstallLogLine, Skill, SkillVersion
 from tests.skills.marketplace.conftest import skill_create
 from tests.skills.marketplace.test_install_cost import built_location, environment_create
 
@@ -189,3 +195,54 @@ def test_a_failing_skill_shows_its_error(signed_in, runtime):
     html = signed_in.post(page_of("broken") + "try", {"params": ""}).content.decode()
     assert "Failed: ValueError" in html
     assert "no input today" in html
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium")
+@pytest.mark.django_db(transaction=True)
+def test_in_a_real_browser_the_job_page_follows_the_job_until_it_is_done(live_server, tmp_path):
+    skill = skill_create("frame-stats", requirements=["pandas"])
+    environment = environment_create(["pandas"], location=str(tmp_path / "env"), status="building")
+    job = InstallJob.objects.create(environment=environment, status=InstallJobStatus.RUNNING)
+    job.skills.set([skill])
+    InstallLogLine.objects.create(job=job, text="resolving pandas")
+
+    polled = threading.Event()
+
+    def seen(sender, environ, **kwargs) -> None:
+        if environ.get("PATH_INFO") == f"/api/installs/{job.pk}":
+            polled.set()
+
+    def finish_later() -> None:
+        # Only once the page was served unfinished and its script asked the API.
+        polled.wait(timeout=60)
+        InstallLogLine.objects.create(job=job, text="installed 1 package")
+        InstallJob.objects.filter(pk=job.pk).update(
+            status=InstallJobStatus.SUCCEEDED, total_seconds=1.5, finished_at=timezone.now()
+        )
+        db_connection.close()
+
+    request_started.connect(seen)
+    finisher = threading.Thread(target=finish_later)
+    finisher.start()
+    # Virtual time runs the page's 1 s polls back to back; the budget outlasts the finisher.
+    browser = subprocess.run(
+        [
+            shutil.which("chromium"),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=600000",
+            "--dump-dom",
+            f"{live_server.url}/marketplace/installs/{job.pk}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    finisher.join()
+    request_started.disconnect(seen)
+    assert polled.is_set()
+    dom = browser.stdout
+    assert 'id="job-status">Succeeded<' in dom, browser.stderr[-2000:]
+    assert "resolving pandas\ninstalled 1 package" in dom
+    assert "<script" not in dom  # the finished page, reloaded once the job was done
