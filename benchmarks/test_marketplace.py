@@ -2,8 +2,9 @@
 whole middleware stack, django-ninja and skill_search).
 
 Targets (DESIGN.md): category (or type) filter ≤ 5 ms p95; full text ≤ 20 ms p95; a cached
-repeat ≤ 2 ms p95 (printed: perf/targets.py has no key for it yet). On PostgreSQL each query
-shape's plan is printed, and a shape that scans the whole skills table fails.
+repeat ≤ 2 ms p95 (printed: perf/targets.py has no key for it yet). Each query shape's plan
+is printed, and a shape that scans the whole skills table fails (on either database). The load
+test (20 clients, 30 s, a real daphne) prints throughput and p99 and fails on any error.
 """
 
 import http.client
