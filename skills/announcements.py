@@ -4,15 +4,14 @@ A change is announced only after its transaction commits: the marketplace cache 
 bumped at once (so every cached search is invalidated, without scanning keys, before the caller
 returns) and an event is queued for the channel layer, for runners and live pages.
 
-Sending on the channel layer costs milliseconds (an event loop per send, a database or Redis
-round trip), so a background thread does it: the caller's path only appends to a queue. One
-thread sends in the order the changes committed, several queued events in one go; `flush`
-waits until all are sent, and runs at exit so a short-lived command that imports and exits
-still delivers its events. Python 3.12 refuses to start threads once the interpreter is
+Sending on the channel layer costs milliseconds (database or Redis round trips), so a
+background thread does it: the caller's path only appends to a queue. One thread sends in the
+order the changes committed, on one event loop and connection kept for the process's life;
+`flush` waits until all are sent, and runs at exit so a short-lived command that imports and
+exits still delivers its events. Python 3.12 refuses to start threads once the interpreter is
 shutting down, so every thread sending needs is started with the first event, not at exit.
 """
 
-import asyncio
 import atexit
 import logging
 import multiprocessing.util
@@ -21,7 +20,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from asgiref.sync import AsyncSingleThreadContext, async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import cache
 from django.db import transaction
 
@@ -66,7 +65,12 @@ def catalog_changed(event: str, changes: list[dict[str, Any]]) -> None:
 
 
 class EventPublisher:
-    """Sends events on the channel layer from one daemon thread, in the order given."""
+    """Sends events on the channel layer from one daemon thread, in the order given.
+
+    The thread runs one event loop for its whole life (so the layer's connection is reused),
+    waiting for events in a thread-sensitive call: the thread itself blocks on the queue while
+    the loop awaits it, and the channel layer's own database work runs there too.
+    """
 
     def __init__(self) -> None:
         self._reset()
@@ -75,6 +79,7 @@ class EventPublisher:
         self._events: deque[Event] = deque()
         self._condition = threading.Condition()
         self._pending = 0  # queued or being sent
+        self._is_stopping = False
         self._thread: threading.Thread | None = None
 
     def publish(self, group: str, payload: dict[str, Any]) -> None:
@@ -88,6 +93,7 @@ class EventPublisher:
     def _thread_start(self) -> None:
         """Start the sender and wait until its threads exist (once per process)."""
         ready = threading.Event()
+        self._is_stopping = False
         self._thread = threading.Thread(
             target=self._run, args=(ready,), name="atom-event-publisher", daemon=True
         )
@@ -99,41 +105,51 @@ class EventPublisher:
         with self._condition:
             return self._condition.wait_for(lambda: self._pending == 0, timeout=timeout)
 
+    def stop(self, timeout: float | None = None) -> None:
+        """Send what is queued, then end the thread and its loop (a later event starts them
+        again). At exit the loop's thread must be idle, or the interpreter waits for it."""
+        with self._condition:
+            thread = self._thread
+            self._is_stopping = True
+            self._condition.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+
     def after_fork(self) -> None:
         """A forked child (a django-q2 worker) has no publisher thread; its parent sends what
         the parent queued."""
         self._reset()
 
     def _run(self, ready: threading.Event) -> None:
-        # One event-loop thread, made now and reused for every batch (see the module's doc).
-        with AsyncSingleThreadContext():
-            async_to_sync(asyncio.sleep)(0)
-            ready.set()
-            while True:
-                with self._condition:
-                    self._condition.wait_for(lambda: self._events)
-                    batch = list(self._events)
-                    self._events.clear()
-                try:
-                    _events_send(batch)
-                finally:
-                    with self._condition:
-                        self._pending -= len(batch)
-                        self._condition.notify_all()
+        try:
+            async_to_sync(self._serve)(ready)
+        except Exception:
+            logger.exception("the catalog event publisher stopped")
 
-
-def _events_send(batch: list[Event]) -> None:
-    async def send_all() -> None:
-        for group, payload in batch:
+    async def _serve(self, ready: threading.Event) -> None:
+        ready.set()
+        next_batch = sync_to_async(self._next_batch, thread_sensitive=True)
+        while (batch := await next_batch()) is not None:
             try:
-                await apublish_event(group, payload)
-            except Exception:  # the change is committed; a listener can read it back
-                logger.exception("could not publish %s", payload.get("event", "an event"))
+                for group, payload in batch:
+                    try:
+                        await apublish_event(group, payload)
+                    except Exception:  # the change is committed; a listener can read it back
+                        logger.exception("could not publish %s", payload.get("event", "an event"))
+            finally:
+                with self._condition:
+                    self._pending -= len(batch)
+                    self._condition.notify_all()
 
-    try:
-        async_to_sync(send_all)()
-    except Exception:
-        logger.exception("could not publish %d event(s)", len(batch))
+    def _next_batch(self) -> list[Event] | None:
+        """Every queued event, once there is one; None when stopping with nothing queued."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._events or self._is_stopping)
+            if not self._events:
+                return None
+            batch = list(self._events)
+            self._events.clear()
+            return batch
 
 
 publisher = EventPublisher()
@@ -147,6 +163,7 @@ def announcements_flush(timeout: float | None = None) -> bool:
 def _flush_at_exit() -> None:
     if not publisher.flush(EXIT_FLUSH_TIMEOUT):
         logger.warning("some catalog events were not sent before exit")
+    publisher.stop(EXIT_FLUSH_TIMEOUT)
 
 
 os.register_at_fork(after_in_child=publisher.after_fork)

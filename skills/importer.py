@@ -135,13 +135,16 @@ def skills_import(
         found += _duplicate_errors(manifests)
         if found:
             raise ImportRefused(found)
-        with transaction.atomic():
+        # No savepoint inside a caller's transaction (two round trips): a refusal leaves the
+        # block normally, having written nothing, and is raised after it.
+        with transaction.atomic(savepoint=False):
             changes, report, conflicts = _plan(manifests, edits_make_versions)
-            if conflicts:
-                raise ImportRefused(conflicts)
-            _apply(changes, report, actor=actor, approve=approve)
-            if approve:
-                _approve_unchanged(report.unchanged, actor)
+            if not conflicts:
+                _apply(changes, report, actor=actor, approve=approve)
+                if approve:
+                    _approve_unchanged(report.unchanged, actor)
+        if conflicts:
+            raise ImportRefused(conflicts)
         return report
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 from watchdog.events import (
     FileClosedNoWriteEvent,
@@ -168,6 +168,7 @@ class SkillsWatcher:
         finally:
             self.observer.stop()
             self.observer.join()
+            connections.close_all()  # this thread's; a test database cannot be dropped with it
 
     def stop(self) -> None:
         self.stopping.set()

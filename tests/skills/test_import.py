@@ -41,7 +41,7 @@ def test_reimporting_an_unchanged_file_writes_nothing(write_skill, django_assert
     import_paths(path)
     before = catalog_state()
 
-    with django_assert_num_queries(4):  # savepoint, skills, versions, release
+    with django_assert_num_queries(2):  # skills, versions
         report = import_paths(path)
 
     assert report.unchanged == ["echo-text"]
@@ -131,8 +131,8 @@ def test_a_skill_update_is_one_transaction_with_a_bounded_number_of_queries(
         skill_source(version="2.0.0", body="def run():\n    return {}\n").encode(),
     )
 
-    # savepoints 4, plan 2, version + skill + history 3, mappings 3 — for any number of agents
-    with django_assert_num_queries(12):
+    # savepoint 2, plan 2, version + skill + history 3, mappings 3 — for any number of agents
+    with django_assert_num_queries(10):
         skill_update(source=source, agents_add=agents)
 
     skill = Skill.objects.get()
