@@ -163,3 +163,19 @@ def test_a_failed_update_leaves_mappings_untouched(write_skill):
 @pytest.fixture
 def admin_user(db):
     return get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-12345678")
+
+
+def test_a_refused_import_inside_a_transaction_leaves_it_usable(write_skill):
+    from django.db import transaction
+
+    path = write_skill()
+    import_paths(path)
+    write_skill(body="def run(text=''):\n    return {'text': 'changed'}\n")
+
+    with transaction.atomic():
+        with pytest.raises(ImportRefused):
+            import_paths(path)
+        Agent.objects.create(slug="after", name="After")  # the transaction still works
+
+    assert Agent.objects.filter(slug="after").exists()
+    assert Skill.objects.get().versions.count() == 1
