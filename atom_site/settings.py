@@ -271,7 +271,7 @@ if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
 ATOM_PRELOAD_SKILLS = env_list("ATOM_PRELOAD_SKILLS", [])
 
 # Marketplace -----------------------------------------------------------------------------------
-# Search over the catalog (skills/search.py, docs/marketplace.md).
+# Search over the catalog (skills/search/, docs/marketplace.md).
 
 # SearchVectorField and the trigram lookups; harmless on SQLite.
 INSTALLED_APPS.append("django.contrib.postgres")
