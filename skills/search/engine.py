@@ -155,7 +155,7 @@ def _search(
     filtered = skills_filtered(filters, status)
     match, ranked_ids = Q(), None
     if not parsed.is_empty:
-        match, ranked_ids = _text_match(parsed, filtered)
+        match, ranked_ids = _text_match(parsed, filtered, filters)
     pages_offset = (page - 1) * page_size
     ranked_page: list[int] | None = None
 
@@ -265,7 +265,9 @@ _ORDERINGS: dict[str, tuple[Any, ...]] = {
 }
 
 
-def _text_match(parsed: ParsedQuery, filtered: QuerySet) -> tuple[Q, RankedIds | None]:
+def _text_match(
+    parsed: ParsedQuery, filtered: QuerySet, filters: Filters
+) -> tuple[Q, RankedIds | None]:
     """A filter matching the query, and (for relevance) a function giving ranked page ids.
 
     A query of exclusions only matches everything but the excluded; with nothing to rank it
@@ -275,7 +277,8 @@ def _text_match(parsed: ParsedQuery, filtered: QuerySet) -> tuple[Q, RankedIds |
         return ~_positive_match(parsed.excluded()), None
     if connection.vendor == "postgresql":
         return postgres_match(parsed, filtered)
-    return sqlite_match(parsed, filtered)
+    is_narrowed = any(filters[name] for name in ("category", "type", "tag"))
+    return sqlite_match(parsed, filtered, is_narrowed=is_narrowed)
 
 
 def _positive_match(parsed: ParsedQuery) -> Q:
