@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up test test-sqlite test-postgres bench lint format migrations clean
+.PHONY: help up test test-sqlite test-postgres test-docker bench lint format migrations clean
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,6 +16,9 @@ test-sqlite: ## Run the suite on the embedded default only
 
 test-postgres: ## Run the suite on PostgreSQL + Redis only
 	@ATOM_TEST_LEGS=postgres bin/test
+
+test-docker: ## Start a local Docker engine if none runs and run the Docker tests against it
+	@bin/test-docker
 
 bench: ## Run the benchmark suite; prints each figure beside its target
 	@bin/bench

@@ -1,5 +1,6 @@
 """The Docker backend: one clear line without an engine; a real image when one is running."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -79,9 +80,12 @@ def test_the_image_installs_the_hashed_lock_and_verifies_it(settings):
 
 
 def _engine_or_skip():
+    """The engine's client; without one, skip (or fail under `make test-docker`)."""
     try:
         return docker_client()
     except BackendUnavailable as unavailable:
+        if os.environ.get("ATOM_TEST_DOCKER") == "required":
+            pytest.fail(unavailable.message)
         pytest.skip(unavailable.message)
 
 
