@@ -27,7 +27,7 @@ from django.utils import timezone
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
 from skills.installer.perf import measured, sample_record
-from skills.installer.process import LogWriter
+from skills.installer.process import LogWriter, process_is_gone
 from skills.installer.slots import (
     SlotClaim,
     slot_acquire,
@@ -233,18 +233,6 @@ def _environment_wait_or_build(
         time.sleep(WAIT_POLL_SECONDS)
 
 
-def _process_is_gone(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _environment_claim(*, environment: Environment) -> str | None:
     """Take the build with one conditional UPDATE; the token proves who holds it."""
     token = secrets.token_hex(16)
@@ -256,7 +244,7 @@ def _environment_claim(*, environment: Environment) -> str | None:
             and environment.build_heartbeat_at
             < now - timedelta(seconds=settings.ATOM_INSTALL_STALE_SECONDS)
         )
-        dead_here = environment.build_host == socket.gethostname() and _process_is_gone(
+        dead_here = environment.build_host == socket.gethostname() and process_is_gone(
             environment.build_pid
         )
         if stale_heartbeat or dead_here:

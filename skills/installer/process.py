@@ -44,6 +44,19 @@ class Completed:
         return self.returncode == 0
 
 
+def process_is_gone(pid: int | None) -> bool:
+    """Whether no process with this pid exists on this host (one we may not signal exists)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in SCRUBBED}
     env.update(extra or {})

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from skills.installer.backends import InstallError
-from skills.installer.process import LogWriter
+from skills.installer.process import LogWriter, process_is_gone
 from skills.models import InstallSlot
 
 SLOT_POLL_SECONDS = 0.05
@@ -56,23 +56,11 @@ def slots_ensure(count: int) -> None:
     )
 
 
-def _process_is_gone(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _holder_is_dead(slot: InstallSlot, *, now) -> bool:
     stale = slot.heartbeat_at is not None and slot.heartbeat_at < now - timedelta(
         seconds=settings.ATOM_INSTALL_STALE_SECONDS
     )
-    dead_here = slot.host == socket.gethostname() and _process_is_gone(slot.pid)
+    dead_here = slot.host == socket.gethostname() and process_is_gone(slot.pid)
     return stale or dead_here
 
 
