@@ -155,7 +155,7 @@ def _search(
     filtered = skills_filtered(filters, status)
     match, ranked_ids = Q(), None
     if not parsed.is_empty:
-        match, ranked_ids = _text_match(parsed, filtered, filters)
+        match, ranked_ids = _text_match(parsed, filtered, filters, status)
     pages_offset = (page - 1) * page_size
     ranked_page: list[int] | None = None
 
@@ -266,7 +266,7 @@ _ORDERINGS: dict[str, tuple[Any, ...]] = {
 
 
 def _text_match(
-    parsed: ParsedQuery, filtered: QuerySet, filters: Filters
+    parsed: ParsedQuery, filtered: QuerySet, filters: Filters, status: str | None
 ) -> tuple[Q, RankedIds | None]:
     """A filter matching the query, and (for relevance) a function giving ranked page ids.
 
@@ -277,7 +277,9 @@ def _text_match(
         return ~_positive_match(parsed.excluded()), None
     if connection.vendor == "postgresql":
         return postgres_match(parsed, filtered)
-    is_narrowed = any(filters[name] for name in ("category", "type", "tag"))
+    # Most of the catalog is approved: another status narrows the matches as a filter does.
+    is_other_status = status not in (SkillStatus.APPROVED, None)
+    is_narrowed = is_other_status or any(filters[name] for name in ("category", "type", "tag"))
     return sqlite_match(parsed, filtered, is_narrowed=is_narrowed)
 
 
