@@ -16,7 +16,15 @@ from django.utils.html import format_html
 from skills.bundles import bundle_export, sources_from_uploads
 from skills.catalog import skills_bulk_transition
 from skills.importer import ImportRefused, skills_import
-from skills.models import Agent, AgentSkill, Skill, SkillHistory, SkillRun, SkillVersion
+from skills.models import (
+    Agent,
+    AgentSkill,
+    RejectedSkillFile,
+    Skill,
+    SkillHistory,
+    SkillRun,
+    SkillVersion,
+)
 from skills.running import InvalidParams, SkillNotRunnable
 from skills.runs import RunUnavailable, params_example, skill_run_start
 
@@ -319,6 +327,25 @@ class SkillRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are made by running a skill
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(RejectedSkillFile)
+class RejectedSkillFileAdmin(admin.ModelAdmin):
+    """New files in the watched folder the catalog refused; gone once the file is fixed."""
+
+    list_display = ("path", "error", "seen_at")
+    search_fields = ("path", "message")
+    readonly_fields = ("path", "message", "seen_at")
+
+    @admin.display(description="error")
+    def error(self, rejected: RejectedSkillFile) -> str:
+        return rejected.message.splitlines()[0] if rejected.message else ""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # recorded by the watcher
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

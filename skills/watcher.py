@@ -30,7 +30,7 @@ from perf.recording import measure_performance
 from skills.catalog import TransitionRefused, skill_deprecate
 from skills.importer import ImportRefused, SkillSource, skills_import
 from skills.manifest import is_skill_filename
-from skills.models import HistoryAction, Skill, SkillHistory, SkillStatus
+from skills.models import HistoryAction, RejectedSkillFile, Skill, SkillHistory, SkillStatus
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +60,13 @@ def skill_file_sync(path: Path) -> SyncOutcome:
         return _skill_file_rejected(path, refused)
     slug = (report.created or report.updated or report.unchanged)[0]
     Skill.objects.filter(slug=slug).exclude(source_path=str(path)).update(source_path=str(path))
+    RejectedSkillFile.objects.filter(path=str(path)).delete()
     action = "created" if report.created else "updated" if report.updated else "unchanged"
     return SyncOutcome(str(path), action, slug)
 
 
 def _skill_file_removed(path: Path) -> SyncOutcome:
+    RejectedSkillFile.objects.filter(path=str(path)).delete()
     skill = Skill.objects.filter(source_path=str(path)).first()
     if skill is None or skill.status == SkillStatus.DEPRECATED:
         return SyncOutcome(str(path), "ignored", "no active skill came from this file")
@@ -87,6 +89,10 @@ def _skill_file_rejected(path: Path, refused: ImportRefused) -> SyncOutcome:
             version_id=skill.current_version_id,
             action=HistoryAction.REJECTED,
             note=message,
+        )
+    else:
+        RejectedSkillFile.objects.update_or_create(
+            path=str(path), defaults={"message": message, "seen_at": timezone.now()}
         )
     logger.warning("skill file %s rejected: %s", path, message)
     return SyncOutcome(str(path), "rejected", message)

@@ -210,3 +210,21 @@ class AgentSkill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent.slug} → {self.skill.slug}"
+
+
+class RejectedSkillFile(models.Model):
+    """A file in the watched folder the catalog refused and no skill came from yet.
+
+    A refused edit of a known skill's file is recorded on that skill (`Skill.last_error`); a new
+    file has no skill to carry its error, so it is kept here until the file is fixed or removed.
+    """
+
+    path = models.CharField(max_length=1024, unique=True)
+    message = models.TextField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return self.path

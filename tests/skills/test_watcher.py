@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from skills.models import Skill, SkillStatus
+from skills.models import RejectedSkillFile, Skill, SkillStatus
 from skills.watcher import SkillsWatcher, SyncOutcome, skill_file_sync
 from tests.skills.conftest import skill_source
 
@@ -88,6 +88,39 @@ def test_an_invalid_edit_keeps_the_previous_version_and_records_the_error(watche
     assert skill.current_version_id == version
     assert "tool.atom.version: 'not a version' is not a PEP 440 version" in skill.last_error
     assert skill.history.first().action == "rejected"
+
+
+def test_a_new_invalid_file_is_shown_in_the_admin_until_it_is_fixed(watcher, admin_client):
+    folder, wait_for = watcher
+    path = folder / "echo.py"
+    path.write_text(skill_source(version="not a version"))
+
+    assert [o.action for o in wait_for(1)] == ["rejected"]
+    assert Skill.objects.count() == 0
+    rejected = RejectedSkillFile.objects.get()
+    assert rejected.path == str(path.resolve())
+    assert "tool.atom.version: 'not a version' is not a PEP 440 version" in rejected.message
+    listing = admin_client.get("/admin/skills/rejectedskillfile/").content.decode()
+    assert str(path.resolve()) in listing
+    assert "is not a PEP 440 version" in listing
+
+    save_like_an_editor(path, skill_source())
+
+    assert [o.action for o in wait_for(2)] == ["rejected", "created"]
+    assert RejectedSkillFile.objects.count() == 0
+    assert Skill.objects.get().slug == "echo-text"
+
+
+def test_removing_a_rejected_new_file_forgets_its_error(tmp_path):
+    path = tmp_path / "echo.py"
+    path.write_text(skill_source(dependencies=["not a requirement!"]))
+    assert skill_file_sync(path).action == "rejected"
+    assert RejectedSkillFile.objects.count() == 1
+
+    path.unlink()
+
+    assert skill_file_sync(path).action == "ignored"
+    assert RejectedSkillFile.objects.count() == 0
 
 
 def test_deleting_the_file_deprecates_the_skill(watcher):
