@@ -29,11 +29,11 @@ from skills.runtime.calls import (
     SkillRef,
 )
 from skills.runtime.config import CallLimits, RuntimeConfig
+from skills.runtime.host import PoolRegistry
 from skills.runtime.pool import (
     PoolBusy,
     PoolClosed,
     PoolKey,
-    PoolRegistry,
     PoolStats,
     RunnerPool,
 )

@@ -1,12 +1,11 @@
-"""Warm runner pools, one per (environment, kind, network), and the per-host registry of them.
+"""Warm runner pools, one per (environment, kind, network).
 
 A pool lends an idle runner to one caller at a time, starts one when none is idle and it is
 under its maximum, and gives a runner back afterwards unless it must go (it died, was killed
 on a timeout, asked to retire after a memory or CPU limit, or served its ``max_calls``). A
 runner that goes is replaced in the background while the pool is below its minimum.
 
-The registry caps runners on the host: when a pool needs a runner and the host is full, the
-idle runners of the least recently used other pool are shut first.
+Pools are made and capped per host by `skills.runtime.host.PoolRegistry`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skills.runtime.calls import (
     PROTOCOL_ERROR,
@@ -42,6 +41,9 @@ from skills.runtime.process import (
     RunnerTimedOut,
 )
 from skills.runtime.sandbox import sandbox_mode
+
+if TYPE_CHECKING:
+    from skills.runtime.host import PoolRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -542,131 +544,3 @@ def _perf_recorders() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
         else:
             _perf_lookup.append((measure_performance, record_sample))
     return _perf_lookup[0]
-
-
-class PoolRegistry:
-    """Every pool of this process, with the per-host runner cap and the idle reaper."""
-
-    def __init__(self, config: RuntimeConfig) -> None:
-        self.config = config
-        self._lock = threading.Lock()
-        self._pools: dict[PoolKey, RunnerPool] = {}
-        self._runners = 0
-        self._reaper: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._owner_pid = os.getpid()
-
-    def pool_for(
-        self,
-        environment_key: str,
-        interpreter: Path | str,
-        kind: str = "python",
-        *,
-        network: bool = False,
-        preload: Sequence[SkillRef] | None = None,
-        module_paths: Sequence[Path] = (),
-    ) -> RunnerPool:
-        """The pool for this environment, created (and warmed to its minimum) on first use."""
-        key = PoolKey(environment_key=environment_key, kind=kind, network=network)
-        with self._lock:
-            pool = self._pools.get(key)
-            if pool is not None and not pool.is_closed:
-                pool.last_used = time.monotonic()  # under the lock: the reaper checks it there
-                return pool
-            pool = RunnerPool(
-                key=key,
-                interpreter=Path(interpreter),
-                config=self.config,
-                registry=self,
-                preload=preload_from_settings(self.config.preload) if preload is None else preload,
-                module_paths=module_paths,
-            )
-            self._pools[key] = pool
-            self._start_reaper()
-        pool.warm()
-        return pool
-
-    def pools(self) -> list[RunnerPool]:
-        with self._lock:
-            return list(self._pools.values())
-
-    @property
-    def runner_count(self) -> int:
-        with self._lock:
-            return self._runners
-
-    def reserve_slot(self, requester: RunnerPool) -> bool:
-        """Count one more runner on the host, shutting idle runners of the least recently
-        used other pool when the host is full. False when nothing could be freed."""
-        while True:
-            with self._lock:
-                if self._runners < self.config.runners_per_host:
-                    self._runners += 1
-                    return True
-                candidates = sorted(
-                    (
-                        pool
-                        for pool in self._pools.values()
-                        if pool is not requester and pool.stats().idle
-                    ),
-                    key=lambda pool: pool.last_used,
-                )
-            if not candidates:
-                return False
-            candidates[0].shrink_idle()
-
-    def release_slot(self) -> None:
-        with self._lock:
-            self._runners = max(0, self._runners - 1)
-
-    def reap_idle(self) -> int:
-        """Close runners idle for longer than the idle timeout; drop pools left empty."""
-        closed = 0
-        for pool in self.pools():
-            closed += pool.shrink_idle(idle_for=self.config.idle_seconds)
-            with self._lock:
-                is_unused = (
-                    self._pools.get(pool.key) is pool
-                    and pool.size() == 0
-                    and time.monotonic() - pool.last_used >= self.config.idle_seconds
-                )
-                if is_unused:
-                    del self._pools[pool.key]
-            if is_unused:
-                pool.shutdown()
-        return closed
-
-    def shutdown(self) -> None:
-        if os.getpid() != self._owner_pid:
-            return  # inherited through fork: these runners are the parent's to stop
-        self._stopping.set()
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.shutdown()
-
-    def _start_reaper(self) -> None:
-        if self._reaper is not None and self._reaper.is_alive():
-            return
-        self._stopping.clear()
-        self._reaper = threading.Thread(target=self._reap_forever, name="atom-reaper", daemon=True)
-        self._reaper.start()
-
-    def _reap_forever(self) -> None:
-        interval = max(0.05, min(self.config.idle_seconds / 4, 30.0))
-        while not self._stopping.wait(interval):
-            try:
-                self.reap_idle()
-            except Exception:
-                logger.exception("runtime: reaping idle runners failed")
-
-
-def preload_from_settings(entries: Sequence[str]) -> list[SkillRef]:
-    """``ATOM_PRELOAD_SKILLS`` entries: ``path`` or ``skill-id=path``."""
-    refs = []
-    for entry in entries:
-        skill_id, separator, path = entry.partition("=")
-        if not separator:
-            path, skill_id = entry, Path(entry).stem
-        refs.append(SkillRef(skill_id=skill_id.strip(), path=Path(path.strip())))
-    return refs

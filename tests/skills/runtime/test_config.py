@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from skills.runtime import CallLimits, RuntimeConfig, SkillRef
-from skills.runtime.pool import preload_from_settings
+from skills.runtime.host import preload_from_settings
 
 
 def test_the_config_follows_the_settings(settings):
