@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import F
 
 from perf.recording import measure_performance
+from skills.installer.backends import BackendUnavailable
 from skills.installer.builder import (
     environment_for_skill_version,
     environment_ready_lookup,
@@ -22,7 +23,7 @@ from skills.models import Agent, Environment, EnvironmentBackend, Skill, SkillLa
 from skills.policy import PolicyError, policy_network_allowed
 from skills.requirements import RequirementError
 from skills.runtime import CallLimits, CallResult, RunnerPool, pool_for, registry
-from skills.runtime.docker import docker_call
+from skills.runtime.docker import DockerUnavailable, docker_call
 
 
 class SkillNotRunnable(ValueError):
@@ -142,7 +143,12 @@ def environment_ready_for(version: SkillVersion) -> Environment | None:
         spec = spec_for(language=version.skill.language, requirements=list(version.requirements))
     except (PolicyError, RequirementError) as refused:
         raise SkillNotRunnable(f"{version.skill.slug} {version.version}: {refused}") from None
-    return environment_ready_lookup(key=spec.key)
+    try:
+        return environment_ready_lookup(key=spec.key)
+    except BackendUnavailable as unavailable:
+        raise DockerUnavailable(
+            f"container-backed calls are unavailable: {unavailable.message}"
+        ) from None
 
 
 def environment_pool(environment: Environment, *, network: bool = False) -> RunnerPool:

@@ -61,8 +61,10 @@ def skill_run_start(
 ) -> SkillRun:
     """Record a run of a skill and carry it out now, or queue it.
 
-    Raises before anything is recorded: `InvalidParams` (the field at fault), and
-    `SkillNotRunnable` (no version, or requirements the policy refuses). A run carried out
+    Raises before anything is recorded: `InvalidParams` (the field at fault),
+    `SkillNotRunnable` (no version, or requirements the policy refuses), and
+    `DockerUnavailable` when no engine answers to say whether a Docker environment's image is
+    there. A run carried out
     now that the host cannot serve (`PoolBusy`, `DockerUnavailable`, `SandboxUnavailable`)
     is recorded as failed and the error is raised. A skill that raises, or hits a limit, is
     a finished run with ``status="failed"`` and its error.

@@ -112,7 +112,11 @@ def environment_mark_used(*, environment: Environment) -> None:
 
 
 def environment_ready_lookup(*, key: str) -> Environment | None:
-    """The fast path: a ready row whose files are still there, or None."""
+    """The fast path: a ready row whose files are still there, or None.
+
+    Raises `BackendUnavailable` when the backend cannot tell (no Docker engine answers): the
+    environment is then neither used nor demoted.
+    """
     environment = Environment.objects.filter(key=key, status=EnvironmentStatus.READY).first()
     if environment is None:
         return None

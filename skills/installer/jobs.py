@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from skills.installer.backends import InstallError
+from skills.installer.backends import BackendUnavailable, InstallError
 from skills.installer.builder import (
     environment_mark_used,
     environment_obtain,
@@ -156,7 +156,10 @@ def install_request(
         )
         for key, spec in specs.items():
             environment = environment_row_for(spec)
-            ready = environment_ready_lookup(key=key)
+            try:
+                ready = environment_ready_lookup(key=key)
+            except BackendUnavailable:
+                ready = None  # queued: its build says in one line that no engine answers
             job = InstallJob.objects.create(
                 batch=batch,
                 environment=environment,

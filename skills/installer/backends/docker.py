@@ -97,11 +97,13 @@ class DockerBackend(Backend):
         return f"{IMAGE_REPOSITORY}:{key}"
 
     def is_present(self, location: str) -> bool:
+        """Whether the image exists; `BackendUnavailable` when no engine answers, since an
+        engine that is down says nothing about its images (they must not be rebuilt)."""
         import docker
 
         try:
             docker_client().images.get(location)
-        except (BackendUnavailable, docker.errors.ImageNotFound):
+        except docker.errors.ImageNotFound:
             return False
         return True
 

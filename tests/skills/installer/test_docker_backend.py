@@ -15,7 +15,7 @@ from skills.installer.backends.docker import (
     docker_run_options,
     dockerfile,
 )
-from skills.installer.builder import environment_ensure
+from skills.installer.builder import environment_ensure, environment_row_for, spec_for
 from skills.installer.keys import environment_spec
 from skills.models import Environment, EnvironmentStatus
 from tests.skills.installer.conftest import temp_dirs
@@ -39,6 +39,25 @@ def test_without_an_engine_the_docker_backend_says_so_in_one_line(
     assert (environment.status, environment.error) == (EnvironmentStatus.FAILED, message)
     assert environment.location == f"atom-env:{environment.key}"
     assert temp_dirs(envs_dir) == []
+
+
+@pytest.mark.django_db
+def test_a_ready_image_is_not_rebuilt_because_the_engine_is_down(settings, tmp_path: Path):
+    settings.ATOM_DOCKER_URL = f"unix://{tmp_path}/docker.sock"
+    environment = environment_row_for(
+        spec_for(language="python", requirements=[], backend="docker")
+    )
+    Environment.objects.filter(pk=environment.pk).update(status=EnvironmentStatus.READY)
+
+    with pytest.raises(BackendUnavailable):
+        environment_ensure(language="python", requirements=[], backend="docker")
+
+    environment.refresh_from_db()
+    assert (environment.status, environment.error, environment.build_count) == (
+        EnvironmentStatus.READY,
+        "",
+        0,
+    )
 
 
 def test_run_options_default_to_512m_one_cpu_and_no_network(settings):

@@ -5,10 +5,12 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from skills.models import Skill, SkillRun, SkillStatus
+from skills.installer.builder import environment_row_for, spec_for
+from skills.models import Environment, EnvironmentStatus, Skill, SkillRun, SkillStatus
 from skills.running import run_skill
 from tests.skills.runtime.conftest import CATALOG_INPUTS
 
@@ -247,3 +249,27 @@ def test_a_queued_run_gives_its_worker_time_for_an_install_and_the_call(api, rea
     )
     assert queued.task["timeout"] == 5 + 100 + 60
     assert SkillRun.objects.get().status == "queued"
+
+
+def test_a_docker_environment_with_no_engine_is_503_and_stays_ready(
+    api, publish, settings, tmp_path
+):
+    settings.ATOM_INSTALL_BACKEND = "docker"
+    settings.ATOM_DOCKER_URL = f"unix://{tmp_path}/no-engine.sock"
+    publish()
+    environment = environment_row_for(spec_for(language="python", requirements=[]))
+    Environment.objects.filter(pk=environment.pk).update(
+        status=EnvironmentStatus.READY, ready_at=timezone.now()
+    )
+
+    response = post_run(api, "shout", {"params": {"text": "a"}})
+
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith(
+        "container-backed calls are unavailable: Docker backend: no Docker engine is reachable "
+        f"at unix://{tmp_path}/no-engine.sock ("
+    )
+    # An engine that is down says nothing about its images: the environment stays ready.
+    assert Environment.objects.get(pk=environment.pk).status == EnvironmentStatus.READY
+    assert SkillRun.objects.count() == 0  # refused before it started, like a 409
+    assert Skill.objects.get(slug="shout").run_count == 0
