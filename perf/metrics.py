@@ -24,8 +24,9 @@ from prometheus_client.core import (
 )
 
 from perf.analysis import PERCENTILES, summary
+from perf.dashboard import resources_latest
 from perf.insights import agent_queue_lengths
-from perf.models import Alert, Baseline, Budget, HourlyRollup, ResourceSample, Sample
+from perf.models import Alert, Baseline, Budget, HourlyRollup, Sample
 from perf.operations import STATISTICS
 
 HOUR = timedelta(hours=1)
@@ -163,15 +164,7 @@ class PerfCollector:
     def _resources(self, now: datetime) -> Iterator[Metric]:
         """Each host's latest resource sample, if it is recent enough to still be true."""
         fresh = now - timedelta(seconds=settings.PERF_METRICS_RESOURCE_MAX_AGE)
-        latest = (
-            ResourceSample.objects.filter(created_at__gte=fresh, created_at__lte=now)
-            .values("host")
-            .annotate(last=Max("created_at"))
-        )
-        samples = [
-            ResourceSample.objects.filter(host=row["host"], created_at=row["last"]).first()
-            for row in latest.order_by("host")
-        ]
+        samples = resources_latest(since=fresh, until=now)
         families = {
             field: GaugeMetricFamily(name, documentation, labels=["host"])
             for field, (name, documentation) in RESOURCE_GAUGES.items()
@@ -182,8 +175,6 @@ class PerfCollector:
             labels=["host"],
         )
         for sample in samples:
-            if sample is None:
-                continue
             for field, family in families.items():
                 family.add_metric([sample.host], getattr(sample, field))
             taken.add_metric([sample.host], sample.created_at.timestamp())
