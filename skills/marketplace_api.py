@@ -1,6 +1,5 @@
 """The marketplace API: one search endpoint over `skills.search.skill_search`."""
 
-import json
 from datetime import datetime
 from typing import Literal
 
@@ -8,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
+from pydantic_core import to_json
 
 from skills.models import SkillStatus, SkillType
 from skills.search import SearchInvalid, SearchPage, skill_search
@@ -101,20 +101,8 @@ def marketplace_search(request: HttpRequest, filters: Query[MarketplaceFilters])
     return HttpResponse(search_page_json(page), content_type="application/json")
 
 
-def search_page_json(page: SearchPage) -> str:
-    """The page as `SearchPageOut` JSON, encoded straight from the dataclasses: pydantic's
-    field-by-field validation of 20 items cost ~3 ms a request (a test keeps the shapes equal)."""
-    # Shallow on purpose: dataclasses.asdict deep-copies every value (~2 ms a page).
-    data = {
-        **vars(page),
-        "items": [{**vars(item), "cost": vars(item.cost)} for item in page.items],
-    }
-    return json.dumps(data, default=_json_value)
-
-
-def _json_value(value: object) -> str:
-    if isinstance(value, datetime):
-        # As pydantic writes it: microseconds, and Z for UTC.
-        text = value.isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+def search_page_json(page: SearchPage) -> bytes:
+    """The page as `SearchPageOut` JSON, serialized straight from the dataclasses by pydantic's
+    own encoder (same output, datetimes included): validating 20 items into the schema first
+    cost ~3 ms a request (a test keeps the shapes equal)."""
+    return to_json(page)
