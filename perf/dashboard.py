@@ -38,10 +38,6 @@ class Overview:
     slowest_skills: list[SubjectTiming]
     resources: list[ResourceSample]  # each host's latest sample in the window
 
-    @property
-    def environment_hit_rate(self) -> HitRate:
-        return next(rate for rate in self.cache_hit_rates if rate.cache == "environments")
-
 
 def overview(*, since: datetime, until: datetime, threshold: float | None = None) -> Overview:
     threshold = threshold_checked(threshold)

@@ -4,7 +4,7 @@ aggregated in the database (never the raw rows sent to a browser)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -40,9 +40,6 @@ class OperationPoint:
     p95: float
     p99: float
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class ResourcePoint:
@@ -50,9 +47,6 @@ class ResourcePoint:
 
     start: datetime
     values: dict[str, float]
-
-    def as_dict(self) -> dict:
-        return {"start": self.start, **self.values}
 
 
 def bucket_width(since: datetime, until: datetime, buckets: int) -> float:
