@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -26,6 +27,8 @@ def budget_set(*, operation: str, seconds: float, statistic: str | None = None) 
     """Create or change an operation's budget; a budget must be a positive number of seconds."""
     if not seconds > 0:
         raise BudgetInvalidError("seconds", f"a budget must be above 0 seconds, not {seconds!r}")
+    if not math.isfinite(seconds):
+        raise BudgetInvalidError("seconds", f"a budget must be a finite number, not {seconds!r}")
     if statistic is not None and statistic not in STATISTICS:
         raise BudgetInvalidError("statistic", f"statistic must be one of {', '.join(STATISTICS)}")
     defaults: dict = {"seconds": seconds}

@@ -191,7 +191,7 @@ def test_staff_edit_a_budget_in_place(staff_client):
     assert (budget.seconds, budget.statistic) == (0.25, "p99")
 
 
-@pytest.mark.parametrize("seconds", ["0", "-1", "abc", ""])
+@pytest.mark.parametrize("seconds", ["0", "-1", "abc", "", "inf", "nan"])
 def test_a_budget_of_zero_or_less_is_refused_naming_the_field(staff_client, seconds):
     before = list(Budget.objects.values_list("operation", "seconds", "statistic"))
 
