@@ -255,7 +255,7 @@ class SkillAdmin(admin.ModelAdmin):
                 timeout=form.cleaned_data["timeout"],
             )
         except InvalidParams as invalid:
-            field = "params" if invalid.field == "params" else f"params.{invalid.field}"
+            field = invalid.params_field
             form.add_error("params", f"{field}: {invalid.message}")
             messages.error(request, f"Not run: {field}: {invalid.message}")
             return None

@@ -38,6 +38,11 @@ class InvalidParams(ValueError):
         self.field = field
         self.message = message
 
+    @property
+    def params_field(self) -> str:
+        """The field as a caller posting ``{"params": ...}`` names it (``params.text``)."""
+        return "params" if self.field == "params" else f"params.{self.field}"
+
 
 def params_validate(*, schema: Mapping[str, Any] | None, params: Mapping[str, Any]) -> None:
     """Raise InvalidParams for the first problem, naming the field (``text``, ``items.2``)."""

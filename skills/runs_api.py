@@ -144,7 +144,7 @@ def skill_run(request: HttpRequest, slug: str, payload: RunIn):
             queued=payload.queued,
         )
     except InvalidParams as invalid:
-        field = "params" if invalid.field == "params" else f"params.{invalid.field}"
+        field = invalid.params_field
         return Status(422, {"detail": f"{field}: {invalid.message}", "field": field})
     except SkillNotRunnable as refused:
         return Status(409, {"detail": str(refused)})
