@@ -85,8 +85,9 @@ def run_skill(
     version = version or skill.current_version
     if version is None:
         raise SkillNotRunnable(f"{skill.slug} has no version to run")
-    params = dict(params or {})
+    params = params if params is not None else {}
     params_validate(schema=version.inputs_schema, params=params)
+    params = dict(params)
     metadata = version.metadata or {}
     limits = call_limits(version=version, timeout=timeout)
     try:

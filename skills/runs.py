@@ -72,8 +72,9 @@ def skill_run_start(
     version = version or skill.current_version
     if version is None:
         raise SkillNotRunnable(f"{skill.slug} has no version to run")
-    params = dict(params or {})
+    params = params if params is not None else {}
     params_validate(schema=version.inputs_schema, params=params)
+    params = dict(params)
     limit = run_timeout(version=version, requested=timeout)
     call_limits(version=version, timeout=limit)
     is_queued = (

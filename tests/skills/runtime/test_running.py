@@ -80,6 +80,17 @@ def test_params_that_break_the_inputs_schema_are_refused_before_any_call(catalog
     assert skills.runtime.registry().pools() == []
 
 
+def test_params_that_are_not_an_object_are_refused_naming_params(catalog_skill):
+    skill = catalog_skill("1.0.0", "def run(text):\n    return text\n")
+
+    with pytest.raises(InvalidParams) as refused:
+        run_skill(skill, ["text", "hi"])
+
+    assert (refused.value.field, refused.value.message) == ("params", "must be an object")
+    assert refused.value.params_field == "params"
+    assert Skill.objects.get(pk=skill.pk).run_count == 0
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [({}, "text"), ({"text": "a", "loud": True}, "loud"), ({"text": ["a"]}, "text")],
