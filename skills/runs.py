@@ -143,14 +143,12 @@ def _carry_out(run: SkillRun) -> SkillRun:
         result = run_skill(
             run.skill, run.params, timeout=run.timeout, agent=run.agent, version=run.version
         )
-    except RunUnavailable as error:
-        _finish_unrun(run, error)
-        raise
     except (SkillNotRunnable, InstallError) as error:
         _finish_unrun(run, error)
         return SkillRun.objects.get(pk=run.pk)
     except Exception as error:
-        _finish_unrun(run, error)  # a bug of ours: recorded, then left to the caller's handler
+        # RunUnavailable (the caller answers 503) or a bug of ours: recorded, then raised.
+        _finish_unrun(run, error)
         raise
     SkillRun.objects.filter(pk=run.pk).update(**_result_fields(result))
     return SkillRun.objects.get(pk=run.pk)
