@@ -2,6 +2,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from perf.models import Sample
 from perf.recording import buffer
@@ -23,6 +24,12 @@ NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+@pytest.fixture
+def recent() -> datetime:
+    """The real time, for code that reads its window back from the clock."""
+    return timezone.now()
 
 
 def samples_create(operation: str, durations, *, at: datetime = NOW, **fields) -> list[Sample]:

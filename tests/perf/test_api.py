@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from perf.alerts import alert_raise
 from perf.budgets import baseline_set
@@ -9,11 +8,6 @@ from perf.models import Alert, Baseline, Budget
 from tests.perf.conftest import samples_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recent():
-    return timezone.now()
 
 
 def test_summary_gives_percentiles_beside_budget_and_baseline(client, recent):

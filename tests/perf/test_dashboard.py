@@ -3,7 +3,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
-from django.utils import timezone
 
 from perf.alerts import alert_raise
 from perf.budgets import baseline_set
@@ -13,11 +12,6 @@ from tests.perf.conftest import samples_create
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = "/admin/perf/dashboard/"
-
-
-@pytest.fixture
-def recent():
-    return timezone.now()
 
 
 def page(response) -> str:

@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from perf.alerts import alert_acknowledge, alert_raise
@@ -11,11 +10,6 @@ from perf.retention import hour_floor
 from tests.perf.conftest import samples_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recent():
-    return timezone.now()
 
 
 def scrape(client, **headers) -> dict[tuple[str, tuple], float]:
