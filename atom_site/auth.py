@@ -17,7 +17,9 @@ class BasicAuth(HttpBasicAuth):
         return None
 
 
-SIGNED_IN = [django_auth, BasicAuth()]
+# Basic auth first: the session check enforces CSRF and answers 403 at once when the token is
+# missing, which a script sending credentials (and no cookie) never has.
+SIGNED_IN = [BasicAuth(), django_auth]
 
 
 def staff_require(request: HttpRequest, action: str) -> None:
