@@ -91,9 +91,10 @@ class AlertAdmin(admin.ModelAdmin):
 
     @admin.action(description="Acknowledge the selected alerts")
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        for alert_id in queryset.values_list("pk", flat=True):
+        alert_ids = list(queryset.values_list("pk", flat=True))
+        for alert_id in alert_ids:
             alert_acknowledge(alert_id=alert_id, user=request.user)
-        messages.success(request, f"Acknowledged {len(queryset)} alert(s).")
+        messages.success(request, f"Acknowledged {len(alert_ids)} alert(s).")
 
 
 @admin.register(Dashboard)

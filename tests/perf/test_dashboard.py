@@ -287,6 +287,31 @@ def test_staff_acknowledge_an_alert(staff_client, staff_user):
     assert "acknowledged by ops" in staff_client.get(DASHBOARD).content.decode()
 
 
+def test_the_alert_list_action_acknowledges_the_selected_alerts(admin_client, admin_user):
+    alerts = [
+        alert_raise(
+            kind="regression",
+            operation=operation,
+            severity="warning",
+            message=f"{operation} p99 regressed",
+            observed=2.0,
+            threshold=1.5,
+        )[0]
+        for operation in ("skill_run", "skill_load", "step_run")
+    ]
+    chosen = [alerts[0].pk, alerts[1].pk]
+
+    response = admin_client.post(
+        "/admin/perf/alert/", {"action": "acknowledge", "_selected_action": chosen}
+    )
+
+    assert response.status_code == 302
+    assert messages_of(response) == ["Acknowledged 2 alert(s)."]
+    acknowledged = Alert.objects.filter(acknowledged_by=admin_user)
+    assert sorted(acknowledged.values_list("pk", flat=True)) == sorted(chosen)
+    assert Alert.objects.get(pk=alerts[2].pk).acknowledged_at is None
+
+
 def test_acknowledging_an_unknown_alert_is_404(staff_client):
     response = staff_client.post(DASHBOARD + "alerts/999999/acknowledge/")
 
