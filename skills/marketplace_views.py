@@ -20,6 +20,7 @@ from skills.models import InstallJob, Skill, SkillStatus, SkillType
 from skills.policy import PolicyError
 from skills.requirements import RequirementError
 from skills.running import InvalidParams, SkillNotRunnable, run_skill
+from skills.runs import RunUnavailable
 from skills.search import SORTS, skill_search
 
 PAGE_SIZE = 20
@@ -189,5 +190,7 @@ def marketplace_try(request: HttpRequest, slug: str) -> HttpResponse:
         return _skill_page(request, skill, status=422, try_form=form, try_error=str(error))
     except InstallError as error:
         return _skill_page(request, skill, status=503, try_form=form, try_error=error.message)
+    except RunUnavailable as error:  # no free runner, no sandbox or no Docker engine here
+        return _skill_page(request, skill, status=503, try_form=form, try_error=str(error))
     output = json.dumps(result.result, indent=2, ensure_ascii=False) if result.ok else ""
     return _skill_page(request, skill, try_form=form, run=result, run_output=output)

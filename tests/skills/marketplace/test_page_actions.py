@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -195,6 +196,25 @@ def test_a_failing_skill_shows_its_error(signed_in, runtime):
     html = signed_in.post(page_of("broken") + "try", {"params": ""}).content.decode()
     assert "Failed: ValueError" in html
     assert "no input today" in html
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_trying_a_skill_while_its_pool_is_full_is_a_503_saying_so(signed_in, runtime, settings):
+    from skills.running import run_skill
+
+    settings.ATOM_RUNNER_MAX = 1
+    settings.ATOM_RUNNER_ACQUIRE_SECONDS = 0.3
+    sleeper = skill_create("sleeper")
+    version_source_set(sleeper, "import time\n\ndef run():\n    time.sleep(3)\n")
+    skill_create("shout")  # the same (empty) requirement set: the same pool
+    busy = threading.Thread(target=run_skill, args=(Skill.objects.get(slug="sleeper"), {}))
+    busy.start()
+    time.sleep(0.5)
+    response = signed_in.post(page_of("shout") + "try", {"params": ""})
+    busy.join()
+    assert response.status_code == 503
+    assert "no runner for " in response.content.decode()
+    assert Skill.objects.get(slug="shout").run_count == 0
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium")
