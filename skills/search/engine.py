@@ -240,9 +240,7 @@ def _cells(
                 count=lambda: query_cells(unmatched),
                 generation=generation,
             )
-            excluded = skills_filtered(unfiltered, status, is_counted=True).filter(
-                _positive_match(parsed.excluded())
-            )
+            excluded = unmatched.filter(_positive_match(parsed.excluded()))
             cells = cells_minus(cells, query_cells(excluded))
         if key:
             cache.set(key, cells, timeout=settings.MARKETPLACE_CACHE_TTL)
