@@ -28,7 +28,7 @@ from skills.running import (
     params_validate,
     run_skill,
 )
-from skills.runtime import CallResult, CapturedOutput, PoolBusy, SandboxUnavailable
+from skills.runtime import CallResult, CapturedOutput, PoolBusy, SandboxUnavailable, registry
 from skills.runtime.docker import DockerUnavailable
 
 # What a run record keeps of each stream (the runner already bounds them to
@@ -39,14 +39,6 @@ STALE_MARGIN_SECONDS = 60.0
 
 # The host could not carry out the call now: try again later (the API answers 503).
 RunUnavailable = (PoolBusy, DockerUnavailable, SandboxUnavailable)
-
-
-def run_timeout(*, version: SkillVersion, requested: float | None) -> float:
-    """The call's wall-clock limit: the caller's or the version's, capped by the setting."""
-    timeout = requested if requested is not None else version.timeout
-    if timeout <= 0:
-        raise ValueError("timeout must be a positive number of seconds")
-    return min(float(timeout), float(settings.ATOM_RUN_TIMEOUT_CAP))
 
 
 def skill_run_start(
@@ -75,8 +67,9 @@ def skill_run_start(
     params = params if params is not None else {}
     params_validate(schema=version.inputs_schema, params=params)
     params = dict(params)
-    limit = run_timeout(version=version, requested=timeout)
-    call_limits(version=version, timeout=limit)
+    # The timeout as the runtime will enforce it (the version's own, capped), to record and to
+    # choose between in-request and queued.
+    limit = call_limits(version=version, timeout=timeout).resolved(registry().config).timeout
     is_queued = (
         queued or limit > settings.ATOM_RUN_SYNC_TIMEOUT or environment_ready_for(version) is None
     )

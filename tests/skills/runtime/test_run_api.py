@@ -192,6 +192,17 @@ def test_a_queued_run_answers_202_and_its_task_carries_it_out(api, ready, tasks_
     assert (run["status"], run["result"], run["attempts"]) == ("succeeded", "LATER", 1)
 
 
+def test_a_timeout_above_the_cap_is_recorded_as_the_cap_and_run_in_request(api, ready, settings):
+    settings.ATOM_RUN_TIMEOUT_CAP = 2
+    ready()
+
+    response = post_run(api, "shout", {"params": {"text": "a"}, "timeout": 45})
+
+    assert response.status_code == 200
+    run = response.json()
+    assert (run["status"], run["is_queued"], run["timeout"]) == ("succeeded", False, 2.0)
+
+
 def test_a_timeout_above_the_synchronous_bound_is_queued(api, ready, settings, tasks_inline):
     settings.ATOM_RUN_SYNC_TIMEOUT = 5
     ready()
