@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -27,7 +26,7 @@ from django.utils import timezone
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
 from skills.installer.perf import measured, sample_record
-from skills.installer.process import LogWriter, process_is_gone
+from skills.installer.process import LogWriter, holder_is_dead
 from skills.installer.slots import (
     SlotClaim,
     slot_acquire,
@@ -242,18 +241,13 @@ def _environment_claim(*, environment: Environment) -> str | None:
     token = secrets.token_hex(16)
     now = timezone.now()
     claimable = Q(status__in=[EnvironmentStatus.PENDING, EnvironmentStatus.FAILED])
-    if environment.status == EnvironmentStatus.BUILDING:
-        stale_heartbeat = (
-            environment.build_heartbeat_at is not None
-            and environment.build_heartbeat_at
-            < now - timedelta(seconds=settings.ATOM_INSTALL_STALE_SECONDS)
-        )
-        dead_here = environment.build_host == socket.gethostname() and process_is_gone(
-            environment.build_pid
-        )
-        if stale_heartbeat or dead_here:
-            # Only the holder we saw may be replaced: two takers cannot both win.
-            claimable = Q(status=EnvironmentStatus.BUILDING, build_token=environment.build_token)
+    if environment.status == EnvironmentStatus.BUILDING and holder_is_dead(
+        host=environment.build_host,
+        pid=environment.build_pid,
+        heartbeat_at=environment.build_heartbeat_at,
+    ):
+        # Only the holder we saw may be replaced: two takers cannot both win.
+        claimable = Q(status=EnvironmentStatus.BUILDING, build_token=environment.build_token)
     claimed = Environment.objects.filter(claimable, pk=environment.pk).update(
         status=EnvironmentStatus.BUILDING,
         build_token=token,

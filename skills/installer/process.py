@@ -4,13 +4,18 @@ line by line into the job's log as it happens, a deadline, and a clean environme
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
 
 LogWriter = Callable[[str], None]
 
@@ -55,6 +60,16 @@ def process_is_gone(pid: int | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def holder_is_dead(*, host: str, pid: int | None, heartbeat_at: datetime | None) -> bool:
+    """Whether the builder named as a claim's holder is gone, so the claim may be taken over:
+    its heartbeat is stale (any host), or it ran on this host and its process no longer exists.
+    """
+    stale = heartbeat_at is not None and heartbeat_at < timezone.now() - timedelta(
+        seconds=settings.ATOM_INSTALL_STALE_SECONDS
+    )
+    return stale or (host == socket.gethostname() and process_is_gone(pid))
 
 
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:

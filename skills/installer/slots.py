@@ -16,14 +16,12 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from skills.installer.backends import InstallError
-from skills.installer.process import LogWriter, process_is_gone
+from skills.installer.process import LogWriter, holder_is_dead
 from skills.models import InstallSlot
 
 SLOT_POLL_SECONDS = 0.05
@@ -56,25 +54,19 @@ def slots_ensure(count: int) -> None:
     )
 
 
-def _holder_is_dead(slot: InstallSlot, *, now) -> bool:
-    stale = slot.heartbeat_at is not None and slot.heartbeat_at < now - timedelta(
-        seconds=settings.ATOM_INSTALL_STALE_SECONDS
-    )
-    dead_here = slot.host == socket.gethostname() and process_is_gone(slot.pid)
-    return stale or dead_here
-
-
 def slot_try_claim(*, environment_key: str, count: int | None = None) -> SlotClaim | None:
     """Take the lowest free slot (or one whose holder died), or None when all are held."""
     count = slots_count() if count is None else count
     slots_ensure(count)
     now = timezone.now()
     for slot in InstallSlot.objects.filter(number__lt=count).order_by("number"):
-        if slot.token and not _holder_is_dead(slot, now=now):
+        if slot.token and not holder_is_dead(
+            host=slot.host, pid=slot.pid, heartbeat_at=slot.heartbeat_at
+        ):
             continue
         # Conditional on what was seen: of two takers of one slot, one wins.
         token = secrets.token_hex(16)
-        claimed = InstallSlot.objects.filter(Q(token=slot.token), number=slot.number).update(
+        claimed = InstallSlot.objects.filter(token=slot.token, number=slot.number).update(
             token=token,
             environment_key=environment_key,
             host=socket.gethostname(),
