@@ -138,17 +138,25 @@ def _carry_out(run: SkillRun) -> SkillRun:
         )
     except (SkillNotRunnable, InstallError) as error:
         _finish_unrun(run, error)
-        return SkillRun.objects.get(pk=run.pk)
+        return run
     except Exception as error:
         # RunUnavailable (the caller answers 503) or a bug of ours: recorded, then raised.
         _finish_unrun(run, error)
         raise
-    SkillRun.objects.filter(pk=run.pk).update(**_result_fields(result))
-    return SkillRun.objects.get(pk=run.pk)
+    _run_update(run, **_result_fields(result))
+    return run
+
+
+def _run_update(run: SkillRun, **fields: Any) -> None:
+    """Write the fields and keep them on `run`, so callers answer it without reading it back."""
+    SkillRun.objects.filter(pk=run.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
 
 
 def _finish_unrun(run: SkillRun, error: Exception) -> None:
-    SkillRun.objects.filter(pk=run.pk).update(
+    _run_update(
+        run,
         status=SkillRunStatus.FAILED,
         error_type=type(error).__name__,
         error_message=getattr(error, "message", None) or str(error),

@@ -100,10 +100,6 @@ class MessageOut(Schema):
     detail: str
 
 
-def _run_loaded(pk: int) -> SkillRun:
-    return SkillRun.objects.select_related("skill", "version", "agent", "requested_by").get(pk=pk)
-
-
 @router.post(
     "/skills/{slug}/run",
     response={
@@ -152,7 +148,7 @@ def skill_run(request: HttpRequest, slug: str, payload: RunIn):
         return Status(503, {"detail": str(unavailable)})
     if run.is_queued:
         return Status(202, run)  # as recorded: a worker may already be carrying it out
-    return Status(200, _run_loaded(run.pk))
+    return Status(200, run)
 
 
 @router.get("/runs/{run_id}", response={200: RunOut}, auth=SIGNED_IN)
