@@ -58,11 +58,12 @@ class Interval:
     high: Bound | None
 
     def is_empty(self) -> bool:
-        if self.low is None or self.high is None:
+        if self.high is None:
             return False
-        if self.low.key != self.high.key:
-            return self.low.key > self.high.key
-        return not (self.low.inclusive and self.high.inclusive)
+        low = self.low or LOWEST  # so that `<0.0.0-0` (`<*`, `>x`) is empty too
+        if low.key != self.high.key:
+            return low.key > self.high.key
+        return not (low.inclusive and self.high.inclusive)
 
     def intersect(self, other: "Interval") -> "Interval":
         return Interval(_max_low(self.low, other.low), _min_high(self.high, other.high))
@@ -78,6 +79,7 @@ class Interval:
 
 
 EVERYTHING = Interval(None, None)
+LOWEST = Bound(_lowest(0, 0, 0), True)  # below every version
 
 
 def _key_text(key: Key) -> str:

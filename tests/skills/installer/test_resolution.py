@@ -184,6 +184,7 @@ def node_conflicted(sets: dict[str, list[str]]) -> dict[str, list[tuple[str, str
         {"a": ["lodash@1.0.0 - 2.3"], "b": ["lodash@>=2.4.0"]},
         {"a": ["lodash@^1.0.0 || ^3.0.0"], "b": ["lodash@2.x"]},
         {"a": ["@types/node@>=20 <21"], "b": ["@types/node@^22.1.0"]},
+        {"a": ["lodash@>*"], "b": ["lodash@<x"]},
     ],
 )
 def test_the_node_precheck_finds_ranges_with_no_common_version(sets: dict[str, list[str]]):
