@@ -17,8 +17,6 @@ from skills.install_cost import cost_subject_of, install_costs
 from skills.installer.backends import InstallError
 from skills.installer.jobs import InstallRefused, install_request
 from skills.models import InstallJob, Skill, SkillStatus, SkillType
-from skills.policy import PolicyError
-from skills.requirements import RequirementError
 from skills.running import InvalidParams, SkillNotRunnable, run_skill
 from skills.runs import RunUnavailable
 from skills.search import SORTS, skill_search
@@ -186,8 +184,6 @@ def marketplace_try(request: HttpRequest, slug: str) -> HttpResponse:
         return _skill_page(request, skill, status=400, try_form=form)
     except SkillNotRunnable as error:
         return _skill_page(request, skill, status=409, try_form=form, try_error=str(error))
-    except (PolicyError, RequirementError) as error:
-        return _skill_page(request, skill, status=422, try_form=form, try_error=str(error))
     except InstallError as error:
         return _skill_page(request, skill, status=503, try_form=form, try_error=error.message)
     except RunUnavailable as error:  # no free runner, no sandbox or no Docker engine here
