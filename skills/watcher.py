@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 from watchdog.events import (
@@ -96,13 +95,6 @@ def _skill_file_rejected(path: Path, refused: ImportRefused) -> SyncOutcome:
         )
     logger.warning("skill file %s rejected: %s", path, message)
     return SyncOutcome(str(path), "rejected", message)
-
-
-def autoreload_skip_skill_files(sender: object, file_path: Path, **kwargs: object) -> bool:
-    """Keep Django's development autoreloader from restarting the server when a skill file
-    changes: the watcher turns that edit into a version, and runners reload it themselves."""
-    skills_dir = Path(settings.ATOM_SKILLS_DIR).resolve()
-    return Path(file_path).resolve().is_relative_to(skills_dir)
 
 
 class _DebouncedPaths(FileSystemEventHandler):
