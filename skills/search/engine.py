@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -127,6 +128,9 @@ def _cache_key(
             str(page),
             str(page_size),
             connection.vendor,
+            # A page carries install costs, whose "warm" means built on this host: hosts that
+            # share a Redis cache must not read each other's pages.
+            socket.gethostname(),
         ]
     )
     digest = hashlib.sha256(material.encode()).hexdigest()[:32]

@@ -28,6 +28,19 @@ def test_a_repeated_search_is_served_from_the_cache(catalog, django_assert_num_q
     assert again == first
 
 
+def test_hosts_sharing_a_cache_do_not_read_each_others_pages(
+    catalog, monkeypatch, django_assert_num_queries
+):
+    # A page's install costs say what is built on the host that priced it.
+    monkeypatch.setattr("socket.gethostname", lambda: "host-a")
+    skill_search(query="pandas", category="data")
+    monkeypatch.setattr("socket.gethostname", lambda: "host-b")
+    with django_assert_num_queries(4):  # cells stay cached; the ranked page, its rows, costs
+        skill_search(query="pandas", category="data")
+    with django_assert_num_queries(0):
+        skill_search(query="pandas", category="data")
+
+
 def test_without_a_query_total_and_facets_come_from_the_catalog_summary(
     catalog, settings, django_assert_num_queries
 ):
