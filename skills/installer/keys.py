@@ -34,7 +34,7 @@ def python_interpreter_path() -> str:
     configured = settings.ATOM_INSTALL_PYTHON
     if configured:
         return configured
-    return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
+    return str(running_interpreter_path())
 
 
 def running_interpreter_path() -> Path:
