@@ -196,14 +196,15 @@ def _node_conflicts(requirement_sets: dict[str, list[str]]) -> list[Conflict]:
         try:
             if ranges_intersect([version for _, version in entries]):
                 continue
+            # Pairs may read ranges the intersection above stopped short of.
+            reason = _node_reason(entries)
         except SemverError:
             continue  # a spelling the interval reading does not know: npm will judge it
-
         conflicts.append(
             Conflict(
                 package=package,
                 requests=[request for request, _ in entries],
-                reason=_node_reason(entries),
+                reason=reason,
                 language="node",
             )
         )
