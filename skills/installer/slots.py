@@ -54,9 +54,9 @@ def slots_ensure(count: int) -> None:
     )
 
 
-def slot_try_claim(*, environment_key: str, count: int | None = None) -> SlotClaim | None:
+def slot_try_claim(*, environment_key: str) -> SlotClaim | None:
     """Take the lowest free slot (or one whose holder died), or None when all are held."""
-    count = slots_count() if count is None else count
+    count = slots_count()
     slots_ensure(count)
     now = timezone.now()
     for slot in InstallSlot.objects.filter(number__lt=count).order_by("number"):
