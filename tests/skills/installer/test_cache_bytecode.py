@@ -1,5 +1,6 @@
 """Bytecode is compiled once in uv's cache and hardlinked into every later environment."""
 
+import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from skills.installer.maintenance import environment_delete
 from tests.skills.installer.conftest import python_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+TAG = sys.implementation.cache_tag  # environments are built for the interpreter running Atom
 
 
 def background_compiles_finish() -> None:
@@ -36,18 +39,16 @@ def test_a_ready_build_compiles_its_cached_wheels_for_the_next_environment(
     background_compiles_finish()
 
     [archive] = (settings.ATOM_UV_CACHE_DIR / "archive-v0").iterdir()
-    cached = archive / "__pycache__" / "six.cpython-312.pyc"
+    cached = archive / "__pycache__" / f"six.{TAG}.pyc"
     assert cached.is_file()
-    assert [marker.name for marker in bytecode_marker_dir().iterdir()] == [
-        f"{archive.name}.cpython-312"
-    ]
+    assert [marker.name for marker in bytecode_marker_dir().iterdir()] == [f"{archive.name}.{TAG}"]
     # Marked: a second pass compiles nothing.
     assert cache_bytecode_compile(python=str(first.python_path), location=first.location) == []
 
     environment_delete(environment_pk=first.pk)
     second = environment_ensure(language="python", requirements=["six"])
 
-    linked = site_packages(second.location) / "__pycache__" / "six.cpython-312.pyc"
+    linked = site_packages(second.location) / "__pycache__" / f"six.{TAG}.pyc"
     assert linked.stat().st_ino == cached.stat().st_ino
     assert python_in(second, "import six").returncode == 0
     assert cached.stat().st_ino == linked.stat().st_ino  # the import left the cache's copy alone
@@ -57,9 +58,9 @@ def test_markers_of_archives_uv_pruned_are_forgotten(settings, tmp_path: Path):
     settings.ATOM_UV_CACHE_DIR = tmp_path / "uv-cache"
     (settings.ATOM_UV_CACHE_DIR / "archive-v0" / "kept").mkdir(parents=True)
     bytecode_marker_dir().mkdir()
-    (bytecode_marker_dir() / "kept.cpython-312").touch()
-    (bytecode_marker_dir() / "gone.cpython-312").touch()
+    (bytecode_marker_dir() / f"kept.{TAG}").touch()
+    (bytecode_marker_dir() / f"gone.{TAG}").touch()
 
     assert bytecode_markers_prune() == 1
 
-    assert [marker.name for marker in bytecode_marker_dir().iterdir()] == ["kept.cpython-312"]
+    assert [marker.name for marker in bytecode_marker_dir().iterdir()] == [f"kept.{TAG}"]
