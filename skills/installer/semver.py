@@ -127,9 +127,11 @@ def _x_range(parts: list[int | None]) -> Interval:
     if major is None:
         return EVERYTHING
     if minor is None:
-        return Interval(Bound(_lowest(major, 0, 0), True), Bound(_lowest(major + 1, 0, 0), False))
+        return Interval(
+            Bound(version_key(major, 0, 0), True), Bound(_lowest(major + 1, 0, 0), False)
+        )
     return Interval(
-        Bound(_lowest(major, minor, 0), True), Bound(_lowest(major, minor + 1, 0), False)
+        Bound(version_key(major, minor, 0), True), Bound(_lowest(major, minor + 1, 0), False)
     )
 
 
@@ -145,13 +147,13 @@ def _comparator(text: str) -> Interval:
     if operator in ("~", "~>"):
         if major is None:
             return EVERYTHING
-        low = exact or _lowest(major, minor or 0, 0)
+        low = exact or version_key(major, minor or 0, 0)
         high = _lowest(major, minor + 1, 0) if minor is not None else _lowest(major + 1, 0, 0)
         return Interval(Bound(low, True), Bound(high, False))
     if operator == "^":
         if major is None:
             return EVERYTHING
-        low = exact or _lowest(major, minor or 0, 0)
+        low = exact or version_key(major, minor or 0, 0)
         if major > 0 or minor is None:
             high = _lowest(major + 1, 0, 0)
         elif minor > 0 or patch is None:
@@ -173,15 +175,15 @@ def _comparator(text: str) -> Interval:
         if operator == "<=":
             return Interval(None, Bound(exact, True))
         return Interval(None, Bound(exact, False))
-    # Partial versions: >1.2 is >=1.3.0, <=1.2 is <1.3.0, >=1.2 is >=1.2.0, <1.2 is <1.2.0-0.
+    # Partial versions: >1.2 is >=1.3.0, <=1.2 is <1.3.0-0, >=1.2 is >=1.2.0, <1.2 is <1.2.0-0.
     span = _x_range(parts)
     if operator == ">":
-        return Interval(Bound(span.high.key, True), None)
+        return Interval(Bound(version_key(*span.high.key[:3]), True), None)
     if operator == ">=":
         return Interval(span.low, None)
     if operator == "<=":
         return Interval(None, span.high)
-    return Interval(None, Bound(span.low.key, False))
+    return Interval(None, Bound(_lowest(*span.low.key[:3]), False))
 
 
 def _hyphen(low_text: str, high_text: str) -> Interval:

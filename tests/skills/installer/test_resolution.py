@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from skills.installer.resolution import PackageRequest, conflicts_precheck
+from skills.installer.semver import intervals_as_range, ranges_intersect
 from skills.models import Environment
 from tests.skills.installer.test_install_jobs import skill_add
 
@@ -204,6 +205,23 @@ def test_the_node_precheck_finds_ranges_with_no_common_version(sets: dict[str, l
 )
 def test_the_node_precheck_passes_ranges_with_a_common_version(sets: dict[str, list[str]]):
     assert node_conflicted(sets) == {}
+
+
+@pytest.mark.parametrize(
+    ("ranges", "written"),
+    [
+        (["~1.2", ">=1.2.3"], ">=1.2.3 <1.3.0-0"),
+        (["1.x", ">1.2"], ">=1.3.0 <2.0.0-0"),
+        (["^0.2", "<=0.2"], ">=0.2.0 <0.3.0-0"),
+        (["^1 || ^3", ">=2"], ">=3.0.0 <4.0.0-0"),
+    ],
+)
+def test_several_ranges_for_a_package_are_written_as_npm_reads_them(
+    ranges: list[str], written: str
+):
+    # Lower ends are releases (as npm desugars `~1.2` to >=1.2.0), so the intersection opens
+    # no window for prereleases that none of the ranges admits.
+    assert intervals_as_range(ranges_intersect(ranges)) == written
 
 
 def test_the_node_precheck_says_which_two_skills_disagree():
