@@ -92,12 +92,23 @@ def manage_py() -> list[str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _perf_buffer_emptied_before_the_test_database_goes(django_db_setup):
-    """Samples left in the buffer must not be flushed at exit into a dropped database."""
+def _test_database_left_droppable(django_db_setup, django_db_blocker):
+    """Before the test database is dropped: samples left in the buffer must not be flushed
+    into it at exit, and on PostgreSQL no other session may hold it (background threads of
+    this process — the sample writer, the event publisher — keep their own connections, and
+    DROP DATABASE fails while one is open, leaving the database behind on the server)."""
     yield
+    from django.db import connection
+
     from perf.recording import buffer
 
     buffer.clear()
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)
