@@ -15,10 +15,18 @@ OPTION_PREFIXES = ("-",)
 PATH_HINTS = ("/", "\\", "./", "../", "~", "file:")
 VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 NPM_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]{0,213}$")
-# One comparator set of npm's semver range grammar: versions with optional x/* parts,
-# operators, caret/tilde, hyphen ranges and `||` alternatives.
+# npm's semver range grammar: versions with optional x/* parts, operators, caret/tilde,
+# hyphen ranges and `||` alternatives. As npm reads them: numbers without leading zeros, no
+# number after an x part (`1.x.3` is refused), a prerelease only after a full version.
+NPM_NUMBER = r"(?:0|[1-9][0-9]*)"
+NPM_X = r"[xX*]"
+NPM_PRERELEASE_PART = rf"(?:{NPM_NUMBER}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 NPM_VERSION = (
-    r"v?(?:[0-9]+|[xX*])(?:\.(?:[0-9]+|[xX*])){0,2}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+    rf"v?(?:{NPM_X}(?:\.{NPM_X}){{0,2}}"
+    rf"|{NPM_NUMBER}\.{NPM_NUMBER}\.{NPM_NUMBER}"
+    rf"(?:-{NPM_PRERELEASE_PART}(?:\.{NPM_PRERELEASE_PART})*)?"
+    rf"|{NPM_NUMBER}(?:\.{NPM_X}(?:\.{NPM_X})?|\.{NPM_NUMBER}(?:\.{NPM_X})?)?)"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
 NPM_COMPARATOR = rf"(?:[<>]=?|=|~|\^)?\s*{NPM_VERSION}"
 NPM_SET = rf"(?:{NPM_VERSION}\s+-\s+{NPM_VERSION}|{NPM_COMPARATOR}(?:\s+{NPM_COMPARATOR})*)"

@@ -88,6 +88,12 @@ def test_an_invalid_requirement_is_a_violation(requirement: str, reason: str):
         ("lodash@file:../lodash", "is not a semver range"),
         ("lodash@github:lodash/lodash", "is not a semver range"),
         ("lodash@next", "is not a semver range"),
+        # Ranges npm's own semver refuses: a number after an x part, leading zeros, a
+        # prerelease on a partial version.
+        ("lodash@1.x.3", "is not a semver range"),
+        ("lodash@4.02.1", "is not a semver range"),
+        ("lodash@4.x-beta", "is not a semver range"),
+        ("lodash@4.0.0-01", "is not a semver range"),
         ("--registry=https://evil.example", "installer options are not allowed"),
         ("../lodash", "is not a valid npm package name"),
         ("Lodash@^4", "is not a valid npm package name"),
@@ -99,6 +105,25 @@ def test_an_invalid_node_requirement_is_a_violation(requirement: str, reason: st
     assert violation.rule == "valid-requirement"
     assert violation.requirement == requirement
     assert reason in violation.message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "requirement",
+    [
+        "lodash@*",
+        "lodash@x.x",
+        "lodash@^4.x",
+        "lodash@4.17.x",
+        "lodash@v4.17.21+build.1",
+        "lodash@>= 4.2 <5",
+        "lodash@1.2.3 - 2.x",
+        "lodash@^4.0.0-beta.x || ~3.10",
+        "lodash@latest",
+    ],
+)
+def test_a_range_npm_reads_is_accepted(requirement: str):
+    assert policy_check("node", [requirement]) == []
 
 
 @pytest.mark.django_db
