@@ -7,6 +7,7 @@ from skills.marketplace_views import (
     marketplace_index,
     marketplace_install,
     marketplace_install_job,
+    marketplace_run,
     marketplace_skill,
     marketplace_try,
 )
@@ -28,4 +29,5 @@ urlpatterns = [
         marketplace_install_job,
         name="marketplace-install-job",
     ),
+    path("marketplace/runs/<int:run_id>/", marketplace_run, name="marketplace-run"),
 ]

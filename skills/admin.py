@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from skills.bundles import bundle_export, sources_from_uploads
 from skills.catalog import skills_bulk_transition
+from skills.forms import JSONObjectField
 from skills.importer import ImportRefused, skills_import
 from skills.models import (
     Agent,
@@ -91,7 +92,8 @@ class ImportForm(forms.Form):
 
 
 class TryForm(forms.Form):
-    params = forms.CharField(
+    params = JSONObjectField(
+        required=False,
         widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField"}),
         initial="{}",
         help_text="A JSON object, checked against the skill's inputs schema.",
@@ -99,15 +101,6 @@ class TryForm(forms.Form):
     timeout = forms.FloatField(
         required=False, min_value=0.01, help_text="Seconds; empty for the skill's own."
     )
-
-    def clean_params(self) -> dict:
-        try:
-            params = json.loads(self.cleaned_data["params"])
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"params: not valid JSON ({error})") from None
-        if not isinstance(params, dict):
-            raise forms.ValidationError("params: must be a JSON object")
-        return params
 
 
 @admin.register(Skill)
@@ -229,7 +222,7 @@ class SkillAdmin(admin.ModelAdmin):
             return redirect(reverse("admin:skills_skill_changelist"))
         version = skill.current_version
         example = params_example(version)
-        form = TryForm(request.POST or None, initial={"params": json.dumps(example, indent=2)})
+        form = TryForm(request.POST or None, initial={"params": example})
         run = None
         if request.method == "POST" and form.is_valid():
             run = self._try_run(request, skill, form)

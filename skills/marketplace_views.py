@@ -1,6 +1,7 @@
 """The marketplace page: server-rendered search and skill detail over `skill_search`, and the
 install / try buttons of a skill for signed-in users (the installer's `install_request` and
-`run_skill`, the functions behind the API too). Plain forms and links: no JavaScript needed."""
+`skill_run_start`, the functions behind the API too). Plain forms and links: no JavaScript
+needed."""
 
 import json
 
@@ -13,12 +14,19 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from skills.forms import JSONObjectField
 from skills.install_cost import cost_subject_of, install_costs
-from skills.installer.backends import InstallError
 from skills.installer.jobs import InstallRefused, install_request
-from skills.models import InstallJob, Skill, SkillStatus, SkillType
-from skills.running import InvalidParams, SkillNotRunnable, run_skill
-from skills.runs import RunUnavailable
+from skills.models import (
+    InstallJob,
+    Skill,
+    SkillRun,
+    SkillRunStatus,
+    SkillStatus,
+    SkillType,
+)
+from skills.running import InvalidParams, SkillNotRunnable
+from skills.runs import RunUnavailable, skill_run_start
 from skills.search import SORTS, skill_search
 
 PAGE_SIZE = 20
@@ -96,22 +104,12 @@ def _bundle_url(slugs: list[str]) -> str:
 
 
 class TryForm(forms.Form):
-    params = forms.CharField(
+    params = JSONObjectField(
         required=False,
         max_length=MAX_PARAMS_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
         help_text="A JSON object: the skill's keyword arguments.",
     )
-
-    def clean_params(self) -> dict:
-        text = self.cleaned_data["params"].strip() or "{}"
-        try:
-            params = json.loads(text)
-        except ValueError as error:
-            raise forms.ValidationError(f"not JSON: {error}") from None
-        if not isinstance(params, dict):
-            raise forms.ValidationError('must be a JSON object, e.g. {"text": "hi"}')
-        return params
 
 
 def _offered_skill(request: HttpRequest, slug: str) -> Skill:
@@ -172,21 +170,38 @@ def marketplace_install_job(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def marketplace_try(request: HttpRequest, slug: str) -> HttpResponse:
-    """Run the skill once with the posted JSON params and show what came back."""
+    """Run the skill once with the posted JSON params, as a recorded run (the function behind
+    `POST /api/skills/{slug}/run`); its page shows the outcome, or follows it when queued."""
     skill = _offered_skill(request, slug)
     form = TryForm(request.POST)
     if not form.is_valid():
         return _skill_page(request, skill, status=400, try_form=form)
     try:
-        result = run_skill(skill, form.cleaned_data["params"])
+        run = skill_run_start(skill=skill, params=form.cleaned_data["params"], user=request.user)
     except InvalidParams as error:
         form.add_error("params", f"{error.field}: {error.message}")
         return _skill_page(request, skill, status=400, try_form=form)
     except SkillNotRunnable as error:
         return _skill_page(request, skill, status=409, try_form=form, try_error=str(error))
-    except InstallError as error:
-        return _skill_page(request, skill, status=503, try_form=form, try_error=error.message)
     except RunUnavailable as error:  # no free runner, no sandbox or no Docker engine here
         return _skill_page(request, skill, status=503, try_form=form, try_error=str(error))
-    output = json.dumps(result.result, indent=2, ensure_ascii=False) if result.ok else ""
-    return _skill_page(request, skill, try_form=form, run=result, run_output=output)
+    return redirect("marketplace-run", run_id=run.pk)
+
+
+@login_required
+def marketplace_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A run asked for from the marketplace: its outcome, refreshed until it is finished.
+    Only the one who asked (or staff) may see it: params and results are theirs."""
+    runs = SkillRun.objects.select_related("skill", "version")
+    if not request.user.is_staff:
+        runs = runs.filter(requested_by=request.user)
+    run = get_object_or_404(runs, pk=run_id)
+    result_json = ""
+    if run.status == SkillRunStatus.SUCCEEDED:
+        result_json = json.dumps(run.result, indent=2, ensure_ascii=False)
+    context = {
+        "run": run,
+        "params_json": json.dumps(run.params, ensure_ascii=False),
+        "result_json": result_json,
+    }
+    return render(request, "marketplace/run.html", context)

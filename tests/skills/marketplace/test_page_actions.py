@@ -16,7 +16,15 @@ from django.db import connection as db_connection
 from django.test import Client
 from django.utils import timezone
 
-from skills.models import InstallJob, InstallJobStatus, InstallLogLine, Skill, SkillVersion
+from skills.models import (
+    InstallJob,
+    InstallJobStatus,
+    InstallLogLine,
+    Skill,
+    SkillRun,
+    SkillRunStatus,
+    SkillVersion,
+)
 from tests.skills.marketplace.conftest import skill_create
 from tests.skills.marketplace.test_install_cost import built_location, environment_create
 
@@ -142,7 +150,7 @@ def test_drafts_cannot_be_installed_or_tried_by_non_staff(signed_in):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ("{not json", "params</b>: not JSON"),
+        ("{not json", "params</b>: not valid JSON"),
         ("[1, 2]", "params</b>: must be a JSON object"),
         ('{"text": 3}', "params</b>: text: 3 is not of type"),
         ("{}", "params</b>: text: &#x27;text&#x27; is a required property"),
@@ -158,10 +166,16 @@ def test_bad_params_are_a_400_naming_the_field_before_anything_runs(signed_in, p
 
 
 def version_source_set(skill: Skill, source: str, **fields: object) -> None:
-    """Give the skill's version this source (runners check it against the content hash)."""
+    """Give the skill's version this source (runners check it against the content hash), and
+    build its environment: a run is carried out in-request once that is ready."""
+    from skills.installer.builder import environment_for_skill_version
+
     content_hash = hashlib.sha256(source.encode()).hexdigest()
     SkillVersion.objects.filter(pk=skill.current_version_id).update(
         source=source, content_hash=content_hash, **fields
+    )
+    environment_for_skill_version(
+        skill_version=SkillVersion.objects.get(pk=skill.current_version_id)
     )
 
 
@@ -176,14 +190,21 @@ def runtime(settings, tmp_path) -> Iterator[None]:
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_trying_a_skill_runs_it_and_shows_the_result_and_output(signed_in, runtime):
+def test_trying_a_skill_records_a_run_and_its_page_shows_the_result_and_output(
+    signed_in, user, runtime
+):
     skill = skill_create("shout")
     version_source_set(skill, SHOUT, inputs_schema=TEXT_SCHEMA)
     response = signed_in.post(page_of("shout") + "try", {"params": '{"text": "hi"}'})
-    assert response.status_code == 200
-    html = response.content.decode()
+    run = SkillRun.objects.get()
+    assert (run.skill, run.requested_by, run.params) == (skill, user, {"text": "hi"})
+    assert run.status == SkillRunStatus.SUCCEEDED
+    assert response.status_code == 302
+    assert response["Location"] == f"/marketplace/runs/{run.pk}/"
+    html = signed_in.get(response["Location"]).content.decode()
     assert '<pre class="result"><code>&quot;HI&quot;</code></pre>' in html
     assert "shouting hi" in html
+    assert 'http-equiv="refresh"' not in html
     assert Skill.objects.get(slug="shout").run_count == 1
     # The environment it ran in is now warm here, and the page says so.
     assert '<b class="warm">warm here</b>' in signed_in.get(page_of("shout")).content.decode()
@@ -193,9 +214,45 @@ def test_trying_a_skill_runs_it_and_shows_the_result_and_output(signed_in, runti
 def test_a_failing_skill_shows_its_error(signed_in, runtime):
     skill = skill_create("broken")
     version_source_set(skill, "def run():\n    raise ValueError('no input today')\n")
-    html = signed_in.post(page_of("broken") + "try", {"params": ""}).content.decode()
+    response = signed_in.post(page_of("broken") + "try", {"params": ""}, follow=True)
+    html = response.content.decode()
     assert "Failed: ValueError" in html
     assert "no input today" in html
+
+
+@pytest.mark.django_db
+def test_a_run_whose_environment_is_not_built_is_queued_and_its_page_follows_it(signed_in):
+    skill_create("frame-stats", requirements=["pandas"])
+    response = signed_in.post(page_of("frame-stats") + "try", {"params": "{}"}, follow=True)
+    run = SkillRun.objects.get()
+    assert run.is_queued
+    assert run.status == SkillRunStatus.QUEUED
+    html = response.content.decode()
+    assert "Queued: a worker carries it out" in html
+    assert '<meta http-equiv="refresh" content="2">' in html
+
+
+@pytest.mark.django_db
+def test_a_run_is_shown_only_to_the_one_who_asked_and_to_staff(signed_in, user, client):
+    skill = skill_create("frame-stats", requirements=["pandas"])
+    run = SkillRun.objects.create(
+        skill=skill,
+        version=skill.current_version,
+        requested_by=user,
+        params={"secret": 1},
+        timeout=1.0,
+    )
+    url = f"/marketplace/runs/{run.pk}/"
+    assert "secret" in signed_in.get(url).content.decode()
+    other = Client()
+    other.force_login(get_user_model().objects.create_user("other", password="pw-12345678"))
+    assert other.get(url).status_code == 404
+    staff = Client()
+    staff.force_login(
+        get_user_model().objects.create_user("boss", password="pw-12345678", is_staff=True)
+    )
+    assert staff.get(url).status_code == 200
+    assert Client().get(url)["Location"].startswith("/admin/login/")
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
