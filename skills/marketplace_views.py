@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from skills.forms import JSONObjectField
 from skills.install_cost import cost_subject_of, install_costs
 from skills.installer.jobs import InstallRefused, install_request
+from skills.installer.keys import InterpreterError
 from skills.models import (
     InstallJob,
     Skill,
@@ -152,6 +153,8 @@ def marketplace_install(request: HttpRequest, slug: str) -> HttpResponse:
         result = install_request(skill_versions=[skill.current_version])
     except InstallRefused as refused:
         return _skill_page(request, skill, status=422, install_problems=refused.problems)
+    except InterpreterError as error:
+        return _skill_page(request, skill, status=503, install_error=str(error))
     return redirect("marketplace-install-job", job_id=result.jobs[0].pk)
 
 

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from skills.installer.backends import InstallError
+from skills.installer.keys import InterpreterError
 from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
 from skills.running import (
     SkillNotRunnable,
@@ -37,8 +38,9 @@ OUTPUT_EXCERPT_CHARS = 65_536
 # A run still "running" this long after its timeout lost its worker; a later attempt retakes it.
 STALE_MARGIN_SECONDS = 60.0
 
-# The host could not carry out the call now: try again later (the API answers 503).
-RunUnavailable = (PoolBusy, DockerUnavailable, SandboxUnavailable)
+# The host could not carry out the call now: try again later (the API answers 503). An
+# interpreter that does not run (ATOM_INSTALL_PYTHON, ATOM_NODE_BIN) is the host's to fix too.
+RunUnavailable = (PoolBusy, DockerUnavailable, SandboxUnavailable, InterpreterError)
 
 
 def skill_run_start(

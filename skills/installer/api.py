@@ -18,6 +18,7 @@ from skills.installer.jobs import (
     install_job_retry,
     install_request,
 )
+from skills.installer.keys import InterpreterError
 from skills.installer.resolution import ResolutionRefused, dependencies_resolve
 from skills.models import (
     Agent,
@@ -255,6 +256,8 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
         return Status(409, {"detail": detail, "conflicts": conflicts})
     except InstallRefused as refused:
         return Status(422, {"detail": str(refused), "problems": refused.problems})
+    except InterpreterError as error:
+        return Status(503, {"detail": str(error)})
     return result
 
 
@@ -269,13 +272,15 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
         404: MessageOut,
         409: ConflictsOut,
         422: RefusedOut,
+        503: MessageOut,
     },
     auth=SIGNED_IN,
 )
 def install_create(request: HttpRequest, payload: InstallIn):
     """Install one skill's environment: 200 with a finished job on a cache hit, else 202 with
     the queued job to follow at `GET /installs/{id}`; 422 names each refused requirement and
-    the rule that refused it; 409 when the skill's own requirements contradict each other."""
+    the rule that refused it; 409 when the skill's own requirements contradict each other;
+    503 when this host's interpreter for the skill's language does not run."""
     result = _request(request, [payload.skill], payload.version, payload.agent)
     if isinstance(result, Status):
         return result
@@ -285,7 +290,13 @@ def install_create(request: HttpRequest, payload: InstallIn):
 
 @router.post(
     "/installs/batch",
-    response={202: BatchOut, 404: MessageOut, 409: ConflictsOut, 422: RefusedOut},
+    response={
+        202: BatchOut,
+        404: MessageOut,
+        409: ConflictsOut,
+        422: RefusedOut,
+        503: MessageOut,
+    },
     auth=SIGNED_IN,
 )
 def install_batch_create(request: HttpRequest, payload: BatchIn):
@@ -359,4 +370,6 @@ def dependencies_resolve_view(request: HttpRequest, payload: ResolveIn):
         return Status(422, {"detail": str(refused), "problems": refused.problems})
     except IndexUnreachableError as error:
         return Status(503, {"detail": error.message})
+    except InterpreterError as error:
+        return Status(503, {"detail": str(error)})
     return Status(200 if resolution.ok else 409, resolution.as_dict())

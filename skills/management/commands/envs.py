@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from skills.installer.backends import InstallError
 from skills.installer.builder import environment_ensure
+from skills.installer.keys import InterpreterError
 from skills.installer.maintenance import environments_collect
 from skills.models import Environment
 from skills.policy import PolicyError
@@ -85,6 +86,8 @@ class Command(BaseCommand):
             raise CommandError(f"refused: {error}") from None
         except InstallError as error:
             raise CommandError(f"install failed: {error.message}") from None
+        except InterpreterError as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(
             json.dumps(
                 {
