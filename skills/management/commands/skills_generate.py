@@ -24,60 +24,164 @@ from skills.search import SQLITE_SEARCH_TRIGGER_PREFIX, search_index_rebuild
 
 BATCH = 5_000
 
-LIBRARIES = {
-    "pandas": "data",
-    "numpy": "math",
-    "scipy": "math",
-    "polars": "data",
-    "requests": "web",
-    "httpx": "web",
-    "beautifulsoup4": "web",
-    "lxml": "documents",
-    "pyyaml": "config",
-    "pillow": "images",
-    "opencv-python": "images",
-    "scikit-learn": "ml",
-    "nltk": "text",
-    "spacy": "text",
-    "regex": "text",
-    "python-dateutil": "time",
-    "pytz": "time",
-    "openpyxl": "office",
-    "python-docx": "office",
-    "pypdf": "documents",
-    "sqlalchemy": "databases",
-    "duckdb": "databases",
-    "boto3": "cloud",
-    "jinja2": "templates",
-    "markdown": "documents",
-    "cryptography": "security",
-    "pydantic": "validation",
-    "jsonschema": "validation",
-    "matplotlib": "charts",
-    "networkx": "graphs",
-}
-NODE_LIBRARIES = {"lodash": "data", "axios": "web", "cheerio": "web", "dayjs": "time"}
+# Content is drawn the way real catalogs are written: a few libraries, objects and tags are
+# everywhere and most are rare (Zipf-like weights, by rank), descriptions come from several
+# sentence shapes with optional details, and no clause is in every description, so the
+# full-text index sees realistic document frequencies (the most common word in about a
+# tenth of the skills, most words in well under one percent).
+
+# By popularity; each library's category is the skill's category.
+LIBRARIES = [
+    ("pandas", "data"), ("requests", "web"), ("numpy", "math"), ("pillow", "images"),
+    ("beautifulsoup4", "web"), ("pydantic", "validation"), ("openpyxl", "office"),
+    ("python-dateutil", "time"), ("httpx", "web"), ("pyyaml", "config"), ("lxml", "documents"),
+    ("scikit-learn", "ml"), ("matplotlib", "charts"), ("polars", "data"), ("regex", "text"),
+    ("jsonschema", "validation"), ("scipy", "math"), ("opencv-python", "images"),
+    ("pypdf", "documents"), ("sqlalchemy", "databases"), ("nltk", "text"), ("boto3", "cloud"),
+    ("jinja2", "templates"), ("cryptography", "security"), ("python-docx", "office"),
+    ("duckdb", "databases"), ("spacy", "text"), ("markdown", "documents"), ("pytz", "time"),
+    ("networkx", "graphs"), ("feedparser", "web"), ("xlsxwriter", "office"),
+    ("rapidfuzz", "text"), ("shapely", "geo"), ("pyproj", "geo"), ("qrcode", "images"),
+    ("python-slugify", "text"), ("tabulate", "data"), ("pyarrow", "data"),
+    ("phonenumbers", "validation"), ("babel", "text"), ("reportlab", "documents"),
+    ("icalendar", "time"), ("paramiko", "cloud"), ("pymupdf", "documents"),
+]  # fmt: skip
+NODE_LIBRARIES = [
+    ("lodash", "data"), ("axios", "web"), ("dayjs", "time"), ("cheerio", "web"),
+    ("zod", "validation"), ("sharp", "images"), ("marked", "documents"), ("papaparse", "data"),
+]  # fmt: skip
 VERBS = {
-    SkillType.TRANSFORM: ["convert", "normalize", "merge", "reshape", "clean", "resize"],
-    SkillType.EXTRACT: ["extract", "parse", "scrape", "read", "pull", "split"],
-    SkillType.ANALYZE: ["profile", "summarize", "score", "classify", "compare", "detect"],
-    SkillType.GENERATE: ["render", "draft", "build", "compose", "plot", "export"],
-    SkillType.FETCH: ["fetch", "download", "sync", "poll", "query", "crawl"],
-    SkillType.VALIDATE: ["validate", "check", "lint", "verify", "audit", "guard"],
-    SkillType.UTILITY: ["hash", "format", "sort", "dedupe", "count", "encode"],
-}
+    SkillType.TRANSFORM: [
+        "convert", "clean", "normalize", "merge", "reshape", "resize", "translate",
+        "flatten", "pivot", "crop", "rename", "trim", "compress", "redact",
+    ],
+    SkillType.EXTRACT: [
+        "extract", "parse", "read", "scrape", "split", "pull", "capture", "tokenize",
+        "decode", "unpack", "harvest", "mine",
+    ],
+    SkillType.ANALYZE: [
+        "summarize", "profile", "classify", "detect", "compare", "score", "cluster",
+        "forecast", "rank", "measure", "inspect", "correlate",
+    ],
+    SkillType.GENERATE: [
+        "render", "build", "draft", "export", "plot", "compose", "generate", "fill",
+        "design", "sketch", "assemble", "print",
+    ],
+    SkillType.FETCH: [
+        "fetch", "download", "sync", "query", "poll", "crawl", "mirror", "subscribe",
+        "stream", "collect", "look up", "watch",
+    ],
+    SkillType.VALIDATE: [
+        "validate", "check", "verify", "lint", "audit", "guard", "sanitize", "enforce",
+        "test", "confirm", "screen", "approve",
+    ],
+    SkillType.UTILITY: [
+        "format", "sort", "dedupe", "count", "hash", "encode", "sample", "shuffle", "group",
+        "index", "cache", "batch",
+    ],
+}  # fmt: skip
 NOUNS = [
-    "tables", "rows", "columns", "invoices", "receipts", "emails", "logs", "events", "images",
-    "thumbnails", "pages", "links", "feeds", "reports", "charts", "dates", "addresses",
-    "names", "prices", "orders", "tickets", "metrics", "sentences", "keywords", "documents",
-    "schemas", "configs", "records", "graphs", "files",
+    "files", "tables", "records", "documents", "images", "dates", "emails", "pages", "logs",
+    "invoices", "text", "urls", "addresses", "names", "prices", "events", "orders",
+    "spreadsheets", "reports", "schemas", "rows", "columns", "photos", "receipts", "links",
+    "configs", "metrics", "contacts", "sentences", "keywords", "tickets", "charts",
+    "feeds", "timestamps", "products", "customers", "transactions", "comments", "reviews",
+    "headlines", "articles", "forms", "labels", "thumbnails", "payloads", "messages",
+    "coordinates", "routes", "phone numbers", "currencies", "units", "measurements",
+    "surveys", "responses", "calendars", "schedules", "certificates", "passwords", "tokens",
+    "sessions", "graphs", "nodes", "matrices", "vectors", "embeddings", "datasets",
+    "samples", "outliers", "duplicates", "templates", "slides", "notes", "recipes",
+    "playlists", "transcripts", "subtitles", "barcodes", "scans", "signatures", "contracts",
+    "policies", "leads", "budgets", "expenses", "salaries", "shipments", "inventories",
+    "sensors", "alerts", "incidents", "backups", "archives", "manifests", "licenses",
 ]  # fmt: skip
-ADJECTIVES = ["fast", "robust", "simple", "batch", "streaming", "incremental", "strict", "lenient"]
+ADJECTIVES = [
+    "fast", "simple", "robust", "lightweight", "streaming", "incremental", "strict",
+    "lenient", "batch", "parallel", "lazy", "safe", "tiny", "configurable", "offline",
+    "accurate", "resilient", "minimal", "portable", "typed",
+]  # fmt: skip
+FORMATS = [
+    "CSV", "JSON", "Excel", "PDF", "XML", "YAML", "HTML", "Markdown", "Parquet", "PNG",
+    "JPEG", "SVG", "TSV", "iCal", "GeoJSON", "SQL",
+]  # fmt: skip
+AUDIENCES = [
+    "analysts", "finance teams", "support desks", "data engineers", "marketers",
+    "researchers", "ops teams", "recruiters", "accountants", "editors", "sales teams",
+    "auditors", "teachers", "logistics teams", "developers", "clinics",
+]  # fmt: skip
 TAGS = [
-    "etl", "reporting", "finance", "marketing", "ops", "security", "ml", "nlp", "vision",
-    "scraping", "cleanup", "compliance", "devops", "analytics", "office", "automation",
-    "monitoring", "search", "geo", "time-series",
+    "etl", "automation", "analytics", "cleanup", "finance", "scraping", "office", "nlp",
+    "reporting", "vision", "monitoring", "marketing", "ops", "security", "compliance", "ml",
+    "search", "geo", "time-series", "devops", "hr", "sales", "healthcare", "education",
+    "logistics", "legal", "media", "research", "ecommerce", "support"
 ]  # fmt: skip
+# Sentence shapes: {verb} {noun} {noun2} {library} {adjective} {format} {format2} {audience}.
+OPENINGS = [
+    "{Verb} {noun} with {library}.",
+    "{Verb} {noun} from {format} using {library}.",
+    "A {adjective} way to {verb} {noun}, built on {library}.",
+    "Uses {library} to {verb} {noun} for {audience}.",
+    "{Verb} {noun} into {format2}.",
+    "Takes {noun} and returns {noun2}, via {library}.",
+    "{Adjective} {library} skill: {verb} {noun}.",
+    "Helps {audience} {verb} {noun}.",
+    "{Verb} {noun} and {noun2} in one step ({library}).",
+    "Given {format} {noun}, {verb} them with {library}.",
+]
+DETAILS = [
+    "Handles {noun} and {noun2}.",
+    "Works offline.",
+    "Streams large inputs.",
+    "Returns a summary of the {noun}.",
+    "Keeps the original order.",
+    "Supports {format} and {format2}.",
+    "Made for {audience}.",
+    "Retries on timeouts.",
+    "Skips malformed {noun} and reports them.",
+    "Safe to run twice.",
+    "Respects rate limits.",
+    "Configurable thresholds.",
+    "Outputs {format2}.",
+    "Reports what it skipped.",
+    "Tested on real {noun}.",
+    "No network needed.",
+    "Good for {adjective} pipelines.",
+    "Logs every step.",
+]
+
+
+def _cumulative_zipf(count: int, exponent: float) -> list[float]:
+    """Cumulative weights 1/rank^exponent, for `random.choices(cum_weights=…)`."""
+    total, cumulative = 0.0, []
+    for rank in range(1, count + 1):
+        total += 1 / rank**exponent
+        cumulative.append(total)
+    return cumulative
+
+
+class _Picker:
+    """Zipf-weighted choices from a list ordered by popularity (weights computed once)."""
+
+    def __init__(self, items: list, exponent: float) -> None:
+        self.items = items
+        self.cumulative = _cumulative_zipf(len(items), exponent)
+
+    def __call__(self, rng: random.Random, k: int = 1) -> list:
+        return rng.choices(self.items, cum_weights=self.cumulative, k=k)
+
+    def one(self, rng: random.Random):
+        return self(rng)[0]
+
+
+PYTHON_LIBRARY = _Picker(LIBRARIES, 0.75)
+NODE_LIBRARY = _Picker(NODE_LIBRARIES, 0.9)
+NOUN = _Picker(NOUNS, 0.75)
+ADJECTIVE = _Picker(ADJECTIVES, 0.8)
+FORMAT = _Picker(FORMATS, 0.9)
+AUDIENCE = _Picker(AUDIENCES, 0.8)
+TAG = _Picker(TAGS, 0.6)
+DETAIL = _Picker(DETAILS, 0.3)
+VERB = {kind: _Picker(verbs, 0.8) for kind, verbs in VERBS.items()}
 SOURCE = '''def run(items: list | None = None) -> dict:
     """{description}"""
     return {{"count": len(items or [])}}
@@ -113,9 +217,9 @@ def skills_generate(
             size = min(BATCH, count - start)
             skills, versions = [], []
             for n in range(size):
-                skill = _skill(rng, skill_id + start + n)
+                skill, library = _skill(rng, skill_id + start + n)
                 skill.pk, skill.created_at, skill.updated_at = skill_id + start + n, now, now
-                version = _version(rng, skill)
+                version = _version(rng, skill, library)
                 version.pk, version.created_at = version_id + start + n, now
                 skill.current_version_id = version.pk
                 skills.append(skill)
@@ -172,41 +276,60 @@ def _row(instance: Model, columns: list[Field]) -> list:
     ]
 
 
-def _skill(rng: random.Random, number: int) -> Skill:
+def _skill(rng: random.Random, number: int) -> tuple[Skill, str]:
+    """A skill, and the library it is built on."""
     kind = rng.choice(list(VERBS))
     is_node = rng.random() < 0.08
-    library, category = rng.choice(list((NODE_LIBRARIES if is_node else LIBRARIES).items()))
-    verb, noun = rng.choice(VERBS[kind]), rng.choice(NOUNS)
-    slug = f"{library}-{verb}-{noun}-{number:x}"[:64]
-    adjective = rng.choice(ADJECTIVES)
-    description = (
-        f"{verb.capitalize()} {noun} with {library}: a {adjective} {kind.label.lower()} step "
-        f"for {rng.choice(TAGS)} pipelines. Handles {rng.choice(NOUNS)} and "
-        f"{rng.choice(NOUNS)}, reports what it skipped."
-    )
+    library, category = (NODE_LIBRARY if is_node else PYTHON_LIBRARY).one(rng)
+    verb, noun = VERB[kind].one(rng), NOUN.one(rng)
+    slug = f"{library}-{verb.replace(' ', '-')}-{noun.replace(' ', '-')}-{number:x}"[:64]
+    description = _description(rng, verb=verb, noun=noun, library=library)
     status = rng.choices(
         [SkillStatus.APPROVED, SkillStatus.DRAFT, SkillStatus.DEPRECATED], weights=[90, 7, 3]
     )[0]
-    return Skill(
+    skill = Skill(
         slug=slug,
         category=category,
         type=kind,
         status=status,
         language=SkillLanguage.NODE if is_node else SkillLanguage.PYTHON,
         description=description,
-        tags=rng.sample(TAGS, rng.randint(1, 4)),
+        tags=sorted(set(TAG(rng, k=rng.randint(1, 4))), key=TAGS.index),
         content_hash=hashlib.sha256(slug.encode()).hexdigest(),
         # Popularity follows a long tail, as real catalogs do.
         install_count=int(rng.paretovariate(1.2)) - 1,
         run_count=int(rng.paretovariate(1.1) * 10) - 10,
     )
+    return skill, library
 
 
-def _version(rng: random.Random, skill: Skill) -> SkillVersion:
-    library = skill.slug.split("-")[0]
-    libraries = NODE_LIBRARIES if skill.language == SkillLanguage.NODE else LIBRARIES
-    extra = rng.sample(list(libraries), rng.randint(0, 2))
-    requirements = sorted({library, *extra} & set(libraries))
+def _description(rng: random.Random, *, verb: str, noun: str, library: str) -> str:
+    """An opening sentence of one of several shapes, and zero to two details."""
+    noun2 = NOUN.one(rng)
+    adjective = ADJECTIVE.one(rng)
+    format_, format2 = FORMAT(rng, k=2)
+    slots = {
+        "verb": verb,
+        "Verb": verb.capitalize(),
+        "noun": noun,
+        "noun2": noun2 if noun2 != noun else NOUN.one(rng),
+        "library": library,
+        "adjective": adjective,
+        "Adjective": adjective.capitalize(),
+        "format": format_,
+        "format2": format2,
+        "audience": AUDIENCE.one(rng),
+    }
+    sentences = [rng.choice(OPENINGS)]
+    details = rng.choices([0, 1, 2], weights=[3, 5, 2])[0]
+    sentences += dict.fromkeys(DETAIL(rng, k=details))
+    return " ".join(sentence.format(**slots) for sentence in sentences)
+
+
+def _version(rng: random.Random, skill: Skill, library: str) -> SkillVersion:
+    picker = NODE_LIBRARY if skill.language == SkillLanguage.NODE else PYTHON_LIBRARY
+    extra = {name for name, _ in picker(rng, k=rng.randint(0, 2))}
+    requirements = sorted({library, *extra})
     if skill.language == SkillLanguage.NODE:
         requirements = [f"{name}@^1" for name in requirements]
     return SkillVersion(
