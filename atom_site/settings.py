@@ -200,6 +200,9 @@ ATOM_INSTALL_TIMEOUT = env_int("ATOM_INSTALL_TIMEOUT", 900, minimum=1)
 ATOM_INSTALL_WAIT_TIMEOUT = env_float("ATOM_INSTALL_WAIT_TIMEOUT", 1_200, minimum=1)
 # A build whose heartbeat is older than this is taken to be dead and may be claimed again.
 ATOM_INSTALL_STALE_SECONDS = env_int("ATOM_INSTALL_STALE_SECONDS", 300, minimum=5)
+# Verify a new environment in a fork of a warm helper per interpreter (installer/verifier.py);
+# false: in a new interpreter, as before.
+ATOM_VERIFY_WARM = env_bool("ATOM_VERIFY_WARM", True)
 MAX_CONCURRENT_INSTALLATIONS = env_int("MAX_CONCURRENT_INSTALLATIONS", 3, minimum=1, maximum=64)
 ATOM_POLICY_ALLOW = env_list("ATOM_POLICY_ALLOW", [])  # empty: every package not denied
 ATOM_POLICY_DENY = env_list("ATOM_POLICY_DENY", [])

@@ -17,11 +17,11 @@ from skills.installer.backends.base import (
     ResolutionError,
     first_error_line,
     looks_unreachable,
-    python_verify,
 )
 from skills.installer.keys import EnvironmentSpec, lock_key
 from skills.installer.locks import lock_load, lock_save
 from skills.installer.process import LogWriter, child_environment, run_logged
+from skills.installer.verifier import environment_verify
 
 LOCK_NAME = "atom-requirements.lock"
 INPUT_NAME = "atom-requirements.in"
@@ -171,7 +171,9 @@ class PipBackend(Backend):
             raise pip_failure(installed.output, what="install")
         scripts_point_at(workdir=workdir, location=Path(self.location_for(spec.key)))
         finished = time.perf_counter()
-        python_verify(spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout))
+        environment_verify(
+            spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout)
+        )
         return BuildResult(
             lockfile=lockfile,
             resolve_seconds=resolved - started,

@@ -16,7 +16,6 @@ from skills.installer.backends.base import (
     ResolutionError,
     first_error_line,
     looks_unreachable,
-    python_verify,
 )
 from skills.installer.bytecode import (
     cache_bytecode_compile_later,
@@ -26,6 +25,7 @@ from skills.installer.bytecode import (
 from skills.installer.keys import EnvironmentSpec, interpreter_is_running, lock_key
 from skills.installer.locks import lock_load, lock_save
 from skills.installer.process import LogWriter, child_environment, run_logged
+from skills.installer.verifier import environment_verify
 
 LOCK_NAME = "atom-requirements.lock"
 
@@ -179,7 +179,9 @@ class UvBackend(Backend):
         if not installed.ok:
             raise resolution_failure(installed.output, what="install")
         finished = time.perf_counter()
-        python_verify(spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout))
+        environment_verify(
+            spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout)
+        )
         return BuildResult(
             lockfile=lockfile,
             resolve_seconds=resolved - started,
