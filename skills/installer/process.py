@@ -2,7 +2,9 @@
 line by line into the job's log as it happens, a deadline, and a clean environment."""
 
 import ctypes
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +37,30 @@ def _die_with_parent() -> None:
     temporary directory that the next builder has already cleaned.
     """
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux's `setpriv`, when it can set the parent-death signal (2.33 and later)."""
+    path = shutil.which("setpriv") if _LIBC is not None else None
+    if path is None:
+        return None
+    probe = subprocess.run([path, "--pdeathsig", "KILL", "--", "true"], capture_output=True)
+    return path if probe.returncode == 0 else None
+
+
+def dying_with_parent(args: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """`args` made to die with this process: the arguments to run and the `preexec_fn`.
+
+    Through `setpriv --pdeathsig KILL`, which sets the signal and execs, the child runs no
+    Python between fork and exec, so `subprocess` spawns it with vfork: a `preexec_fn` makes
+    it fork, copying this process's page tables (~3 ms of CPU and ~7 ms of wall time per
+    spawn from a 100 MB worker, with the GIL held). Without setpriv, `_die_with_parent`.
+    """
+    setpriv = _setpriv()
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", "KILL", "--", *args], None
+    return args, _die_with_parent if _LIBC is not None else None
 
 
 @dataclass(frozen=True)
@@ -95,8 +121,9 @@ def run_logged(
     """
     started = time.perf_counter()
     log("$ " + " ".join(str(arg) for arg in args))
+    command, preexec_fn = dying_with_parent([str(arg) for arg in args])
     process = subprocess.Popen(
-        [str(arg) for arg in args],
+        command,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE if capture_stdout else subprocess.STDOUT,
@@ -104,7 +131,7 @@ def run_logged(
         env=dict(env),
         text=True,
         errors="replace",
-        preexec_fn=_die_with_parent if _LIBC is not None else None,
+        preexec_fn=preexec_fn,
     )
     timer = threading.Timer(timeout, process.kill)
     timer.start()
