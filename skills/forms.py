@@ -4,15 +4,32 @@ import json
 from typing import Any
 
 from django import forms
+from django.core import validators
 
 
 class JSONObjectField(forms.CharField):
-    """A textarea holding a JSON object (a skill's params); empty means `{}`."""
+    """A textarea holding a JSON object (a skill's params); empty means `{}`.
+
+    `max_length` bounds the text, checked before it is parsed (CharField's own validators
+    would run on the parsed object).
+    """
 
     widget = forms.Textarea
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, validators.MaxLengthValidator | validators.MinLengthValidator
+            )
+        ]
+
     def to_python(self, value: Any) -> dict:
         text = (super().to_python(value) or "").strip() or "{}"
+        if self.max_length is not None and len(text) > self.max_length:
+            raise forms.ValidationError(f"at most {self.max_length:,} characters")
         try:
             parsed = json.loads(text)
         except ValueError as error:

@@ -151,6 +151,7 @@ def test_drafts_cannot_be_installed_or_tried_by_non_staff(signed_in):
     ("params", "message"),
     [
         ("{not json", "params</b>: not valid JSON"),
+        ('{"text": "' + "x" * 70_000 + '"}', "params</b>: at most 65,536 characters"),
         ("[1, 2]", "params</b>: must be a JSON object"),
         ('{"text": 3}', "params</b>: text: 3 is not of type"),
         ("{}", "params</b>: text: &#x27;text&#x27; is a required property"),
