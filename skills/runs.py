@@ -56,11 +56,11 @@ def skill_run_start(
     """Record a run of a skill and carry it out now, or queue it.
 
     Raises before anything is recorded: `InvalidParams` (the field at fault),
-    `SkillNotRunnable` (no version, or requirements the policy refuses), and
-    `DockerUnavailable` when no engine answers to say whether a Docker environment's image is
-    there. A run carried out
-    now that the host cannot serve (`PoolBusy`, `DockerUnavailable`, `SandboxUnavailable`)
-    is recorded as failed and the error is raised. A skill that raises, or hits a limit, is
+    `SkillNotRunnable` (no version, or requirements the policy refuses), `DockerUnavailable`
+    when no engine answers to say whether a Docker environment's image is there, and
+    `InterpreterError` when the interpreter for the skill's language does not run. A run
+    carried out now that the host cannot serve (one of `RunUnavailable`) is recorded as failed
+    and the error is raised. A skill that raises, or hits a limit, is
     a finished run with ``status="failed"`` and its error.
     """
     version = version or skill.current_version

@@ -36,7 +36,7 @@ from skills.installer.backends.base import (
     verify_wanted,
 )
 from skills.installer.keys import EnvironmentSpec
-from skills.installer.process import _LIBC, LogWriter, _die_with_parent, child_environment
+from skills.installer.process import LogWriter, child_environment, dying_with_parent
 from skills.runtime.process import SPAWNER
 
 logger = logging.getLogger(__name__)
@@ -164,8 +164,7 @@ class Zygote:
         try:
             # From one long-lived thread: PR_SET_PDEATHSIG fires when the thread that started
             # the helper ends, and builds run in a batch's short-lived worker threads.
-            self.process = SPAWNER.run(
-                subprocess.Popen,
+            command, preexec_fn = dying_with_parent(
                 [
                     interpreter,
                     "-I",
@@ -175,14 +174,18 @@ class Zygote:
                     str(theirs.fileno()),
                     PYTHON_VERIFY,
                     json.dumps(ZYGOTE_PRELOAD),
-                ],
+                ]
+            )
+            self.process = SPAWNER.run(
+                subprocess.Popen,
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
                 env=child_environment(),
                 cwd="/",
-                preexec_fn=_die_with_parent if _LIBC is not None else None,
+                preexec_fn=preexec_fn,
             )
         except OSError as error:
             ours.close()

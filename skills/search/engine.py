@@ -119,30 +119,31 @@ def _cache_key(
     page: int,
     page_size: int,
 ) -> str:
-    material = "\x1f".join(
-        [
-            parsed.normalized(),
-            *(value or "" for value in filters.values()),
-            status or "*",
-            sort,
-            str(page),
-            str(page_size),
-            connection.vendor,
-            # A page carries install costs, whose "warm" means built on this host: hosts that
-            # share a Redis cache must not read each other's pages.
-            socket.gethostname(),
-        ]
-    )
-    digest = hashlib.sha256(material.encode()).hexdigest()[:32]
-    return f"marketplace:{CACHE_VERSION}:{generation}:{digest}"
+    parts = [
+        parsed.normalized(),
+        *(value or "" for value in filters.values()),
+        status or "*",
+        sort,
+        str(page),
+        str(page_size),
+        # A page carries install costs, whose "warm" means built on this host: hosts that
+        # share a Redis cache must not read each other's pages.
+        socket.gethostname(),
+    ]
+    return _key_of("marketplace", generation, parts)
 
 
 def _cells_cache_key(
     generation: int, parsed: ParsedQuery, status: str | None, tag: str | None
 ) -> str:
-    material = "\x1f".join([parsed.normalized(), tag or "", status or "*", connection.vendor])
+    return _key_of("marketplace:cells", generation, [parsed.normalized(), tag or "", status or "*"])
+
+
+def _key_of(prefix: str, generation: int, parts: list[str]) -> str:
+    """A cache key under the catalog generation: a digest of the parts and the database."""
+    material = "\x1f".join([*parts, connection.vendor])
     digest = hashlib.sha256(material.encode()).hexdigest()[:32]
-    return f"marketplace:cells:{CACHE_VERSION}:{generation}:{digest}"
+    return f"{prefix}:{CACHE_VERSION}:{generation}:{digest}"
 
 
 def _search(
