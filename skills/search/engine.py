@@ -34,7 +34,12 @@ from .facets import (
     total_and_facets,
 )
 from .filters import Filters, skills_filtered
-from .postgres import postgres_cells_and_page, postgres_match, search_query
+from .postgres import (
+    postgres_cells,
+    postgres_cells_and_page,
+    postgres_match,
+    postgres_text_match,
+)
 from .query import ParsedQuery, SearchInvalid, query_parse
 from .results import RankedIds, SearchPage, hits_of, rows_for_page
 from .sqlite import fts_match, sqlite_cells, sqlite_match
@@ -171,9 +176,9 @@ def _search(
             return query_cells(unmatched.filter(match))
         if connection.vendor == "postgresql":
             if sort != "relevance":
-                return query_cells(unmatched.filter(match))
+                return postgres_cells(parsed, unmatched)
             cells, ranked_page = postgres_cells_and_page(
-                parsed, unmatched.filter(match), filters, pages_offset, page_size
+                parsed, unmatched, filters, pages_offset, page_size
             )
             return cells
         return sqlite_cells(parsed, unmatched)
@@ -288,5 +293,5 @@ def _text_match(
 
 def _positive_match(parsed: ParsedQuery) -> Q:
     if connection.vendor == "postgresql":
-        return Q(search=search_query(parsed))
+        return postgres_text_match(parsed)
     return fts_match(parsed)

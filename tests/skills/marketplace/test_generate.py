@@ -38,10 +38,11 @@ def test_the_full_text_indexes_are_back_after_a_generation(db):
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'skills_skill' "
+                "SELECT indexname FROM pg_indexes "
+                "WHERE tablename IN ('skills_skill', 'skills_search_doc') "
                 "AND indexdef LIKE '%% USING gin %%' ORDER BY indexname"
             )
-            expected = ["skill_search_gin", "skill_slug_trgm", "skill_tags_gin"]
+            expected = ["skill_search_gin_doc", "skill_slug_trgm", "skill_tags_gin"]
         else:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
             expected = [
