@@ -3,6 +3,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db.models.signals import post_migrate
 
+from atom_site.pools import pools_fork_safe
+
 
 class AtomSiteConfig(AppConfig):
     name = "atom_site"
@@ -11,6 +13,7 @@ class AtomSiteConfig(AppConfig):
     def ready(self) -> None:
         # post_migrate is sent only for apps with models; "skills" always has them.
         post_migrate.connect(channel_database_migrate, sender=self.apps.get_app_config("skills"))
+        pools_fork_safe()
 
 
 def channel_database_migrate(*, using: str, plan=None, **kwargs) -> None:

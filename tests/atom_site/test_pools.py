@@ -1,0 +1,63 @@
+"""PostgreSQL connections come from a pool, and a forked child (a django-q2 worker) opens its
+own instead of reusing the parent's."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from atom_site.config import database_from_url
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pool")
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_the_pool_is_configured_unless_persistent_connections_are_asked_for(tmp_path):
+    url = "postgres://postgres@127.0.0.1:5432/atom"
+    pooled = database_from_url(url, data_dir=tmp_path, conn_max_age=0, pool_max_size=20)
+    assert pooled["OPTIONS"]["pool"]["max_size"] == 20
+    persistent = database_from_url(url, data_dir=tmp_path, conn_max_age=60, pool_max_size=20)
+    assert "pool" not in persistent.get("OPTIONS", {})
+    unpooled = database_from_url(url, data_dir=tmp_path, conn_max_age=0, pool_max_size=0)
+    assert "pool" not in unpooled.get("OPTIONS", {})
+
+
+def _pooled_pids() -> set[int]:
+    """The server sessions the pool hands out over a few checkouts."""
+    pids = set()
+    for _ in range(4):
+        pids.add(_backend_pid())
+        connection.close()
+    return pids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_closed_connection_goes_back_to_the_pool():
+    assert connection.pool is not None
+    first = _pooled_pids()
+    opened = connection.pool.get_stats().get("connections_num", 0)
+    assert _pooled_pids() <= first
+    assert connection.pool.get_stats().get("connections_num", 0) == opened
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone():
+    parents = _pooled_pids()  # back in the pool, still open: what a child inherits
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, str(_backend_pid()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        child_backend = int(pipe.read())
+    assert child_backend not in parents
+    assert _pooled_pids() <= parents  # the parent's sessions survived the child
