@@ -88,6 +88,7 @@ DATABASES = {
         DATABASE_URL,
         data_dir=ATOM_DATA_DIR,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=0),
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -281,3 +282,6 @@ INSTALLED_APPS.append("django.contrib.postgres")
 MARKETPLACE_CACHE_TTL = env_int("MARKETPLACE_CACHE_TTL", 300, minimum=0, maximum=86_400)
 MARKETPLACE_MAX_PAGE_SIZE = 100
 MARKETPLACE_MAX_QUERY_LENGTH = env_int("MARKETPLACE_MAX_QUERY_LENGTH", 256, minimum=16)
+# Threads per process that rank a full-text page on their own connection while the request
+# counts the facets (skills/search/helpers.py); 0 runs both on the request's connection.
+MARKETPLACE_SEARCH_HELPERS = env_int("MARKETPLACE_SEARCH_HELPERS", 2, minimum=0, maximum=32)

@@ -59,6 +59,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.stash[TARGET_OF][item.nodeid] = key
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, request):
+    """pytest-django's, plus the test databases it skips when no selected benchmark carries a
+    django_db mark: those measuring served requests run outside a test transaction (no mark)."""
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    missing = {
+        alias
+        for alias in connections
+        if connections[alias].settings_dict["NAME"]
+        != connections[alias].creation._get_test_db_name()
+    }
+    if not missing:
+        yield
+        return
+    with django_db_blocker.unblock():
+        created = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False, aliases=missing
+        )
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(created, verbosity=request.config.option.verbose)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _perf_buffer_emptied_before_the_test_database_goes(django_db_setup):
     """Samples left in the buffer must not be flushed at exit into a dropped database."""

@@ -11,6 +11,7 @@ import hashlib
 import math
 import socket
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from .facets import (
     total_and_facets,
 )
 from .filters import Filters, skills_filtered
+from .helpers import beside
 from .postgres import (
     postgres_cells,
     postgres_cells_and_page,
@@ -168,14 +170,19 @@ def _search(
         match, ranked_ids = _text_match(parsed, filtered, filters, status)
     pages_offset = (page - 1) * page_size
     ranked_page: list[int] | None = None
+    ranked_beside: Callable[[], list[int]] | None = None
 
     def count() -> Cells:
-        nonlocal ranked_page
+        nonlocal ranked_page, ranked_beside
         unmatched = skills_filtered(unfiltered, status, is_counted=True)
         if ranked_ids is None:
             return query_cells(unmatched.filter(match))
+        if sort == "relevance":
+            # A common term's count and rank each read every match: rank on a helper's
+            # connection meanwhile, when one is free.
+            ranked_beside = beside(partial(ranked_ids, pages_offset, page_size))
         if connection.vendor == "postgresql":
-            if sort != "relevance":
+            if sort != "relevance" or ranked_beside is not None:
                 return postgres_cells(parsed, unmatched)
             cells, ranked_page = postgres_cells_and_page(
                 parsed, unmatched, filters, pages_offset, page_size
@@ -191,7 +198,7 @@ def _search(
         fuzzy_total, fuzzy_facets = total_and_facets(fuzzy_cells(fuzzy), filters)
         if fuzzy_total:
             is_fuzzy = True
-            total, facets, ranked_page = fuzzy_total, fuzzy_facets, None
+            total, facets, ranked_page, ranked_beside = fuzzy_total, fuzzy_facets, None, None
             ranked_ids = _slice_of(
                 [pk for pk, category, type_ in fuzzy if is_in(category, type_, filters)]
             )
@@ -201,7 +208,12 @@ def _search(
         rows = []
     elif ranked_ids is not None and (sort == "relevance" or is_fuzzy):
         # Rank only the page: the vendor's index hands back the ranked ids of this page.
-        page_ids = ranked_page if ranked_page is not None else ranked_ids(offset, page_size)
+        if ranked_page is not None:
+            page_ids = ranked_page
+        elif ranked_beside is not None:
+            page_ids = ranked_beside()
+        else:
+            page_ids = ranked_ids(offset, page_size)
         by_id = {row["pk"]: row for row in rows_for_page(Skill.objects.filter(pk__in=page_ids))}
         rows = [by_id[pk] for pk in page_ids if pk in by_id]
     else:
