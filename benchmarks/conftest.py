@@ -61,23 +61,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker, request):
-    """pytest-django's, plus the test databases it skips when no selected benchmark carries a
+    """pytest-django's, plus the test database it skips when no selected benchmark carries a
     django_db mark: those measuring served requests run outside a test transaction (no mark)."""
-    from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
 
-    missing = {
-        alias
-        for alias in connections
-        if connections[alias].settings_dict["NAME"]
-        != connections[alias].creation._get_test_db_name()
-    }
-    if not missing:
+    if any(item.get_closest_marker("django_db") for item in request.session.items):
         yield
         return
     with django_db_blocker.unblock():
         created = setup_databases(
-            verbosity=request.config.option.verbose, interactive=False, aliases=missing
+            verbosity=request.config.option.verbose, interactive=False, aliases={"default"}
         )
     yield
     with django_db_blocker.unblock():
