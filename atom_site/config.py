@@ -107,7 +107,7 @@ def caches_for(*, redis_url: str, data_dir: Path, key_prefix: str) -> dict[str, 
     if redis_url:
         return {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "atom_site.cache.SharedRedisCache",
                 "LOCATION": redis_url,
                 "KEY_PREFIX": key_prefix,
             }
