@@ -10,9 +10,11 @@ referenced: collecting them would close their sockets, which ends the parent's s
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 _inherited: list[object] = []
 _is_registered = False
@@ -38,3 +40,14 @@ def inherited_pools_forget() -> None:
             wrapper.connection = None
     _inherited.extend(DatabaseWrapper._connection_pools.values())
     DatabaseWrapper._connection_pools.clear()
+
+
+def pooled_databases_check(wrappers: Iterable[BaseDatabaseWrapper] | None = None) -> None:
+    """Connect once to each pooled database without its pool, so that a server refusing the
+    connection (no such database, a wrong password) is reported at once in its own words:
+    through the pool the first query would retry until the pool's timeout, then say only that
+    it got no connection. Raises Django's form of the driver's error."""
+    for wrapper in connections.all() if wrappers is None else wrappers:
+        if wrapper.settings_dict.get("OPTIONS", {}).get("pool"):
+            with wrapper.wrap_database_errors:
+                wrapper.Database.connect(**wrapper.get_connection_params()).close()

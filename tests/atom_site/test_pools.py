@@ -4,9 +4,10 @@ own instead of reusing the parent's."""
 import os
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from atom_site.config import database_from_url
+from atom_site.pools import pooled_databases_check
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pool")
 
@@ -61,3 +62,13 @@ def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone():
         child_backend = int(pipe.read())
     assert child_backend not in parents
     assert _pooled_pids() <= parents  # the parent's sessions survived the child
+
+
+def test_a_refused_connection_is_reported_in_the_servers_words_not_as_a_pool_timeout():
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    missing = DatabaseWrapper({**connection.settings_dict, "NAME": "atom_no_such_db"}, "probe")
+    assert missing.settings_dict["OPTIONS"]["pool"]
+    with pytest.raises(OperationalError, match='database "atom_no_such_db" does not exist'):
+        pooled_databases_check([missing])
+    pooled_databases_check([connection])  # the test database answers

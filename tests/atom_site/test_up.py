@@ -3,6 +3,7 @@ import subprocess
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from atom_site.accounts import admin_ensure
 
@@ -42,3 +43,22 @@ def test_up_refuses_a_taken_port_and_exits_non_zero(manage_py, process_env):
         )
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is taken" in result.stderr
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's connection pool")
+def test_up_names_a_database_the_server_refuses_at_once(manage_py, process_env):
+    """Through the pool a missing database would surface as a pool timeout after 10 s."""
+    url = process_env["DATABASE_URL"].rsplit("/", 1)[0] + "/atom_no_such_db"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run(
+        [*manage_py, "up", "--port", str(port)],
+        env={**process_env, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "DATABASE_URL: connection failed" in result.stderr
+    assert 'database "atom_no_such_db" does not exist' in result.stderr

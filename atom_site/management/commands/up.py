@@ -4,10 +4,12 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from atom_site.accounts import admin_ensure
 from atom_site.demo import demo_load
 from atom_site.env import env_int, env_str
+from atom_site.pools import pooled_databases_check
 from atom_site.stack import (
     PortTakenError,
     first_exited,
@@ -22,6 +24,8 @@ from perf.schedules import schedules_ensure
 
 class Command(BaseCommand):
     help = "Migrate, create the admin, load the demo catalog, then run web, workers and watcher."
+    # The system checks query the database: they run after the check of the database itself.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"))
@@ -36,6 +40,11 @@ class Command(BaseCommand):
         except PortTakenError as error:
             raise CommandError(str(error)) from None
 
+        try:
+            pooled_databases_check()
+        except DatabaseError as error:
+            raise CommandError(f"DATABASE_URL: {error}") from None
+        self.check()
         self._prepare(skip_demo=options["no_demo"])
         processes = stack_processes(host=host, port=port, with_watcher=not options["no_watcher"])
         stopping = {"requested": False}
