@@ -44,7 +44,8 @@ class Command(BaseCommand):
             pooled_databases_check()
         except DatabaseError as error:
             raise CommandError(f"DATABASE_URL: {error}") from None
-        self.check()
+        if not options.get("skip_checks"):
+            self.check()
         self._prepare(skip_demo=options["no_demo"])
         processes = stack_processes(host=host, port=port, with_watcher=not options["no_watcher"])
         stopping = {"requested": False}
