@@ -262,8 +262,7 @@ def _cells(
                 count=lambda: query_cells(unmatched),
                 generation=generation,
             )
-            excluded = unmatched.filter(_positive_match(parsed.excluded()))
-            cells = cells_minus(cells, query_cells(excluded))
+            cells = cells_minus(cells, _excluded_cells(parsed.excluded(), unmatched))
         if key:
             cache.set(key, cells, timeout=settings.MARKETPLACE_CACHE_TTL)
     return cells
@@ -301,6 +300,14 @@ def _text_match(
     is_other_status = status not in (SkillStatus.APPROVED, None)
     is_narrowed = is_other_status or any(filters[name] for name in ("category", "type", "tag"))
     return sqlite_match(parsed, filtered, is_narrowed=is_narrowed)
+
+
+def _excluded_cells(excluded: ParsedQuery, unmatched: QuerySet) -> Cells:
+    """The cells of the skills an exclusion-only query leaves out, counted from the search
+    index (PostgreSQL's search table; on SQLite a filter the FTS5 table drives)."""
+    if connection.vendor == "postgresql":
+        return postgres_cells(excluded, unmatched)
+    return query_cells(unmatched.filter(fts_match(excluded)))
 
 
 def _positive_match(parsed: ParsedQuery) -> Q:

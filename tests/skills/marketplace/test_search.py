@@ -88,6 +88,15 @@ def test_web_search_syntax_phrases_exclusions_and_or(catalog):
     assert set(slugs(skill_search(query="-pandas", category="data"))) == {"numpy-stats"}
 
 
+def test_an_exclusion_only_query_counts_what_it_leaves(catalog):
+    page = skill_search(query="-pandas", use_cache=False)
+    assert page.total == 4
+    assert page.facets == {
+        "category": {"data": 1, "text": 2, "web": 1},
+        "type": {"analyze": 2, "fetch": 1, "transform": 1},
+    }
+
+
 def test_a_typo_in_a_name_still_finds_the_skill(catalog):
     page = skill_search(query="pnadas")
     assert page.is_fuzzy
