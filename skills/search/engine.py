@@ -169,26 +169,25 @@ def _search(
     if not parsed.is_empty:
         match, ranked_ids = _text_match(parsed, filtered, filters, status)
     pages_offset = (page - 1) * page_size
-    ranked_page: list[int] | None = None
-    ranked_beside: Callable[[], list[int]] | None = None
+    # The ranked page when counting already produced it (or started it on a helper).
+    page_counted: Callable[[], list[int]] | None = None
 
     def count() -> Cells:
-        nonlocal ranked_page, ranked_beside
+        nonlocal page_counted
         unmatched = skills_filtered(unfiltered, status, is_counted=True)
         if ranked_ids is None:
             return query_cells(unmatched.filter(match))
         if sort == "relevance":
             # A common term's count and rank each read every match: rank on a helper's
             # connection meanwhile, when one is free.
-            ranked_beside = beside(partial(ranked_ids, pages_offset, page_size))
-        if connection.vendor == "postgresql":
-            if sort != "relevance" or ranked_beside is not None:
-                return postgres_cells(parsed, unmatched)
-            cells, ranked_page = postgres_cells_and_page(
-                parsed, unmatched, filters, pages_offset, page_size
-            )
-            return cells
-        return sqlite_cells(parsed, unmatched)
+            page_counted = beside(partial(ranked_ids, pages_offset, page_size))
+            if page_counted is None and connection.vendor == "postgresql":
+                cells, page_ids = postgres_cells_and_page(
+                    parsed, unmatched, filters, pages_offset, page_size
+                )
+                page_counted = partial(list, page_ids)
+                return cells
+        return _matched_cells(parsed, unmatched)
 
     cells = _cells(parsed, unfiltered, status, count=count, generation=generation)
     total, facets = total_and_facets(cells, filters)
@@ -198,7 +197,7 @@ def _search(
         fuzzy_total, fuzzy_facets = total_and_facets(fuzzy_cells(fuzzy), filters)
         if fuzzy_total:
             is_fuzzy = True
-            total, facets, ranked_page, ranked_beside = fuzzy_total, fuzzy_facets, None, None
+            total, facets, page_counted = fuzzy_total, fuzzy_facets, None
             ranked_ids = _slice_of(
                 [pk for pk, category, type_ in fuzzy if is_in(category, type_, filters)]
             )
@@ -208,12 +207,7 @@ def _search(
         rows = []
     elif ranked_ids is not None and (sort == "relevance" or is_fuzzy):
         # Rank only the page: the vendor's index hands back the ranked ids of this page.
-        if ranked_page is not None:
-            page_ids = ranked_page
-        elif ranked_beside is not None:
-            page_ids = ranked_beside()
-        else:
-            page_ids = ranked_ids(offset, page_size)
+        page_ids = page_counted() if page_counted else ranked_ids(offset, page_size)
         by_id = {row["pk"]: row for row in rows_for_page(Skill.objects.filter(pk__in=page_ids))}
         rows = [by_id[pk] for pk in page_ids if pk in by_id]
     else:
@@ -262,7 +256,7 @@ def _cells(
                 count=lambda: query_cells(unmatched),
                 generation=generation,
             )
-            cells = cells_minus(cells, _excluded_cells(parsed.excluded(), unmatched))
+            cells = cells_minus(cells, _matched_cells(parsed.excluded(), unmatched))
         if key:
             cache.set(key, cells, timeout=settings.MARKETPLACE_CACHE_TTL)
     return cells
@@ -302,12 +296,12 @@ def _text_match(
     return sqlite_match(parsed, filtered, is_narrowed=is_narrowed)
 
 
-def _excluded_cells(excluded: ParsedQuery, unmatched: QuerySet) -> Cells:
-    """The cells of the skills an exclusion-only query leaves out, counted from the search
-    index (PostgreSQL's search table; on SQLite a filter the FTS5 table drives)."""
+def _matched_cells(parsed: ParsedQuery, unmatched: QuerySet) -> Cells:
+    """The cells of the skills matching the (positive) query, counted from the vendor's
+    search index: PostgreSQL's search table, SQLite's FTS5 table joined to the skills."""
     if connection.vendor == "postgresql":
-        return postgres_cells(excluded, unmatched)
-    return query_cells(unmatched.filter(fts_match(excluded)))
+        return postgres_cells(parsed, unmatched)
+    return sqlite_cells(parsed, unmatched)
 
 
 def _positive_match(parsed: ParsedQuery) -> Q:

@@ -123,7 +123,8 @@ def sqlite_cells(parsed: ParsedQuery, unmatched: QuerySet) -> Cells:
 
 def search_index_rebuild() -> None:
     """Rebuild SQLite's full-text tables from skills_skill (after writes that bypassed the
-    triggers, e.g. a bulk load); PostgreSQL's generated column never needs it."""
+    triggers, e.g. a bulk load); PostgreSQL's search table is kept by triggers no writer
+    bypasses, so it never needs it."""
     if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:

@@ -31,6 +31,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=env_int("PORT", 8000, minimum=1))
         parser.add_argument("--no-demo", action="store_true", help="skip the demo catalog")
+        parser.add_argument(
+            "--skip-checks",
+            action="store_true",
+            help="skip the system checks (run after the "
+            "database is checked, so Django does not add this option itself)",
+        )
         parser.add_argument("--no-watcher", action="store_true", help="skip the file watcher")
         parser.add_argument("--health-timeout", type=float, default=60.0)
 
@@ -44,7 +50,7 @@ class Command(BaseCommand):
             pooled_databases_check()
         except DatabaseError as error:
             raise CommandError(f"DATABASE_URL: {error}") from None
-        if not options.get("skip_checks"):
+        if not options["skip_checks"]:
             self.check()
         self._prepare(skip_demo=options["no_demo"])
         processes = stack_processes(host=host, port=port, with_watcher=not options["no_watcher"])
