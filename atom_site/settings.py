@@ -14,6 +14,7 @@ from atom_site.config import (
     sqlite_database,
 )
 from atom_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from atom_site.sqlite_setup import sqlite_memory_statistics_off
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,6 +82,10 @@ TEMPLATES = [
 ]
 
 # Databases -----------------------------------------------------------------------------------
+
+# Before any SQLite connection opens (here, the first code a process runs): without SQLite's
+# memory statistics, threads of one process query in parallel (atom_site/sqlite_setup.py).
+SQLITE_MEMORY_STATISTICS_OFF = sqlite_memory_statistics_off()
 
 DATABASE_URL = env_str("DATABASE_URL")
 DATABASES = {
