@@ -125,6 +125,32 @@ def environment_ready_lookup(*, key: str) -> Environment | None:
     return None
 
 
+def environment_ready_taken(*, key: str) -> Environment | None:
+    """The fast path of a use: the ready row, counted as used by the same statement, when its
+    files are still there; else None (a ready row whose files are gone is demoted).
+
+    One `UPDATE … RETURNING` instead of a lookup and then an update: each is a round trip of
+    about 0.3 ms on PostgreSQL, and a warm run's whole budget is 2 ms. A row found missing, or
+    whose Docker engine does not answer (`BackendUnavailable`), has been counted as used too.
+    """
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in Environment._meta.concrete_fields)
+    sql = (
+        f"UPDATE {quote(Environment._meta.db_table)} "
+        f"SET {quote('use_count')} = {quote('use_count')} + 1, {quote('last_used_at')} = %s "
+        f"WHERE {quote('key')} = %s AND {quote('status')} = %s RETURNING {columns}"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    taken = Environment.objects.raw(sql, [now, key, EnvironmentStatus.READY])
+    environment = next(iter(taken), None)
+    if environment is None:
+        return None
+    if backend_get(environment.backend).is_present(environment.location):
+        return environment
+    _environment_demote_missing(environment=environment)
+    return None
+
+
 def _environment_demote_missing(*, environment: Environment) -> None:
     """A ready environment whose files are gone is not used broken: it is built again."""
     demoted = Environment.objects.filter(
@@ -175,9 +201,8 @@ def environment_obtain(*, spec: EnvironmentSpec, job: InstallJob | None = None) 
     """Find, wait for or build the environment of `spec` (see `environment_ensure`)."""
     log = job_log_writer(job)
     started = time.perf_counter()
-    ready = environment_ready_lookup(key=spec.key)
+    ready = environment_ready_taken(key=spec.key)
     if ready is not None:
-        environment_mark_used(environment=ready)
         sample_record(
             "environment_cache_hit",
             time.perf_counter() - started,

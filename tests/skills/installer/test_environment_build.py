@@ -42,7 +42,14 @@ def test_a_second_request_is_a_cache_hit(envs_dir: Path):
 
     second = environment_ensure(language="python", requirements=["SIX"])
 
-    assert second.pk == first.pk
+    # The row the hit's one UPDATE … RETURNING handed back, before any refresh.
+    assert (second.pk, second.python_path, second.lockfile) == (
+        first.pk,
+        first.python_path,
+        first.lockfile,
+    )
+    assert (second.use_count, second.requirements) == (2, ["six"])
+    assert second.last_used_at > first.last_used_at
     second.refresh_from_db()
     assert (second.build_count, second.use_count) == (1, 2)
     assert Environment.objects.count() == 1
