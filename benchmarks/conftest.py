@@ -6,6 +6,7 @@ See docs/benchmarks.md for how to add a benchmark.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,18 @@ def _perf_buffer_emptied_before_the_test_database_goes(django_db_setup):
 
     buffer.writer_wait()
     buffer.clear()
+
+
+@pytest.fixture
+def note(capsys: pytest.CaptureFixture[str]):
+    """Show one line of a benchmark's report in the terminal, past pytest's capture (make bench
+    runs quietly): note("what was measured, beside its target")."""
+
+    def write(text: str) -> None:
+        with capsys.disabled():
+            sys.stdout.write(f"\n  {text}\n")
+
+    return write
 
 
 @pytest.fixture

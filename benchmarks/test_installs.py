@@ -10,7 +10,6 @@ set with a warm cache (≤ 1 s).
 import os
 import resource
 import statistics
-import sys
 import time
 
 import pytest
@@ -25,11 +24,6 @@ from skills.installer.resolution import _parsed, conflicts_precheck, dependencie
 from skills.models import Environment, InstallJob, Skill, SkillStatus, SkillVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def note(capsys, text: str) -> None:
-    with capsys.disabled():
-        sys.stdout.write(f"\n  {text}\n")
 
 
 def fresh_build_seconds(requirements: list[str], *, backend: str = "uv") -> float:
@@ -67,7 +61,7 @@ def test_new_environment_for_requests_from_a_known_lock(benchmark):
     benchmark.pedantic(build, setup=reset, rounds=15, warmup_rounds=1)
 
 
-def test_uv_versus_pip_on_the_same_set(benchmark, capsys):
+def test_uv_versus_pip_on_the_same_set(benchmark, note):
     for backend in ("uv", "pip"):
         fresh_build_seconds(["requests"], backend=backend)  # warm caches, kept locks
     pip = statistics.median(fresh_build_seconds(["requests"], backend="pip") for _ in range(3))
@@ -84,7 +78,7 @@ def test_uv_versus_pip_on_the_same_set(benchmark, capsys):
     )
     uv = benchmark.stats.stats.median
     benchmark.extra_info.update(pip_median_seconds=pip, uv_median_seconds=uv, ratio=pip / uv)
-    note(capsys, f"uv vs pip, requests, warm caches, known locks: uv {uv * 1e3:.0f} ms, "
+    note(f"uv vs pip, requests, warm caches, known locks: uv {uv * 1e3:.0f} ms, "
          f"pip {pip * 1e3:.0f} ms, ratio {pip / uv:.1f}x (expect >= 20x)")  # fmt: skip
 
 
@@ -127,7 +121,7 @@ def single_install(version: SkillVersion) -> tuple[float, float]:
 
 
 @pytest.mark.target("install_batch_of_3")
-def test_batch_of_3_new_environments(benchmark, bench_limit, settings, capsys):
+def test_batch_of_3_new_environments(benchmark, bench_limit, settings, note):
     settings.MAX_CONCURRENT_INSTALLATIONS = 3
     sets = [["requests"], ["packaging", "six"], ["iniconfig", "pluggy"]]
     versions = [skill_add(f"batch-{index}", wanted) for index, wanted in enumerate(sets)]
@@ -166,14 +160,13 @@ def test_batch_of_3_new_environments(benchmark, bench_limit, settings, capsys):
         for slug, seconds in singles.items()
     )
     note(
-        capsys,
         f"batch of 3: {median * 1e3:.0f} ms = {median / slowest:.2f}x the slowest single "
         f"install; alone (median of 5): {figures}; the CPU they need on {cores} cores "
         f"allows no less than {floor * 1e3:.0f} ms = {floor / slowest:.2f}x",
     )
 
 
-def test_where_a_new_environment_spends_its_time(benchmark, capsys):
+def test_where_a_new_environment_spends_its_time(benchmark, note):
     """Not a target: the steps of a new `requests` environment from a known lock."""
     version = skill_add("profiled", ["requests"])
     single_install(version)
@@ -189,7 +182,6 @@ def test_where_a_new_environment_spends_its_time(benchmark, capsys):
         statistics.median(column) for column in zip(*rows, strict=True)
     )
     note(
-        capsys,
         f"new environment, requests, known lock, through a job: {total * 1e3:.0f} ms = "
         f"venv + uv install {install_seconds * 1e3:.0f} ms, verify (import requests) "
         f"{verify * 1e3:.0f} ms, the rest (claims, rename, size, rows, log lines) "
@@ -214,7 +206,7 @@ def fifty_skills() -> dict[str, list[str]]:
 
 
 @pytest.mark.target("dependency_precheck_50")
-def test_conflict_precheck_across_50_skills(benchmark, capsys):
+def test_conflict_precheck_across_50_skills(benchmark, note):
     sets = fifty_skills()
     cold = []
     for _ in range(20):
@@ -240,15 +232,14 @@ def test_conflict_precheck_across_50_skills(benchmark, capsys):
     benchmark.extra_info.update(
         cold_median_seconds=statistics.median(cold), node_median_seconds=statistics.median(node)
     )
-    note(capsys, f"pre-check, 50 Node skills (npm ranges): {statistics.median(node) * 1e3:.2f} ms")
+    note(f"pre-check, 50 Node skills (npm ranges): {statistics.median(node) * 1e3:.2f} ms")
     note(
-        capsys,
         f"pre-check, 50 skills, requirement strings never seen before: "
         f"{statistics.median(cold) * 1e3:.1f} ms median (the target row: strings seen before)",
     )
 
 
-def test_full_resolution_of_a_small_set(benchmark, capsys):
+def test_full_resolution_of_a_small_set(benchmark, note):
     sets = {"fetch": ["requests>=2.31"], "text": ["six"], "config": ["iniconfig"]}
     dependencies_resolve(requirement_sets=sets)  # warm uv's cache
 
@@ -268,4 +259,4 @@ def test_full_resolution_of_a_small_set(benchmark, capsys):
     assert resolution.ok
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(target_seconds=1.0)
-    note(capsys, f"full resolution, 3 skills, warm cache: {median * 1e3:.0f} ms (target <= 1 s)")
+    note(f"full resolution, 3 skills, warm cache: {median * 1e3:.0f} ms (target <= 1 s)")

@@ -81,11 +81,6 @@ def run(text="", limit=3):
 NOOP = "def run():\n    return None\n"
 
 
-def note(capsys, text: str) -> None:
-    with capsys.disabled():
-        sys.stdout.write(f"\n  {text}\n")
-
-
 @pytest.fixture
 def registry():
     registry = PoolRegistry(
@@ -114,7 +109,7 @@ def test_cold_load_of_a_small_skill(benchmark, tmp_path: Path):
 
 
 @pytest.mark.target("skill_reload")
-def test_reload_of_a_small_skill(benchmark, tmp_path: Path, capsys):
+def test_reload_of_a_small_skill(benchmark, tmp_path: Path, note):
     loader = SkillLoader()
     path = tmp_path / "small.py"
     path.write_text(SMALL_SKILL.format(marker="reload"))
@@ -123,7 +118,7 @@ def test_reload_of_a_small_skill(benchmark, tmp_path: Path, capsys):
     benchmark.pedantic(lambda: loader.reload_skill("small", str(path)), rounds=300)
 
     median = benchmark.stats.stats.median
-    note(capsys, f"reload of a small skill: {median * 1e3:.3f} ms median (target <= 1 ms)")
+    note(f"reload of a small skill: {median * 1e3:.3f} ms median (target <= 1 ms)")
     loader.clear_cache()
 
 
@@ -163,7 +158,7 @@ def test_hot_reload_save_to_new_result_in_a_warm_runner(benchmark, registry, tmp
 
 
 def test_noop_call_through_a_warm_runner_beside_a_fresh_interpreter(
-    benchmark, registry, tmp_path: Path, capsys
+    benchmark, registry, tmp_path: Path, note
 ):
     pool = registry.pool_for("bench-noop", sys.executable, "python")
     path = tmp_path / "noop.py"
@@ -183,7 +178,6 @@ def test_noop_call_through_a_warm_runner_beside_a_fresh_interpreter(
         target_seconds=0.002, fresh_interpreter_median_seconds=fresh, ratio=fresh / warm
     )
     note(
-        capsys,
         f"no-op call: warm runner ({pool.mode}) {warm * 1e3:.2f} ms median (target <= 2 ms), "
         f"fresh interpreter per call {fresh * 1e3:.1f} ms: {fresh / warm:.0f}x faster",
     )
@@ -205,7 +199,7 @@ def fresh_interpreter_call(path: Path) -> float:
 
 @pytest.mark.target("skill_run_warm_noop")
 @pytest.mark.django_db(transaction=True)
-def test_noop_call_end_to_end_from_run_skill(benchmark, capsys, settings, tmp_path: Path):
+def test_noop_call_end_to_end_from_run_skill(benchmark, note, settings, tmp_path: Path):
     settings.ATOM_ENVS_DIR = tmp_path / "envs"
     path = tmp_path / "noop-skill.py"
     path.write_text(
@@ -227,13 +221,12 @@ def test_noop_call_end_to_end_from_run_skill(benchmark, capsys, settings, tmp_pa
     fresh = statistics.median(fresh_interpreter_call(noop) for _ in range(30))
     benchmark.extra_info.update(fresh_interpreter_median_seconds=fresh, ratio=fresh / median)
     note(
-        capsys,
         f"no-op run_skill, end to end: {median * 1e3:.2f} ms median (target <= 2 ms); "
         f"a fresh interpreter per call {fresh * 1e3:.1f} ms: {fresh / median:.0f}x slower",
     )
 
 
-def test_twenty_idle_runners_fit_in_one_gigabyte(benchmark, bench_record, capsys):
+def test_twenty_idle_runners_fit_in_one_gigabyte(benchmark, bench_record, note):
     registries: list[PoolRegistry] = []
     totals: list[int] = []
 
@@ -260,7 +253,6 @@ def test_twenty_idle_runners_fit_in_one_gigabyte(benchmark, bench_record, capsys
         idle_runner_rss_bytes=statistics.median(rss), twenty_runners_rss_bytes=total
     )
     note(
-        capsys,
         f"idle runner RSS {statistics.median(rss) / 2**20:.1f} MiB (with its sandbox); "
         f"20 idle runners {total / 2**20:.0f} MiB (limit 1024 MiB); "
         f"starting 20 took {benchmark.stats.stats.median * 1e3:.0f} ms",

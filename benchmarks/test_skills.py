@@ -8,7 +8,6 @@ a 500 ms budget); importing 1,000 skill files ≤ 2 s; a save becomes a version 
 import itertools
 import queue
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
@@ -45,11 +44,6 @@ def source(name: str, version: int) -> SkillSource:
     return SkillSource(f"{name}.py", f"{name}.py", text.encode())
 
 
-def note(capsys, text: str) -> None:
-    with capsys.disabled():
-        sys.stdout.write(f"\n  {text}\n")
-
-
 @pytest.mark.target("skill_update")
 def test_skill_update_new_version_history_and_mappings(benchmark):
     skills_import(sources=[source("bench-update", 0)])
@@ -63,7 +57,7 @@ def test_skill_update_new_version_history_and_mappings(benchmark):
     benchmark.pedantic(update, rounds=200, warmup_rounds=5)
 
 
-def test_import_of_1000_skill_files(benchmark, capsys):
+def test_import_of_1000_skill_files(benchmark, note):
     rounds = itertools.count()
 
     def batch() -> tuple:
@@ -77,10 +71,10 @@ def test_import_of_1000_skill_files(benchmark, capsys):
     benchmark.extra_info.update(target_seconds=2.0)
     benchmark.pedantic(import_all, setup=batch, rounds=3)
     median = benchmark.stats.stats.median
-    note(capsys, f"import of 1,000 skill files: {median:.2f} s median (target <= 2 s)")
+    note(f"import of 1,000 skill files: {median:.2f} s median (target <= 2 s)")
 
 
-def test_watcher_save_to_new_version_in_the_database(benchmark, tmp_path: Path, capsys):
+def test_watcher_save_to_new_version_in_the_database(benchmark, tmp_path: Path, note):
     """From an editor's save (temporary file renamed over the original) to the new version
     committed, with the configured debounce (ATOM_WATCH_DEBOUNCE_MS) included."""
     outcomes: queue.Queue = queue.Queue()
@@ -115,7 +109,6 @@ def test_watcher_save_to_new_version_in_the_database(benchmark, tmp_path: Path, 
     p95 = statistics.quantiles(durations, n=20)[-1]
     benchmark.extra_info.update(target_seconds=0.100, statistic="p95")
     note(
-        capsys,
         f"watcher, save -> new version committed: {statistics.median(durations) * 1e3:.1f} ms "
         f"median, {p95 * 1e3:.1f} ms p95 (target <= 100 ms; debounce "
         f"{settings.ATOM_WATCH_DEBOUNCE_MS} ms included)",
