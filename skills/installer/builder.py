@@ -141,10 +141,11 @@ def environment_ready_taken(*, key: str) -> Environment | None:
         f"WHERE {quote('key')} = %s AND {quote('status')} = %s RETURNING {columns}"
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    taken = Environment.objects.raw(sql, [now, key, EnvironmentStatus.READY])
-    environment = next(iter(taken), None)
-    if environment is None:
+    # Read to the end, so that the statement (and SQLite's write transaction) is finished.
+    taken = list(Environment.objects.raw(sql, [now, key, EnvironmentStatus.READY]))
+    if not taken:
         return None
+    environment = taken[0]
     if backend_get(environment.backend).is_present(environment.location):
         return environment
     _environment_demote_missing(environment=environment)
