@@ -46,6 +46,8 @@ def test_a_closed_connection_goes_back_to_the_pool():
     assert connection.pool.get_stats().get("connections_num", 0) == opened
 
 
+# A forked django-q2 worker is such a child: the fork is the point.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.django_db(transaction=True)
 def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone():
     parents = _pooled_pids()  # back in the pool, still open: what a child inherits

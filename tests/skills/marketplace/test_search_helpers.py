@@ -74,6 +74,8 @@ def test_a_database_error_on_the_helper_is_retried_in_the_caller():
     assert beside(work)() == "ranked by the caller"
 
 
+# A forked django-q2 worker is such a child: the fork is the point.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.django_db(transaction=True)
 def test_a_forked_child_starts_its_own_helpers():
     assert beside(lambda: 1)() == 1  # the parent's helper threads exist
