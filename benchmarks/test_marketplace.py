@@ -131,12 +131,15 @@ def test_no_query_shape_scans_the_whole_table(benchmark, catalog_100k, note):
 
 
 def _plans_checked(plans: list[str]) -> list[tuple[object, str]]:
-    scans = _plans_added(
+    # The summary reads the whole catalog by design, once per catalog generation: listed,
+    # not judged.
+    _plans_added(
         "once per catalog generation: the catalog summary",
         lambda: catalog_summary(use_cache=False),
         plans,
     )
     catalog_summary()  # kept for the shapes below, as between two catalog changes
+    scans = []
     shapes = [
         {"category": "data"},
         {"type": "fetch"},
