@@ -117,12 +117,7 @@ def environment_ready_lookup(*, key: str) -> Environment | None:
     environment is then neither used nor demoted.
     """
     environment = Environment.objects.filter(key=key, status=EnvironmentStatus.READY).first()
-    if environment is None:
-        return None
-    if backend_get(environment.backend).is_present(environment.location):
-        return environment
-    _environment_demote_missing(environment=environment)
-    return None
+    return _present_or_demoted(environment) if environment is not None else None
 
 
 def environment_ready_taken(*, key: str) -> Environment | None:
@@ -143,10 +138,12 @@ def environment_ready_taken(*, key: str) -> Environment | None:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     # Read to the end, so that the statement (and SQLite's write transaction) is finished.
     taken = list(Environment.objects.raw(sql, [now, key, EnvironmentStatus.READY]))
-    if not taken:
-        return None
-    environment = taken[0]
-    if backend_get(environment.backend).is_present(environment.location):
+    return _present_or_demoted(taken[0]) if taken else None
+
+
+def _present_or_demoted(environment: Environment) -> Environment | None:
+    """The ready environment when its files (or image) are there; else demoted, and None."""
+    if environment_is_usable(environment):
         return environment
     _environment_demote_missing(environment=environment)
     return None
