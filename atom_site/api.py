@@ -3,13 +3,18 @@
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
+from ninja.errors import AuthenticationError
 
+from atom_site.auth import NO_CREDENTIALS, WWW_AUTHENTICATE, CredentialsRefused
 from atom_site.health import health_report
 from perf.api import router as perf_router
-from skills.api import router as skills_router
+from skills.catalog.api import agents_router
+from skills.catalog.api import router as skills_router
+from skills.installer.api import dependencies_router, environments_router
 from skills.installer.api import router as installs_router
-from skills.marketplace_api import router as marketplace_router
-from skills.runs_api import router as runs_router
+from skills.marketplace.api import router as marketplace_router
+from skills.runs.api import router as runs_router
+from skills.runs.api import skill_runs_router
 
 api = NinjaAPI(
     title="Atom API",
@@ -17,11 +22,24 @@ api = NinjaAPI(
     description="Publish, install, load, compose and measure skills.",
     urls_namespace="api",
 )
-api.add_router("/", skills_router)
-api.add_router("/perf/", perf_router)
-api.add_router("/", installs_router)
+api.add_router("/skills/", skills_router)
+api.add_router("/skills/", skill_runs_router)
+api.add_router("/agents/", agents_router)
+api.add_router("/installs/", installs_router)
+api.add_router("/environments/", environments_router)
+api.add_router("/dependencies/", dependencies_router)
+api.add_router("/runs/", runs_router)
 api.add_router("/marketplace/", marketplace_router)
-api.add_router("/", runs_router)
+api.add_router("/perf/", perf_router)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_failed(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    """401 with a challenge (RFC 9110): no credentials, or credentials that are wrong."""
+    detail = str(error) if isinstance(error, CredentialsRefused) else NO_CREDENTIALS
+    response = api.create_response(request, {"detail": detail}, status=401)
+    response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return response
 
 
 @api.exception_handler(PermissionDenied)

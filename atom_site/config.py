@@ -53,7 +53,7 @@ def database_from_url(
 
     PostgreSQL connections come from a psycopg pool of up to `pool_max_size` (0: none), unless
     `conn_max_age` asks for Django's persistent connections instead. Under daphne every request
-    runs in a new thread, so without a pool each one would open a connection (about 3 ms here).
+    runs in a new thread, so without a pool each one would open a connection.
     """
     if not url:
         return sqlite_database(data_dir / "atom.sqlite3")

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from skills.importer import ImportRefused, skills_import, sources_from_paths
+from skills.catalog.importer import ImportRefused, skills_import, sources_from_paths
 
 
 def demo_load() -> str:

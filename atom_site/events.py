@@ -6,19 +6,11 @@ misses an event can always read the current state back.
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 
-def publish_event(group: str, payload: dict[str, Any]) -> None:
-    """Send `payload` to every websocket subscribed to `group` (from synchronous code)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async_to_sync(layer.group_send)(group, {"type": "atom.event", "payload": payload})
-
-
 async def apublish_event(group: str, payload: dict[str, Any]) -> None:
+    """Send `payload` to every websocket subscribed to `group`."""
     layer = get_channel_layer()
     if layer is None:
         return

@@ -241,10 +241,6 @@ PERF_CPU_WARNING = env_float("ATOM_PERF_CPU_WARNING", 80, minimum=1, maximum=100
 PERF_CPU_CRITICAL = env_float("ATOM_PERF_CPU_CRITICAL", 95, minimum=1, maximum=100)
 PERF_MEMORY_WARNING = env_float("ATOM_PERF_MEMORY_WARNING", 75, minimum=1, maximum=100)
 PERF_MEMORY_CRITICAL = env_float("ATOM_PERF_MEMORY_CRITICAL", 90, minimum=1, maximum=100)
-# (skill, version) -> lockfile text, for version regression alerts; see docs/perf.md.
-PERF_LOCKFILE_LOOKUP = env_str(
-    "ATOM_PERF_LOCKFILE_LOOKUP", "perf.lockfiles.lockfile_of_sampled_environment"
-)
 # /metrics: quantiles over this many seconds; a host's resources older than this are left out;
 # with a token set, a scrape must send "Authorization: Bearer <token>".
 PERF_METRICS_WINDOW = env_int("ATOM_PERF_METRICS_WINDOW", 300, minimum=10)
@@ -280,7 +276,7 @@ if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
 ATOM_PRELOAD_SKILLS = env_list("ATOM_PRELOAD_SKILLS", [])
 
 # Marketplace -----------------------------------------------------------------------------------
-# Search over the catalog (skills/search/, docs/marketplace.md).
+# Search over the catalog (skills/marketplace/search/, docs/marketplace.md).
 
 # SearchVectorField and the trigram lookups; harmless on SQLite.
 INSTALLED_APPS.append("django.contrib.postgres")
@@ -288,5 +284,5 @@ MARKETPLACE_CACHE_TTL = env_int("MARKETPLACE_CACHE_TTL", 300, minimum=0, maximum
 MARKETPLACE_MAX_PAGE_SIZE = 100
 MARKETPLACE_MAX_QUERY_LENGTH = env_int("MARKETPLACE_MAX_QUERY_LENGTH", 256, minimum=16)
 # Threads per process that rank a full-text page on their own connection while the request
-# counts the facets (skills/search/helpers.py); 0 runs both on the request's connection.
+# counts the facets (skills/marketplace/search/helpers.py); 0 runs both on the request's connection.
 MARKETPLACE_SEARCH_HELPERS = env_int("MARKETPLACE_SEARCH_HELPERS", 2, minimum=0, maximum=32)

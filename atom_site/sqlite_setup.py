@@ -2,9 +2,8 @@
 
 With memory statistics on (SQLite's default) every allocation takes one mutex global to the
 process. Full-text ranking allocates for every matched row, so two threads ranking at once
-took as long as one after the other: two halves of a common term's ranking, on two
-connections of one process, took 9.1 ms against 9.5 ms for the whole; with the statistics off,
-5.2 ms. The marketplace's search helpers and daphne's request threads run that way. SQLite
+took as long as one after the other (docs/decisions.md has the figures). The marketplace's
+search helpers and daphne's request threads run that way. SQLite
 itself recommends building with SQLITE_DEFAULT_MEMSTATUS=0; Python's `sqlite3` does not expose
 `sqlite3_config`, so it is called through ctypes, on the library `_sqlite3` is linked to.
 

@@ -114,7 +114,7 @@ def bench_record(request: pytest.FixtureRequest):
 
 @pytest.fixture
 def bench_limit(request: pytest.FixtureRequest):
-    """Give a relative target its limit at run time: bench_limit(1.3 * slowest_single)."""
+    """Give a relative target its limit at run time: bench_limit(1.15 * floor)."""
 
     def set_limit(seconds: float) -> None:
         request.config.stash[LIMIT_OF][request.node.nodeid] = seconds

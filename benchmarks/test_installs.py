@@ -2,9 +2,9 @@
 the conflict pre-check across 50 skills, and a full resolution of a small set.
 
 Targets (DESIGN.md): cache hit ≤ 5 ms; `requests` in a new environment with a warm uv cache and
-a known lock ≤ 150 ms; a batch of 3 ≤ 1.3 × its slowest member; the pre-check across 50 skills
-≤ 20 ms. Printed beside them: the uv/pip ratio (expect ≥ 20×) and a full resolution of a small
-set with a warm cache (≤ 1 s).
+a known lock ≤ 150 ms; a batch of 3 ≤ 1.15 × max(its slowest member, the CPU the three need ÷
+cores); the pre-check across 50 skills ≤ 20 ms. Printed beside them: the uv/pip ratio (expect
+≥ 20×) and a full resolution of a small set with a warm cache (≤ 1 s).
 """
 
 import os
@@ -18,7 +18,7 @@ from skills.installer import verifier
 from skills.installer.builder import environment_ensure
 from skills.installer.jobs import install_request
 from skills.installer.keys import lock_key
-from skills.installer.locks import lock_forget
+from skills.installer.locks import locks_dir
 from skills.installer.maintenance import environment_delete
 from skills.installer.resolution import _parsed, conflicts_precheck, dependencies_resolve
 from skills.models import Environment, InstallJob, Skill, SkillStatus, SkillVersion
@@ -132,7 +132,11 @@ def test_batch_of_3_new_environments(benchmark, bench_limit, settings, note):
         singles[version.skill.slug] = statistics.median(wall for wall, _ in runs)
         cpu[version.skill.slug] = statistics.median(used for _, used in runs)
     slowest = max(singles.values())
-    bench_limit(1.3 * slowest)
+    # The builds cannot take less than the slowest of them, nor less than the CPU all three
+    # need spread over this machine's cores (DESIGN.md's target).
+    cores = len(os.sched_getaffinity(0))
+    floor = max(slowest, sum(cpu.values()) / cores)
+    bench_limit(1.15 * floor)
 
     def reset() -> tuple:
         for environment in Environment.objects.all():
@@ -143,13 +147,11 @@ def test_batch_of_3_new_environments(benchmark, bench_limit, settings, note):
         result = install_request(skill_versions=versions, run_now=True)
         assert [job.status for job in result.jobs] == ["succeeded"] * 3
 
-    cores = len(os.sched_getaffinity(0))
-    floor = max(slowest, sum(cpu.values()) / cores)
     benchmark.extra_info.update(
         single_seconds=singles,
         single_cpu_seconds=cpu,
         slowest_single_seconds=slowest,
-        limit_seconds=1.3 * slowest,
+        limit_seconds=1.15 * floor,
         cpu_floor_seconds=floor,
         cores=cores,
     )
@@ -162,7 +164,8 @@ def test_batch_of_3_new_environments(benchmark, bench_limit, settings, note):
     note(
         f"batch of 3: {median * 1e3:.0f} ms = {median / slowest:.2f}x the slowest single "
         f"install; alone (median of 5): {figures}; the CPU they need on {cores} cores "
-        f"allows no less than {floor * 1e3:.0f} ms = {floor / slowest:.2f}x",
+        f"allows no less than {floor * 1e3:.0f} ms = {floor / slowest:.2f}x; the limit is "
+        f"1.15x that floor: {1.15 * floor * 1e3:.0f} ms",
     )
 
 
@@ -247,9 +250,8 @@ def test_full_resolution_of_a_small_set(benchmark, note):
         from skills.installer.builder import spec_for
 
         combined = [text for texts in sets.values() for text in texts]
-        lock_forget(
-            lock_key(spec=spec_for(language="python", requirements=combined), resolver="uv")
-        )
+        key = lock_key(spec=spec_for(language="python", requirements=combined), resolver="uv")
+        (locks_dir() / f"{key}.lock").unlink(missing_ok=True)
         return (), {}
 
     resolution = benchmark.pedantic(

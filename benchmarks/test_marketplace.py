@@ -27,8 +27,8 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from skills.marketplace.search import catalog_summary, skill_search
 from skills.models import Skill
-from skills.search import catalog_summary, skill_search
 
 URL = "/api/marketplace/skills"
 # Where the plan check writes every statement's plan (beside make bench's JSON results).

@@ -21,9 +21,9 @@ import psutil
 import pytest
 
 import skills.runtime
-from skills.importer import SkillSource, skills_import
+from skills.catalog.importer import SkillSource, skills_import
 from skills.models import Skill
-from skills.running import run_skill
+from skills.runs.calls import run_skill
 from skills.runtime import PoolRegistry, RuntimeConfig
 from skills.runtime.runner import SkillLoader
 

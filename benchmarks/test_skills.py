@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from skills.catalog import skill_update
-from skills.importer import SkillSource, skills_import
+from skills.catalog.importer import SkillSource, skills_import
+from skills.catalog.transitions import skill_update
+from skills.catalog.watcher import SkillsWatcher
 from skills.models import Agent, Skill
-from skills.watcher import SkillsWatcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

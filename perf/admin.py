@@ -22,8 +22,7 @@ from perf.alerts import alert_acknowledge
 from perf.analysis import operation_is_known
 from perf.budgets import BudgetInvalidError, baselines_set_from_last_day, budget_set
 from perf.dashboard import Overview, operation_chart, overview, resource_chart
-from perf.models import Alert, Baseline, Budget, Dashboard
-from perf.operations import STATISTICS
+from perf.models import STATISTICS, Alert, Baseline, Budget, Dashboard
 from perf.windows import WindowError, window_parse
 
 DEFAULT_SPAN = timedelta(hours=24)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from perf.models import Baseline, Budget, HourlyRollup, Sample
-from perf.operations import KNOWN_OPERATIONS
+from perf.registry import operations_known
 
 PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
@@ -166,10 +166,64 @@ def percentile_interpolate(values: dict[int, float], count: int, fraction: float
     return low + (values[lower + 1] - low) * (position - lower)
 
 
+def median_by_skill(*, operation: str, versions: dict[str, str]) -> dict[str, tuple[float, int]]:
+    """p50 and count of the successful `operation` samples of each skill at its given version
+    ({skill: version}), in one query over the (skill, version, operation) index. A skill without
+    such a sample is left out."""
+    if not versions:
+        return {}
+    table = Sample._meta.db_table
+    pairs = list(versions.items())
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT skill, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration), COUNT(*) "
+            f"FROM {table} WHERE skill <> '' AND skill = ANY(%s) AND operation = %s AND ok "
+            "AND (skill, version) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+            "GROUP BY skill"
+        )
+        names = [skill for skill, _ in pairs]
+        params = [names, operation, names, [version for _, version in pairs]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {skill: (p50, count) for skill, p50, count in cursor.fetchall()}
+    # As in `_summary_ranked`: rank each skill's durations and keep the (at most two) rows the
+    # median interpolates between. The partial index is used only when its own condition is
+    # written out and the skill names are an IN list; otherwise SQLite scans the table.
+    matches = " OR ".join(["(skill = %s AND version = %s)"] * len(pairs))
+    placeholders = ", ".join(["%s"] * len(pairs))
+    sql = (
+        "WITH ranked AS (SELECT skill, duration, "
+        "ROW_NUMBER() OVER (PARTITION BY skill ORDER BY duration) - 1 AS position, "
+        "COUNT(*) OVER (PARTITION BY skill) AS total "
+        f"FROM {table} WHERE NOT (skill = '') AND skill IN ({placeholders}) "
+        f"AND operation = %s AND ok AND ({matches})) "
+        "SELECT skill, position, total, duration FROM ranked "
+        "WHERE position = CAST(0.5 * (total - 1) AS INTEGER) "
+        "OR position = CAST(0.5 * (total - 1) AS INTEGER) + 1"
+    )
+    params = [
+        *(skill for skill, _ in pairs),
+        operation,
+        *(value for pair in pairs for value in pair),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    positions: dict[str, dict[int, float]] = defaultdict(dict)
+    totals: dict[str, int] = {}
+    for skill, position, total, duration in rows:
+        positions[skill][position] = duration
+        totals[skill] = total
+    return {
+        skill: (percentile_interpolate(positions[skill], total, 0.5), total)
+        for skill, total in totals.items()
+    }
+
+
 def operation_is_known(operation: str) -> bool:
     """Known: recorded by Atom's apps, budgeted, baselined, or measured at least once."""
     return (
-        operation in KNOWN_OPERATIONS
+        operation in operations_known()
         or Budget.objects.filter(operation=operation).exists()
         or Baseline.objects.filter(operation=operation).exists()
         or Sample.objects.filter(operation=operation).exists()

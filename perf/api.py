@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import PageNumberPagination, paginate
 
-from atom_site.auth import SIGNED_IN, staff_require
+from atom_site.auth import SIGNED_IN, scope_require, staff_require
 from perf.alerts import alert_acknowledge
 from perf.analysis import operation_is_known, summary
 from perf.budgets import NoSamplesError, baseline_set_from_window, budget_set
@@ -287,6 +287,7 @@ def budgets_list(request: HttpRequest):
 @router.put("/budgets/{operation}", response=BudgetOut, auth=SIGNED_IN)
 def budget_update(request: HttpRequest, operation: str, payload: BudgetIn):
     """Set an operation's budget (seconds above 0, optionally which statistic it bounds)."""
+    scope_require(request, "admin")
     staff_require(request, "change budgets, baselines and alerts")
     _known(operation)
     return budget_set(operation=operation, seconds=payload.seconds, statistic=payload.statistic)
@@ -294,6 +295,7 @@ def budget_update(request: HttpRequest, operation: str, payload: BudgetIn):
 
 @router.post("/alerts/{alert_id}/acknowledge", response=AlertOut, auth=SIGNED_IN)
 def alert_acknowledge_endpoint(request: HttpRequest, alert_id: int):
+    scope_require(request, "admin")
     staff_require(request, "change budgets, baselines and alerts")
     if not Alert.objects.filter(pk=alert_id).exists():
         raise HttpError(404, f"no alert {alert_id}")
@@ -303,6 +305,7 @@ def alert_acknowledge_endpoint(request: HttpRequest, alert_id: int):
 @router.post("/baselines/{operation}", response=BaselineSetOut, auth=SIGNED_IN)
 def baseline_from_window(request: HttpRequest, operation: str, payload: BaselineWindowIn):
     """Make the samples of a window (default the last 24 h) the operation's baseline."""
+    scope_require(request, "admin")
     staff_require(request, "change budgets, baselines and alerts")
     _known(operation)
     since, until = _window(payload.since, payload.until, location="body")

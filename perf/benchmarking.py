@@ -1,12 +1,13 @@
 """`manage.py perf benchmark`: time the platform's operations against the running system.
 
-Each app may add its operations in a `benchmarks.py` module (found by autodiscovery):
+Each app registers its operations from its `AppConfig.ready()`, by importing a module of
+functions such as:
 
     from perf.benchmarking import benchmark_register
 
-    @benchmark_register("marketplace_search", rounds=100)
-    def marketplace_search_category() -> None:
-        skill_search(category="text")
+    @benchmark_register("checkout", rounds=100)
+    def checkout_of_one_item() -> None:
+        checkout(items=1)
 
 perf registers its own (recording overhead, the summary query).
 """
@@ -20,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
-from django.utils.module_loading import autodiscover_modules
 
 from perf.analysis import summary
 from perf.budgets import baseline_set
@@ -63,7 +63,7 @@ class BenchmarkResult:
         return asdict(self)
 
 
-registry: dict[str, Benchmark] = {}
+benchmarks: dict[str, Benchmark] = {}
 
 
 def benchmark_register(
@@ -79,15 +79,10 @@ def benchmark_register(
     to the regression checks."""
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
-        registry[operation] = Benchmark(operation, function, rounds, inner, setup, records)
+        benchmarks[operation] = Benchmark(operation, function, rounds, inner, setup, records)
         return function
 
     return register
-
-
-def benchmarks_discover() -> dict[str, Benchmark]:
-    autodiscover_modules("benchmarks")
-    return registry
 
 
 def _quantile(ordered: list[float], fraction: float) -> float:
@@ -128,11 +123,11 @@ def benchmark_run(benchmark: Benchmark, *, rounds: int | None = None) -> Benchma
 def benchmarks_run(
     *, operations: list[str] | None = None, rounds: int | None = None
 ) -> list[BenchmarkResult]:
-    found = benchmarks_discover()
-    unknown = sorted(set(operations or []) - set(found))
+    unknown = sorted(set(operations or []) - set(benchmarks))
     if unknown:
-        raise KeyError(f"no benchmark for {', '.join(unknown)} (known: {', '.join(sorted(found))})")
-    chosen = [found[name] for name in (operations or sorted(found))]
+        known = ", ".join(sorted(benchmarks))
+        raise KeyError(f"no benchmark for {', '.join(unknown)} (known: {known})")
+    chosen = [benchmarks[name] for name in (operations or sorted(benchmarks))]
     try:
         return [benchmark_run(benchmark, rounds=rounds) for benchmark in chosen]
     finally:

@@ -9,8 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from perf.analysis import summary, summary_of
-from perf.models import Baseline, Budget
-from perf.operations import STATISTICS
+from perf.models import STATISTICS, Baseline, Budget
 
 
 class BudgetInvalidError(ValueError):

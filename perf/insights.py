@@ -14,20 +14,21 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from django.apps import apps
 from django.db.models import Avg, Count, Max, Q
 from django.db.models.functions import Coalesce
 
 from perf.analysis import OperationSummary, summary
 from perf.models import Baseline, Budget, Sample
-from perf.operations import (
-    ENVIRONMENT_CACHE_HIT,
-    HOT_RELOAD,
-    MARKETPLACE_SEARCH,
-    PACKAGE_INSTALL,
-    SKILL_LOAD,
-    SKILL_RUN,
-)
+from perf.registry import queued_work
+
+# The operations these figures read, under the names the apps record them with (the apps own
+# the names; perf imports no app).
+PACKAGE_INSTALL = "package_install"
+ENVIRONMENT_CACHE_HIT = "environment_cache_hit"
+SKILL_LOAD = "skill_load"
+HOT_RELOAD = "hot_reload"
+SKILL_RUN = "skill_run"
+MARKETPLACE_SEARCH = "marketplace_search"
 
 
 @dataclass(frozen=True)
@@ -207,24 +208,13 @@ def agent_metrics(*, since: datetime, until: datetime) -> list[AgentFigures]:
     return [figures[agent] for agent in sorted(figures)]
 
 
-# Work waiting for an agent is not a sample but a row in the app that queued it: (app label,
-# model with an `agent` foreign key to an agent with a `slug`, the status of waiting rows).
-QUEUED_WORK: tuple[tuple[str, str, str], ...] = (
-    ("skills", "SkillRun", "queued"),
-    ("skills", "InstallJob", "queued"),
-)
-
-
 def agent_queue_lengths() -> dict[str, int]:
-    """Queued runs and installs per agent slug (models that are not installed are skipped)."""
+    """Work waiting now per agent slug: not a sample but the rows the apps register as queued
+    work (`perf.registry.queued_work_register`)."""
     counts: Counter[str] = Counter()
-    for app_label, model_name, status in QUEUED_WORK:
-        try:
-            model = apps.get_model(app_label, model_name)
-        except LookupError:
-            continue
+    for work in queued_work():
         rows = (
-            model.objects.filter(status=status, agent__isnull=False)
+            work.model.objects.filter(status=work.status, agent__isnull=False)
             .values("agent__slug")
             .annotate(count=Count("id"))
         )

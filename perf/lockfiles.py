@@ -12,8 +12,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from packaging.utils import canonicalize_name
+
+from perf.registry import lockfile_lookup, version_names_lookup
 
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*===?\s*([^\s;\\]+)")
 
@@ -86,10 +87,13 @@ def lockfile_diff(old_text: str, new_text: str) -> LockfileDiff:
 
 def lockfile_of_sampled_environment(skill: str, version: str) -> str | None:
     """The lockfile of the environment a skill version last ran in: the `environment_key` of
-    its newest sample, looked up among the installer's environments. The default
-    `PERF_LOCKFILE_LOOKUP`."""
+    its newest sample, looked up by the app that registered a lockfile lookup (None without
+    one). The version regressions' default."""
     from perf.models import Sample
 
+    lookup = lockfile_lookup()
+    if lookup is None:
+        return None
     key = (
         Sample.objects.filter(skill=skill, version=version)
         .exclude(environment_key="")
@@ -99,27 +103,12 @@ def lockfile_of_sampled_environment(skill: str, version: str) -> str | None:
     )
     if key is None:
         return None
-    try:
-        environment = apps.get_model("skills", "Environment")
-    except LookupError:  # the installer is not part of this site
-        return None
-    found = environment.objects.filter(key=key).values_list("lockfile", flat=True).first()
-    return found or None
+    return lookup(key=key) or None
 
 
 def version_names(skill: str, versions: list[str]) -> dict[str, str]:
-    """What people call each version: samples of skill runs carry the content hash, which the
-    catalog maps to the version number ("1.2.0 (3f2a9c1d0b7e)"); other values stay as they are."""
-    try:
-        skill_version = apps.get_model("skills", "SkillVersion")
-    except LookupError:
-        return {version: version for version in versions}
-    numbers = dict(
-        skill_version.objects.filter(skill__slug=skill, content_hash__in=versions).values_list(
-            "content_hash", "version"
-        )
-    )
-    return {
-        version: f"{numbers[version]} ({version[:12]})" if version in numbers else version
-        for version in versions
-    }
+    """What people call each version, by the names the app that registered them gives (a
+    content hash: "1.2.0 (3f2a9c1d0b7e)"); other values stay as they are."""
+    names = version_names_lookup()
+    known = names(skill=skill, versions=versions) if names is not None else {}
+    return {version: known.get(version, version) for version in versions}

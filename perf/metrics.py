@@ -26,8 +26,7 @@ from prometheus_client.core import (
 from perf.analysis import PERCENTILES, summary
 from perf.dashboard import resources_latest
 from perf.insights import agent_queue_lengths
-from perf.models import Alert, Baseline, Budget, HourlyRollup, Sample
-from perf.operations import STATISTICS
+from perf.models import STATISTICS, Alert, Baseline, Budget, HourlyRollup, Sample
 
 HOUR = timedelta(hours=1)
 

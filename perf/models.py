@@ -5,8 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from perf.operations import STATISTICS
-
+STATISTICS: tuple[str, ...] = ("p50", "p95", "p99")
 STATISTIC_CHOICES = [(name, name) for name in STATISTICS]
 
 

@@ -9,9 +9,11 @@ from django.db.models import Avg, Count, FloatField, Max
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from perf.insights import marketplace_hit_rate
+from perf.insights import PACKAGE_INSTALL, SKILL_LOAD, marketplace_hit_rate
 from perf.models import Sample
-from perf.operations import PACKAGE_INSTALL, SKILL_LOAD, WORKFLOW_VALIDATION
+
+# Recorded with the workflow's `depth` and `steps` in its context.
+WORKFLOW_VALIDATION = "workflow_validation"
 
 PRELOAD_MIN_COLD_LOADS = 5
 PREBUILD_MIN_BUILDS = 2

@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from perf.alerts import alert_close, alert_raise
 from perf.analysis import OperationSummary, summary, summary_of, window_check
-from perf.lockfiles import lockfile_diff, version_names
-from perf.models import Alert, Baseline, Budget, Sample
-from perf.operations import SKILL_RUN, STATISTICS
+from perf.insights import SKILL_RUN
+from perf.lockfiles import lockfile_diff, lockfile_of_sampled_environment, version_names
+from perf.models import STATISTICS, Alert, Baseline, Budget, Sample
 
 # Over this many times the limit, an alert is critical rather than a warning.
 CRITICAL_FACTOR = 2.0
@@ -229,12 +228,6 @@ def _alert_update(kind: str, verdict: Verdict, message: str) -> None:
         alert_close(kind=kind, operation=verdict.operation)
 
 
-def lockfile_lookup_configured():
-    """The function (skill, version) -> lockfile text named by PERF_LOCKFILE_LOOKUP, if any."""
-    path = settings.PERF_LOCKFILE_LOOKUP
-    return import_string(path) if path else None
-
-
 def version_regressions_compute(
     *,
     operation: str = SKILL_RUN,
@@ -248,10 +241,11 @@ def version_regressions_compute(
     Versions are ordered by their first sample. The previous version's p95 is its baseline when
     one is set, else the p95 of all its samples. `lockfile_lookup(skill, version)` returns the
     lockfile text of the version's environment (or None); the differences are in the verdict.
+    By default, the lockfile of the environment the version's newest sample ran in.
     """
     threshold = threshold_checked(threshold)
     since, until = default_window(since, until)
-    lookup = lockfile_lookup if lockfile_lookup is not None else lockfile_lookup_configured()
+    lookup = lockfile_lookup or lockfile_of_sampled_environment
     first_seen: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     rows = (
         Sample.objects.filter(operation=operation)
@@ -288,10 +282,9 @@ def _version_verdict(operation, skill, previous, newest, since, until, threshold
             return None
         previous_p95 = earlier.p95
     changes = ""
-    if lookup is not None:
-        old_text, new_text = lookup(skill, previous), lookup(skill, newest)
-        if old_text is not None and new_text is not None:
-            changes = lockfile_diff(old_text, new_text).describe()
+    old_text, new_text = lookup(skill, previous), lookup(skill, newest)
+    if old_text is not None and new_text is not None:
+        changes = lockfile_diff(old_text, new_text).describe()
     names = version_names(skill, [previous, newest])
     return VersionVerdict(
         operation,

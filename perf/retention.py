@@ -69,11 +69,3 @@ def _hour_roll(hour: datetime) -> int:
                 },
             )
     return len(found)
-
-
-def hourly_series(*, operation: str | None, since: datetime, until: datetime) -> list[HourlyRollup]:
-    """The rolled-up hours of a window, oldest first (for charts)."""
-    rollups = HourlyRollup.objects.filter(hour__gte=hour_floor(since), hour__lt=until)
-    if operation is not None:
-        rollups = rollups.filter(operation=operation)
-    return list(rollups.order_by("hour", "operation"))

@@ -21,7 +21,6 @@ RULE_VALID = "valid-requirement"
 RULE_DENY = "deny-list"
 RULE_ALLOW = "allow-list"
 RULE_MAX = "max-requirements"
-RULE_NETWORK = "network"
 
 
 @dataclass(frozen=True)
@@ -129,20 +128,3 @@ def policy_network_allowed(*, requested: bool, policy: Policy | None = None) -> 
     """Whether a skill that asks for the network (`network = true`) may use it at run time."""
     policy = policy or policy_current()
     return requested and policy.allow_network
-
-
-def policy_network_violation(
-    *, requested: bool, policy: Policy | None = None
-) -> list[PolicyViolation]:
-    """The refusal of a skill that declares `network = true` when the policy forbids it."""
-    policy = policy or policy_current()
-    if requested and not policy.allow_network:
-        return [
-            PolicyViolation(
-                "",
-                RULE_NETWORK,
-                "the skill asks for network access at run time and the policy refuses it "
-                f"(rule {RULE_NETWORK}, ATOM_POLICY_ALLOW_NETWORK=false)",
-            )
-        ]
-    return []

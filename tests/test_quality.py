@@ -35,3 +35,12 @@ def test_no_migration_is_missing(transactional_db):
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_imports_keep_to_the_layers():
+    """The import contracts in pyproject.toml: entry points -> domain -> models, perf imports
+    no app, and no wing imports another wing's entry points."""
+    result = subprocess.run(
+        [BIN / "lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

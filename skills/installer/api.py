@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
-from atom_site.auth import SIGNED_IN
+from atom_site.auth import SIGNED_IN, key_agent_require, scope_require
 from skills.installer.backends import IndexUnreachableError
 from skills.installer.jobs import (
     InstallConflict,
@@ -30,6 +30,8 @@ from skills.models import (
 )
 
 router = Router(tags=["installs"])
+environments_router = Router(tags=["installs"])
+dependencies_router = Router(tags=["installs"])
 
 
 # Schemas -------------------------------------------------------------------------------------
@@ -244,10 +246,18 @@ def _agent(slug: str | None) -> tuple[Agent | None, str]:
 
 
 def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_slug: str | None):
+    scope_require(request, "install")
     versions, missing = _skill_versions(request, slugs, version)
-    agent, unknown_agent = _agent(agent_slug)
-    if missing or unknown_agent:
-        return Status(404, {"detail": missing or unknown_agent})
+    if missing:
+        return Status(404, {"detail": missing})
+    # A key bound to an agent installs for that agent, and only the skills mapped to it.
+    agent = key_agent_require(
+        request, skills=[version.skill for version in versions], agent_slug=agent_slug
+    )
+    if agent is None:
+        agent, unknown_agent = _agent(agent_slug)
+        if unknown_agent:
+            return Status(404, {"detail": unknown_agent})
     try:
         result = install_request(skill_versions=versions, agent=agent)
     except InstallConflict as conflict:
@@ -265,7 +275,7 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
 
 
 @router.post(
-    "/installs/",
+    "/",
     response={
         200: InstallJobOut,
         202: InstallJobOut,
@@ -289,7 +299,7 @@ def install_create(request: HttpRequest, payload: InstallIn):
 
 
 @router.post(
-    "/installs/batch",
+    "/batch",
     response={
         202: BatchOut,
         404: MessageOut,
@@ -307,32 +317,32 @@ def install_batch_create(request: HttpRequest, payload: BatchIn):
     return Status(202, {"batch": result.batch, "jobs": [job_out(job) for job in result.jobs]})
 
 
-@router.get("/installs/{job_id}", response={200: InstallJobOut}, auth=None)
+@router.get("/{job_id}", response={200: InstallJobOut}, auth=None)
 def install_detail(request: HttpRequest, job_id: int, log_after: int = Query(0)):
     """A job's status, timings and log (lines after `log_after`, to follow it live)."""
     job = get_object_or_404(InstallJob.objects.select_related("environment", "agent"), pk=job_id)
     return job_out(job, log_after=log_after)
 
 
-@router.post(
-    "/installs/{job_id}/retry", response={202: InstallJobOut, 409: MessageOut}, auth=SIGNED_IN
-)
+@router.post("/{job_id}/retry", response={202: InstallJobOut, 409: MessageOut}, auth=SIGNED_IN)
 def install_retry(request: HttpRequest, job_id: int):
     """Queue a failed job again (after the index came back, say)."""
+    scope_require(request, "install")
     job = get_object_or_404(InstallJob, pk=job_id)
+    key_agent_require(request, skills=job.skills.all())
     if job.status != InstallJobStatus.FAILED:
         return Status(409, {"detail": f"job {job_id} is {job.status}; only failed jobs retry"})
     return Status(202, job_out(install_job_retry(job_pk=job.pk)))
 
 
-@router.get("/environments/{key}", response={200: EnvironmentOut}, auth=None)
+@environments_router.get("/{key}", response={200: EnvironmentOut}, auth=None)
 def environment_detail(request: HttpRequest, key: str):
     """An environment: its status, location, lockfile (pins with hashes), size and uses."""
     return environment_out(get_object_or_404(Environment, key=key))
 
 
-@router.post(
-    "/dependencies/resolve",
+@dependencies_router.post(
+    "/resolve",
     response={
         200: ResolutionOut,
         404: MessageOut,
@@ -347,6 +357,7 @@ def dependencies_resolve_view(request: HttpRequest, payload: ResolveIn):
     """Resolve skills' requirements together, each language apart (uv for Python, npm for
     Node): 200 with the pins, 409 with each conflict (package, which skill asks which
     specifier) and the resolver's explanation verbatim."""
+    scope_require(request, "install")
     labelled = payload.requirements is not None or payload.node_requirements is not None
     if (payload.skills is None) == (not labelled):
         return Status(

@@ -23,9 +23,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from perf.recording import measure_performance, record_sample
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
-from skills.installer.perf import measured, sample_record
 from skills.installer.process import LogWriter, holder_is_dead
 from skills.installer.slots import (
     SlotClaim,
@@ -36,6 +36,7 @@ from skills.installer.slots import (
 )
 from skills.models import Environment, InstallJob, InstallLogLine, SkillVersion
 from skills.models.environments import EnvironmentStatus
+from skills.operations import ENVIRONMENT_CACHE_HIT, PACKAGE_INSTALL
 from skills.policy import policy_current, policy_enforce
 
 logger = logging.getLogger(__name__)
@@ -124,8 +125,8 @@ def environment_ready_taken(*, key: str) -> Environment | None:
     """The fast path of a use: the ready row, counted as used by the same statement, when its
     files are still there; else None (a ready row whose files are gone is demoted).
 
-    One `UPDATE … RETURNING` instead of a lookup and then an update: each is a round trip of
-    about 0.3 ms on PostgreSQL, and a warm run's whole budget is 2 ms. A row found missing, or
+    One `UPDATE … RETURNING` instead of a lookup and then an update: on PostgreSQL each is a
+    round trip, a sizeable part of a warm run's budget. A row found missing, or
     whose Docker engine does not answer (`BackendUnavailable`), has been counted as used too.
     """
     quote = connection.ops.quote_name
@@ -195,18 +196,26 @@ def environment_for_skill_version(
     )
 
 
-def environment_obtain(*, spec: EnvironmentSpec, job: InstallJob | None = None) -> Environment:
-    """Find, wait for or build the environment of `spec` (see `environment_ensure`)."""
-    log = job_log_writer(job)
+def environment_ready_use(*, spec: EnvironmentSpec) -> Environment | None:
+    """The ready environment of `spec`, counted as used and timed as a cache hit; None when it
+    has to be built (or waited for) first. Never builds."""
     started = time.perf_counter()
     ready = environment_ready_taken(key=spec.key)
     if ready is not None:
-        sample_record(
-            "environment_cache_hit",
+        record_sample(
+            ENVIRONMENT_CACHE_HIT,
             time.perf_counter() - started,
             environment_key=spec.key,
             backend=spec.backend,
         )
+    return ready
+
+
+def environment_obtain(*, spec: EnvironmentSpec, job: InstallJob | None = None) -> Environment:
+    """Find, wait for or build the environment of `spec` (see `environment_ensure`)."""
+    log = job_log_writer(job)
+    ready = environment_ready_use(spec=spec)
+    if ready is not None:
         if job is not None:
             InstallJob.objects.filter(pk=job.pk).update(cache_hit=True)
         return ready
@@ -455,8 +464,8 @@ def _backend_build(
     *, spec: EnvironmentSpec, backend: Backend, workdir: Path, token: str, log: LogWriter
 ) -> tuple[BuildResult, str, int | None]:
     """Build in `workdir` and move the result into place: (result, location, size)."""
-    with measured(
-        "package_install",
+    with measure_performance(
+        PACKAGE_INSTALL,
         environment_key=spec.key,
         backend=spec.backend,
         requirements=len(spec.requirements),

@@ -26,7 +26,3 @@ def lock_save(key: str, text: str) -> None:
     temporary = directory / f".{key}.{os.getpid()}.{secrets.token_hex(4)}"
     temporary.write_text(text)
     os.replace(temporary, directory / f"{key}.lock")
-
-
-def lock_forget(key: str) -> None:
-    (locks_dir() / f"{key}.lock").unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""Listing, deleting and garbage-collecting environments, and pruning the installers' caches."""
+"""Listing, deleting and garbage-collecting environments, pruning the installers' caches, and an
+environment's lockfile by key."""
 
 import shutil
 from dataclasses import dataclass, field
@@ -153,3 +154,9 @@ def uv_cache_prune() -> int:
         timeout=float(settings.ATOM_INSTALL_TIMEOUT),
     )
     return max(0, before - tree_size(cache))
+
+
+def environment_lockfile(*, key: str) -> str | None:
+    """The lockfile of the environment with this key; None when there is none or it is empty."""
+    found = Environment.objects.filter(key=key).values_list("lockfile", flat=True).first()
+    return found or None

@@ -54,8 +54,8 @@ def dying_with_parent(args: list[str]) -> tuple[list[str], Callable[[], None] | 
 
     Through `setpriv --pdeathsig KILL`, which sets the signal and execs, the child runs no
     Python between fork and exec, so `subprocess` spawns it with vfork: a `preexec_fn` makes
-    it fork, copying this process's page tables (~3 ms of CPU and ~7 ms of wall time per
-    spawn from a 100 MB worker, with the GIL held). Without setpriv, `_die_with_parent`.
+    it fork, copying this process's page tables at every spawn, with the GIL held. Without
+    setpriv, `_die_with_parent`.
     """
     setpriv = _setpriv()
     if setpriv is not None:

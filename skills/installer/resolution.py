@@ -3,11 +3,11 @@
 Python and Node requirements are resolved apart (a mixed set of skills gives one resolution per
 language). First a pre-check in memory: per package, every specifier the skills ask for is
 intersected (PEP 440 specifiers with `packaging`: pins against pins and ranges, lower bounds
-against upper bounds; npm ranges as version intervals, `skills.installer.semver`), which finds
-the direct contradictions across 50 skills in a few milliseconds. What passes goes to the real
-resolver (uv, or npm), which also sees what the pre-check cannot (transitive conflicts, peer
-dependencies, a range no published version falls in); its explanation is kept verbatim and the
-packages it names are reported with the skills that ask for them.
+against upper bounds; npm ranges as version intervals, `skills.installer.semver`), which finds the
+direct contradictions without a resolver run. What passes goes to the real resolver (uv, or npm),
+which also sees what the pre-check cannot (transitive conflicts, peer dependencies, a range no
+published version falls in); its explanation is kept verbatim and the packages it names are
+reported with the skills that ask for them.
 """
 
 import functools
@@ -21,11 +21,12 @@ from packaging.specifiers import Specifier
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from perf.recording import measure_performance
 from skills.installer.backends import IndexUnreachableError, ResolutionError, backend_get
 from skills.installer.builder import spec_for
 from skills.installer.keys import environment_spec
-from skills.installer.perf import measured
 from skills.installer.semver import SemverError, ranges_intersect
+from skills.operations import DEPENDENCY_RESOLUTION
 from skills.policy import PolicyError, policy_current
 from skills.requirements import (
     NodeRequirement,
@@ -298,7 +299,7 @@ def _combined(answers: list[Resolution]) -> Resolution:
 def _language_resolve(
     *, language: str, requirement_sets: dict[str, list[str]], explain: bool
 ) -> Resolution:
-    with measured("dependency_resolution", sets=len(requirement_sets), language=language):
+    with measure_performance(DEPENDENCY_RESOLUTION, sets=len(requirement_sets), language=language):
         started = time.perf_counter()
         conflicts = conflicts_precheck(requirement_sets=requirement_sets, language=language)
         precheck_seconds = time.perf_counter() - started

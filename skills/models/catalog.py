@@ -45,7 +45,7 @@ class SearchDocument(models.Func):
     """A skill's weighted full-text document: name (A) above tags (B) above description (C).
 
     Only PostgreSQL stores it; on SQLite the column stays NULL and an FTS5 table kept in step
-    by triggers does its job (see skills/search/sqlite.py and docs/marketplace.md).
+    by triggers does its job (see skills/marketplace/search/sqlite.py and docs/marketplace.md).
     """
 
     def __init__(self) -> None:

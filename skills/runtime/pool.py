@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from skills.operations import HOT_RELOAD, SKILL_LOAD, SKILL_RUN
 from skills.runtime.calls import (
     PROTOCOL_ERROR,
     RUNNER_DIED,
@@ -515,32 +516,18 @@ class RunnerPool:
     ) -> Iterator[list[CallResult]]:
         """Record skill_run (and skill_load / hot_reload from what the runner reports)."""
         measured: list[CallResult] = []
-        recorders = _perf_recorders() if self.config.record_timings else None
-        if recorders is None:
+        if not self.config.record_timings:
             yield measured
             return
-        measure_performance, record_sample = recorders
+        # Here, not at the top: the runtime does not import Django when it is imported.
+        from perf.recording import measure_performance, record_sample
+
         context = {**(extra or {}), "skill": skill_id, "environment_key": self.key.environment_key}
-        with measure_performance("skill_run", version=content_hash or "", **context) as measurement:
+        with measure_performance(SKILL_RUN, version=content_hash or "", **context) as measurement:
             yield measured
             if measured and measured[0].error is not None:
                 measurement.fail(measured[0].error.type)
         if measured and measured[0].cache in ("loaded", "reloaded"):
-            operation = "skill_load" if measured[0].cache == "loaded" else "hot_reload"
+            operation = SKILL_LOAD if measured[0].cache == "loaded" else HOT_RELOAD
             version = measured[0].content_hash or ""
             record_sample(operation, measured[0].load_seconds, version=version, **context)
-
-
-_perf_lookup: list[tuple[Callable[..., Any], Callable[..., Any]] | None] = []
-
-
-def _perf_recorders() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
-    """perf's recorders if that app is installed (the runtime also works without it)."""
-    if not _perf_lookup:
-        try:
-            from perf.recording import measure_performance, record_sample
-        except ImportError:
-            _perf_lookup.append(None)
-        else:
-            _perf_lookup.append((measure_performance, record_sample))
-    return _perf_lookup[0]

@@ -17,7 +17,7 @@ def window(now):
 def test_cache_hit_rates_of_environments_marketplace_and_loader(window):
     samples_create("environment_cache_hit", [0.001] * 3)
     samples_create("package_install", [1.0])
-    # As skills.search records them.
+    # As skills.marketplace.search records them.
     samples_create(
         "marketplace_search", [0.001] * 3, context={"sort": "relevance", "cache_hit": True}
     )

@@ -1,8 +1,16 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from perf.analysis import InvalidWindowError, OperationSummary, summary, summary_of
+from perf.analysis import (
+    InvalidWindowError,
+    OperationSummary,
+    median_by_skill,
+    summary,
+    summary_of,
+)
 from tests.perf.conftest import samples_create
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +84,14 @@ def test_summary_takes_a_constant_number_of_queries(django_assert_max_num_querie
 
     with django_assert_max_num_queries(4):
         assert len(summary()) == 4
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's partial-index rule")
+def test_median_by_skill_reads_samples_through_the_skill_index():
+    with CaptureQueriesContext(connection) as captured:
+        median_by_skill(operation="skill_run", versions={"frame-stats": "abc", "text-tool": "def"})
+    [query] = captured.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+        plan = " | ".join(row[-1] for row in cursor.fetchall())
+    assert "SEARCH perf_sample USING INDEX perf_sample_skill_version (skill=?)" in plan

@@ -81,8 +81,8 @@ class _BareEnvBuilder(venv.EnvBuilder):
 def venv_create(*, spec: EnvironmentSpec, workdir: Path, log: LogWriter, timeout: float) -> None:
     """A relocatable virtualenv at `workdir` for the spec's interpreter.
 
-    For the interpreter Atom runs on it is made in this process (under a millisecond, where
-    starting `uv venv` costs 15-20 ms); for any other, by `uv venv`.
+    For the interpreter Atom runs on it is made in this process (far cheaper than starting
+    `uv venv`); for any other, by `uv venv`.
     """
     if interpreter_is_running(spec.interpreter):
         _BareEnvBuilder(symlinks=True, with_pip=False).create(workdir)

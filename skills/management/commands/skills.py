@@ -7,11 +7,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from skills.bundles import bundle_export, sources_from_uploads
-from skills.catalog import skills_bulk_transition
-from skills.importer import ImportRefused, skills_import, sources_from_paths
+from skills.catalog.bundles import bundle_export, sources_from_uploads
+from skills.catalog.importer import ImportRefused, skills_import, sources_from_paths
+from skills.catalog.transitions import skills_bulk_transition
+from skills.catalog.watcher import SkillsWatcher
 from skills.models import Skill, SkillStatus
-from skills.watcher import SkillsWatcher
 
 
 class Command(BaseCommand):

@@ -18,9 +18,9 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Max, Model
 from django.utils import timezone
 
-from skills.announcements import catalog_generation_bump
+from skills.catalog.announcements import catalog_generation_bump
+from skills.marketplace.search import SQLITE_SEARCH_TRIGGER_PREFIX, search_index_rebuild
 from skills.models import Skill, SkillLanguage, SkillStatus, SkillType, SkillVersion
-from skills.search import SQLITE_SEARCH_TRIGGER_PREFIX, search_index_rebuild
 
 BATCH = 5_000
 

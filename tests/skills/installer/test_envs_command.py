@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-import skills.installer.admin  # noqa: F401 - registers the admin classes (skills.admin imports it)
+import skills.installer.admin  # noqa: F401 - registers the admin classes (skills.catalog.admin imports it)
 from skills.installer.builder import environment_ensure
 from skills.models import Environment, InstallJob, InstallJobStatus, InstallLogLine
 

@@ -10,7 +10,6 @@ from skills.policy import (
     policy_check,
     policy_current,
     policy_network_allowed,
-    policy_network_violation,
 )
 from skills.requirements import RequirementError, requirements_normalize
 
@@ -158,14 +157,11 @@ def test_the_policy_version_changes_with_its_rules(settings):
 
 def test_network_at_run_time_needs_the_policy(settings):
     assert policy_network_allowed(requested=True) is False
-    assert [v.rule for v in policy_network_violation(requested=True)] == ["network"]
-    assert policy_network_violation(requested=False) == []
 
     settings.ATOM_POLICY_ALLOW_NETWORK = True
 
     assert policy_network_allowed(requested=True) is True
     assert policy_network_allowed(requested=False) is False
-    assert policy_network_violation(requested=True) == []
 
 
 def test_requirements_are_normalized_for_the_key():

@@ -272,9 +272,11 @@ def test_a_dead_warm_verifier_is_started_again(environment: Path, probe_out: Pat
 
 
 def test_a_warm_verifier_that_cannot_start_falls_back_and_says_why_once(
-    environment: Path, probe_out: Path, monkeypatch, caplog
+    environment: Path, probe_out: Path, monkeypatch, caplog, tmp_path: Path
 ):
-    monkeypatch.setattr(verifier, "ZYGOTE", "import sys; sys.exit(3)")
+    failing = tmp_path / "failing_helper.py"
+    failing.write_text("import sys; sys.exit(3)\n")
+    monkeypatch.setattr(verifier, "HELPER_PROGRAM", failing)
     package_add(environment, "probe", PROBE)
     caplog.set_level(logging.WARNING, logger="skills.installer.verifier")
 

@@ -3,11 +3,11 @@ from django.contrib.auth import get_user_model
 
 from perf.models import Sample
 from perf.recording import flush
-from skills.announcements import catalog_generation_bump
-from skills.catalog import skill_approve, skill_deprecate
-from skills.importer import skills_import, sources_from_paths
+from skills.catalog.announcements import catalog_generation_bump
+from skills.catalog.importer import skills_import, sources_from_paths
+from skills.catalog.transitions import skill_approve, skill_deprecate
+from skills.marketplace.search import catalog_summary, skill_search
 from skills.models import Skill
-from skills.search import catalog_summary, skill_search
 
 pytestmark = pytest.mark.django_db
 

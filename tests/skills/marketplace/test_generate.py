@@ -1,8 +1,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from skills.marketplace.search import skill_search
 from skills.models import Skill, SkillStatus, SkillVersion
-from skills.search import skill_search
 
 pytestmark = pytest.mark.django_db
 

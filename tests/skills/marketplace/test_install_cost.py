@@ -1,14 +1,11 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from perf.models import Sample
-from skills.install_cost import run_medians
 from skills.installer.builder import spec_for
+from skills.marketplace.search import skill_search
 from skills.models import Environment, EnvironmentStatus
-from skills.search import skill_search
 from tests.skills.marketplace.conftest import skill_create
 
 pytestmark = pytest.mark.django_db
@@ -142,14 +139,3 @@ def test_the_page_shows_what_each_result_costs(client, tmp_path):
         " · runs in 0.012 s (p50 of 1)" in html
     )
     assert "1 package · not built here yet" in html
-
-
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's partial-index rule")
-def test_run_medians_read_perf_samples_through_the_skill_index():
-    with CaptureQueriesContext(connection) as captured:
-        run_medians({"frame-stats": "abc", "text-tool": "def"})
-    [query] = captured.captured_queries
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
-        plan = " | ".join(row[-1] for row in cursor.fetchall())
-    assert "SEARCH perf_sample USING INDEX perf_sample_skill_version (skill=?)" in plan

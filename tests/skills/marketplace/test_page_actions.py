@@ -258,7 +258,7 @@ def test_a_run_is_shown_only_to_the_one_who_asked_and_to_staff(signed_in, user, 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_trying_a_skill_while_its_pool_is_full_is_a_503_saying_so(signed_in, runtime, settings):
-    from skills.running import run_skill
+    from skills.runs.calls import run_skill
 
     settings.ATOM_RUNNER_MAX = 1
     settings.ATOM_RUNNER_ACQUIRE_SECONDS = 0.3

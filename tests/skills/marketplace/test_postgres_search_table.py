@@ -4,8 +4,8 @@ write: inserts (one and bulk), updates of searched and unsearched columns, delet
 import pytest
 from django.db import connection
 
+from skills.marketplace.search import skill_search
 from skills.models import Skill
-from skills.search import skill_search
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's search table"),

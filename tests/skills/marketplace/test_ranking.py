@@ -3,9 +3,9 @@ status filter applied before a page is cut, deep in a large set of matches."""
 
 import pytest
 
+from skills.marketplace.search import skill_search
+from skills.marketplace.search import sqlite as sqlite_search
 from skills.models import Skill, SkillStatus
-from skills.search import skill_search
-from skills.search import sqlite as sqlite_search
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,8 @@
 import pytest
 from django.db import connection
 
+from skills.marketplace.search import SearchInvalid, query_parse, skill_search
 from skills.models import Skill
-from skills.search import SearchInvalid, query_parse, skill_search
 from tests.skills.marketplace.conftest import skill_create
 
 pytestmark = pytest.mark.django_db
@@ -219,7 +219,7 @@ def test_stop_words_are_left_out_on_both_databases(catalog):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plan")
 def test_full_text_uses_the_gin_index_on_postgresql(catalog):
-    from skills.search.postgres import postgres_text_match
+    from skills.marketplace.search.postgres import postgres_text_match
 
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")

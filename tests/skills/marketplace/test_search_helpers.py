@@ -8,8 +8,8 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from skills.search import skill_search
-from skills.search.helpers import beside
+from skills.marketplace.search import skill_search
+from skills.marketplace.search.helpers import beside
 
 RANKING = "ts_rank(" if connection.vendor == "postgresql" else "bm25("
 

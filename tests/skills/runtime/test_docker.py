@@ -8,11 +8,11 @@ import sys
 import pytest
 from django.utils import timezone
 
-from skills.importer import SkillSource, skills_import
+from skills.catalog.importer import SkillSource, skills_import
 from skills.installer.backends.docker import DockerBackend
 from skills.installer.builder import environment_row_for, spec_for
 from skills.models import Environment, EnvironmentStatus, Skill
-from skills.running import run_skill
+from skills.runs.calls import run_skill
 from skills.runtime import CallLimits
 from skills.runtime.docker import DockerUnavailable, docker_call, docker_engine
 from skills.runtime.sandbox import PYTHON_RUNNER

@@ -1,0 +1,161 @@
+"""Running skills through the API: `POST /skills/{slug}/run` and `GET /runs/{id}`.
+
+Answers (docs/runtime.md, "Runs through the API"): 200 with the finished run, whether the
+skill succeeded or failed (it ran: its error is in the run); 202 with a queued run to follow;
+422 naming the param at fault; 409 when the skill cannot run here; 503 when the host cannot
+run it now (no free runner, no Docker engine, no sandbox).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+
+from atom_site.auth import SIGNED_IN, key_agent_require, scope_require
+from skills.models import Agent, Skill, SkillRun, SkillVersion
+from skills.runs.errors import RunError
+from skills.runs.records import skill_run_start
+
+router = Router(tags=["runs"])
+skill_runs_router = Router(tags=["runs"])
+
+
+class RunIn(Schema):
+    params: dict[str, Any] = Field(default_factory=dict, description="The skill's inputs.")
+    version: str | None = Field(None, description="Defaults to the skill's current version.")
+    agent: str | None = Field(None, description="The slug of the agent asking.")
+    timeout: float | None = Field(
+        None, gt=0, description="Seconds; defaults to the skill's own, capped by the server."
+    )
+    queued: bool = Field(
+        False,
+        description="Run on a worker and answer at once (also chosen when the timeout exceeds "
+        "the synchronous bound or the skill's environment is not installed yet).",
+    )
+
+
+class RunErrorOut(Schema):
+    type: str
+    message: str
+    traceback: str
+    stage: str
+
+
+class RunOut(Schema):
+    id: int
+    skill: str
+    version: str
+    content_hash: str
+    agent: str | None
+    requested_by: str | None
+    params: dict[str, Any]
+    is_queued: bool
+    timeout: float
+    status: str
+    attempts: int
+    result: Any = None
+    error: RunErrorOut | None
+    stdout: str
+    stdout_bytes: int
+    stderr: str
+    stderr_bytes: int
+    cache: str
+    load_seconds: float | None
+    duration_seconds: float | None
+    wall_seconds: float | None
+    peak_rss_kb: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_skill(run: SkillRun) -> str:
+        return run.skill.slug
+
+    @staticmethod
+    def resolve_version(run: SkillRun) -> str:
+        return run.version.version
+
+    @staticmethod
+    def resolve_content_hash(run: SkillRun) -> str:
+        return run.version.content_hash
+
+    @staticmethod
+    def resolve_agent(run: SkillRun) -> str | None:
+        return run.agent.slug if run.agent_id else None
+
+    @staticmethod
+    def resolve_requested_by(run: SkillRun) -> str | None:
+        return run.requested_by.get_username() if run.requested_by_id else None
+
+
+class InvalidParamsOut(Schema):
+    detail: str
+    field: str
+
+
+class MessageOut(Schema):
+    detail: str
+
+
+@skill_runs_router.post(
+    "/{slug}/run",
+    response={
+        200: RunOut,
+        202: RunOut,
+        404: MessageOut,
+        409: MessageOut,
+        422: InvalidParamsOut,
+        503: MessageOut,
+    },
+    auth=SIGNED_IN,
+    summary="Run a skill",
+)
+def skill_run(request: HttpRequest, slug: str, payload: RunIn):
+    """Run the skill with `params`: 200 with the finished run (`status` succeeded or failed,
+    with the skill's error), or 202 with a queued run to follow at `GET /runs/{id}`."""
+    scope_require(request, "run")
+    skill = get_object_or_404(Skill.objects.select_related("current_version"), slug=slug)
+    if not skill.is_offered and not request.user.is_staff:
+        raise PermissionDenied(f"{slug} is not approved; only staff users may run it")
+    # A key bound to an agent runs for that agent, and only the skills mapped to it.
+    agent = key_agent_require(request, skills=[skill], agent_slug=payload.agent)
+    version = None
+    if payload.version is not None:
+        version = SkillVersion.objects.filter(skill=skill, version=payload.version).first()
+        if version is None:
+            return Status(404, {"detail": f"{slug} has no version {payload.version!r}"})
+    if agent is None and payload.agent is not None:
+        agent = Agent.objects.filter(slug=payload.agent).first()
+        if agent is None:
+            return Status(404, {"detail": f"no such agent: {payload.agent}"})
+    try:
+        run = skill_run_start(
+            skill=skill,
+            params=payload.params,
+            version=version,
+            agent=agent,
+            user=request.user,
+            timeout=payload.timeout,
+            queued=payload.queued,
+        )
+    except RunError as refused:
+        return Status(refused.status, refused.as_dict())
+    if run.is_queued:
+        return Status(202, run)  # as recorded: a worker may already be carrying it out
+    return Status(200, run)
+
+
+@router.get("/{run_id}", response={200: RunOut}, auth=SIGNED_IN)
+def run_detail(request: HttpRequest, run_id: int):
+    """A run's status, result or error, captured output and timings."""
+    scope_require(request, "read")
+    run = get_object_or_404(
+        SkillRun.objects.select_related("skill", "version", "agent", "requested_by"), pk=run_id
+    )
+    if run.requested_by_id != request.user.pk and not request.user.is_staff:
+        raise PermissionDenied("only the user who asked for a run, or staff, may read it")
+    return run

@@ -1,0 +1,185 @@
+"""Recorded runs: a skill run asked for by a client (API), an admin ("try it") or a notebook.
+
+A run is carried out in-request when it can finish within ``ATOM_RUN_SYNC_TIMEOUT`` and its
+environment is ready; otherwise (asked to be queued, a longer timeout, an environment still
+to install) it is queued as a django-q2 task after the transaction commits, and followed by
+its id. Either way the call itself is `skills.runs.calls.run_plan_call`, given the plan
+prepared here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from skills.installer.backends import InstallError
+from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
+from skills.runs.calls import run_plan_call
+from skills.runs.errors import RunError, RunUnavailable, SkillNotRunnable
+from skills.runs.plan import RunPlan, run_plan_prepare
+from skills.runtime import CallResult, CapturedOutput
+
+# What a run record keeps of each stream (the runner already bounds them to
+# ATOM_RUN_MAX_OUTPUT_BYTES; a record is an excerpt, not a log store).
+OUTPUT_EXCERPT_CHARS = 65_536
+# A run still "running" this long after its timeout lost its worker; a later attempt retakes it.
+STALE_MARGIN_SECONDS = 60.0
+
+
+def skill_run_start(
+    *,
+    skill: Skill,
+    params: Mapping[str, Any] | None = None,
+    version: SkillVersion | None = None,
+    agent: Agent | None = None,
+    user: AbstractBaseUser | None = None,
+    timeout: float | None = None,
+    queued: bool = False,
+) -> SkillRun:
+    """Record a run of a skill and carry it out now, or queue it.
+
+    Raises a `RunError` before anything is recorded: `InvalidParams` (the field at fault),
+    `SkillNotRunnable` (no version, or requirements the policy refuses), `RunUnavailable`
+    when the interpreter for the skill's language does not run or no Docker engine answers
+    to say whether a Docker environment's image is there. A run carried out now that the host
+    cannot serve is recorded as failed and `RunUnavailable` is raised. A skill that raises,
+    or hits a limit, is a finished run with ``status="failed"`` and its error.
+    """
+    plan = run_plan_prepare(skill=skill, params=params, version=version, timeout=timeout)
+    if not queued and plan.timeout <= settings.ATOM_RUN_SYNC_TIMEOUT:
+        plan = plan.with_ready_environment()
+    is_queued = not plan.is_ready
+    with transaction.atomic():
+        run = SkillRun.objects.create(
+            skill=skill,
+            version=plan.version,
+            agent=agent,
+            requested_by=user,
+            params=plan.params,
+            is_queued=is_queued,
+            timeout=plan.timeout,
+            status=SkillRunStatus.QUEUED if is_queued else SkillRunStatus.RUNNING,
+            started_at=None if is_queued else timezone.now(),
+            attempts=0 if is_queued else 1,
+        )
+        if is_queued:
+            transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk, timeout=plan.timeout))
+    if is_queued:
+        return run
+    return _carry_out(run, plan)
+
+
+def skill_run_enqueue(*, run_pk: int, timeout: float) -> None:
+    from django_q.tasks import async_task
+
+    # The worker's own limit covers an install on a miss and the call's timeout, so the
+    # cluster never kills a run the runtime would still let finish.
+    worker_timeout = math.ceil(timeout + settings.ATOM_INSTALL_TIMEOUT + STALE_MARGIN_SECONDS)
+    async_task("skills.runs.tasks.run_skill_task", run_pk, group="runs", timeout=worker_timeout)
+
+
+def skill_run_execute(*, run_pk: int) -> SkillRun:
+    """Carry out a queued run (idempotent: a run already taken or finished is left alone)."""
+    if not _take(run_pk):
+        return SkillRun.objects.get(pk=run_pk)
+    run = SkillRun.objects.select_related("skill", "version", "agent").get(pk=run_pk)
+    try:
+        plan = run_plan_prepare(
+            skill=run.skill, params=run.params, version=run.version, timeout=run.timeout
+        )
+    except RunError as refused:  # the policy, or this host, changed since it was queued
+        _finish_unrun(run, refused)
+        return run
+    try:
+        return _carry_out(run, plan)
+    except RunUnavailable:
+        return SkillRun.objects.get(pk=run_pk)
+
+
+def _take(run_pk: int) -> bool:
+    """Move a queued run, or one whose worker died long ago, to running; True if we did."""
+    now = timezone.now()
+    run = SkillRun.objects.filter(pk=run_pk).only("status", "started_at", "timeout").first()
+    if run is None or run.is_finished:
+        return False
+    condition = Q(status=SkillRunStatus.QUEUED)
+    if run.status == SkillRunStatus.RUNNING:
+        stale_after = run.timeout + settings.ATOM_INSTALL_TIMEOUT + STALE_MARGIN_SECONDS
+        if run.started_at is None or now - run.started_at < datetime.timedelta(seconds=stale_after):
+            return False
+        condition = Q(status=SkillRunStatus.RUNNING, started_at=run.started_at)
+    taken = SkillRun.objects.filter(condition, pk=run_pk).update(
+        status=SkillRunStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
+    )
+    return bool(taken)
+
+
+def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
+    try:
+        result = run_plan_call(plan, agent=run.agent)
+    except (SkillNotRunnable, InstallError) as error:
+        _finish_unrun(run, error)
+        return run
+    except Exception as error:
+        # RunUnavailable (the caller answers 503) or a bug of ours: recorded, then raised.
+        _finish_unrun(run, error)
+        raise
+    _run_update(run, **_result_fields(result))
+    return run
+
+
+def _run_update(run: SkillRun, **fields: Any) -> None:
+    """Write the fields and keep them on `run`, so callers answer it without reading it back."""
+    SkillRun.objects.filter(pk=run.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
+
+
+def _finish_unrun(run: SkillRun, error: Exception) -> None:
+    _run_update(
+        run,
+        status=SkillRunStatus.FAILED,
+        error_type=error.cause if isinstance(error, RunUnavailable) else type(error).__name__,
+        error_message=getattr(error, "message", None) or str(error),
+        error_stage="host",
+        finished_at=timezone.now(),
+    )
+
+
+def _result_fields(result: CallResult) -> dict[str, Any]:
+    error = result.error
+    return {
+        "status": SkillRunStatus.SUCCEEDED if result.ok else SkillRunStatus.FAILED,
+        "result": result.result if result.ok else None,
+        "error_type": error.type if error else "",
+        "error_message": error.message if error else "",
+        "error_traceback": error.traceback if error else "",
+        "error_stage": error.stage if error else "",
+        "stdout": output_excerpt(result.stdout),
+        "stdout_bytes": result.stdout.total_bytes,
+        "stderr": output_excerpt(result.stderr),
+        "stderr_bytes": result.stderr.total_bytes,
+        "cache": result.cache or "",
+        "load_seconds": result.load_seconds,
+        "duration_seconds": result.duration_seconds,
+        "wall_seconds": result.wall_seconds,
+        "peak_rss_kb": result.peak_rss_kb,
+        "finished_at": timezone.now(),
+    }
+
+
+def output_excerpt(output: CapturedOutput) -> str:
+    if len(output.text) <= OUTPUT_EXCERPT_CHARS:
+        return output.text
+    return (
+        output.text[:OUTPUT_EXCERPT_CHARS]
+        + f"\n[atom: excerpt of {output.total_bytes} bytes printed]"
+    )
