@@ -15,6 +15,7 @@ from skills.installer.api import router as installs_router
 from skills.marketplace.api import router as marketplace_router
 from skills.runs.api import router as runs_router
 from skills.runs.api import skill_runs_router
+from workflows.api import router as workflows_router
 
 api = NinjaAPI(
     title="Atom API",
@@ -31,6 +32,7 @@ api.add_router("/dependencies/", dependencies_router)
 api.add_router("/runs/", runs_router)
 api.add_router("/marketplace/", marketplace_router)
 api.add_router("/perf/", perf_router)
+api.add_router("/workflows/", workflows_router)
 
 
 @api.exception_handler(AuthenticationError)

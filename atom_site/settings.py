@@ -286,3 +286,11 @@ MARKETPLACE_MAX_QUERY_LENGTH = env_int("MARKETPLACE_MAX_QUERY_LENGTH", 256, mini
 # Threads per process that rank a full-text page on their own connection while the request
 # counts the facets (skills/marketplace/search/helpers.py); 0 runs both on the request's connection.
 MARKETPLACE_SEARCH_HELPERS = env_int("MARKETPLACE_SEARCH_HELPERS", 2, minimum=0, maximum=32)
+
+# Workflows -------------------------------------------------------------------------------------
+# Definitions, validation and analysis (workflows/, docs/workflows.md). A step's timeout may not
+# exceed ATOM_RUN_TIMEOUT_CAP, the most the runtime enforces.
+
+ATOM_WORKFLOWS_DIR = env_path("ATOM_WORKFLOWS_DIR", BASE_DIR / "workflows_library")
+ATOM_WORKFLOW_MAX_STEPS = env_int("ATOM_WORKFLOW_MAX_STEPS", 10_000, minimum=1, maximum=1_000_000)
+ATOM_WORKFLOW_MAX_BYTES = env_int("ATOM_WORKFLOW_MAX_BYTES", 10_000_000, minimum=1024)

@@ -20,6 +20,7 @@ from atom_site.stack import (
     stack_processes,
 )
 from perf.schedules import schedules_ensure
+from workflows.library import workflows_demo_load
 
 
 class Command(BaseCommand):
@@ -93,6 +94,7 @@ class Command(BaseCommand):
         schedules_ensure()  # perf: resource sampling, regression checks, hourly rollups
         if not skip_demo:
             self.stdout.write(demo_load())
+            self.stdout.write(workflows_demo_load())  # built from the demo catalog above
 
     def _announce(self, host, port, processes, health_timeout, stopping) -> None:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

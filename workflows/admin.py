@@ -1,0 +1,168 @@
+"""Workflows in the admin: a JSON definition editor validated on save (every error shown, per
+step), the versions inline, and the analysis on the change page with the DAG drawn as SVG."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from workflows.analysis import workflow_analyze
+from workflows.drawing import dag_svg
+from workflows.errors import DefinitionInvalid
+from workflows.models import Workflow, WorkflowVersion
+from workflows.services import validated_save
+from workflows.validation import ValidatedWorkflow, definition_validate
+
+
+class WorkflowForm(forms.ModelForm):
+    definition = forms.JSONField(
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "style": "font-family: monospace"}),
+        help_text="The workflow definition as JSON (docs/workflows.md). Saving validates it; "
+        "a changed definition becomes a new version.",
+    )
+
+    class Meta:
+        model = Workflow
+        fields = ["status"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validated: ValidatedWorkflow | None = None
+        if self.instance.pk and self.instance.current_version_id:
+            self.fields["definition"].initial = self.instance.current_version.definition
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "definition" not in cleaned:
+            return cleaned
+        try:
+            self.validated = definition_validate(definition=cleaned["definition"])
+        except DefinitionInvalid as invalid:
+            self.add_error("definition", [str(error) for error in invalid.errors])
+            return cleaned
+        slug = self.validated.definition.slug
+        if self.instance.pk and slug != self.instance.slug:
+            message = (
+                f"slug: this is workflow {self.instance.slug!r}; the definition names {slug!r}"
+            )
+            self.add_error("definition", message)
+        elif not self.instance.pk and Workflow.objects.filter(slug=slug).exists():
+            message = f"slug: a workflow {slug!r} exists; change that one, or choose another name"
+            self.add_error("definition", message)
+        return cleaned
+
+
+class WorkflowVersionInline(admin.TabularInline):
+    model = WorkflowVersion
+    fields = ("version", "content_hash", "step_count", "created_at", "created_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Workflow | None = None) -> bool:
+        return False
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    form = WorkflowForm
+    list_display = ("slug", "name", "current_version", "status", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("slug", "name", "description")
+    readonly_fields = ("name", "slug", "description", "current_version", "source_path", "analysis")
+    inlines = [WorkflowVersionInline]
+
+    def get_fields(self, request: HttpRequest, obj: Workflow | None = None) -> list[str]:
+        if obj is None:
+            return ["definition", "status"]
+        return [*self.readonly_fields[:5], "status", "definition", "analysis"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Workflow | None = None):
+        return self.readonly_fields if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Workflow, form: WorkflowForm, change: bool):
+        outcome = validated_save(validated=form.validated, actor=request.user)
+        status = form.cleaned_data.get("status")
+        if status and outcome.workflow.status != status:
+            Workflow.objects.filter(pk=outcome.workflow.pk).update(status=status)
+        obj.pk = outcome.workflow.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="Analysis")
+    def analysis(self, obj: Workflow) -> SafeString | str:
+        if obj.pk is None or obj.current_version is None:
+            return "-"
+        try:
+            validated = definition_validate(definition=obj.current_version.definition)
+        except DefinitionInvalid as invalid:
+            return format_html(
+                "<p>This version does not validate against today's catalog:</p><ul>{}</ul>",
+                format_html_join("", "<li>{}</li>", ((str(error),) for error in invalid.errors)),
+            )
+        analysis = workflow_analyze(validated=validated)
+        estimate = analysis.estimate
+        labels = [f.slug if f else "" for f in validated.skills]
+        generations = format_html_join(
+            "", "<li>{}</li>", ((", ".join(generation),) for generation in analysis.generations)
+        )
+        environments = format_html_join(
+            "",
+            "<li>{} ({}): steps {}; build {}</li>",
+            (
+                (
+                    need.key[:12],
+                    need.status,
+                    ", ".join(need.steps),
+                    _seconds(need.estimated_build_seconds, need.estimate_source),
+                )
+                for need in analysis.environments
+            ),
+        )
+        conflicts = format_html_join(
+            "",
+            "<li>{}: {}</li>",
+            (
+                (
+                    conflict.package,
+                    "; ".join(
+                        f"{r['skill']} (steps {', '.join(r['steps'])}) asks for {r['specifier']}"
+                        for r in conflict.requests
+                    ),
+                )
+                for conflict in analysis.conflicts
+            ),
+        )
+        return format_html(
+            '<div class="workflow-analysis"><p>Depth {}, width {}.</p>'
+            "<p><strong>Critical path:</strong> {}</p>"
+            "<p><strong>Estimate:</strong> p50 {}, p95 {} ({})</p>"
+            "<p><strong>Generations</strong> (steps that can run in parallel):</p><ol>{}</ol>"
+            "<p><strong>Environments to build:</strong></p><ul>{}</ul>"
+            "<p><strong>Conflicts:</strong></p><ul>{}</ul>{}</div>",
+            analysis.depth,
+            analysis.width,
+            " → ".join(analysis.critical_path),
+            _seconds(estimate["p50_seconds"]),
+            _seconds(estimate["p95_seconds"]),
+            estimate["note"],
+            generations,
+            environments or mark_safe("<li>none</li>"),
+            conflicts or mark_safe("<li>none</li>"),
+            # dag_svg escapes every label it draws.
+            mark_safe(  # noqa: S308
+                dag_svg(graph=validated.graph, labels=labels, critical_path=analysis.critical_path)
+            ),
+        )
+
+
+def _seconds(value: float | None, source: str = "") -> str:
+    if value is None:
+        return "no data"
+    text = f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    return f"{text} ({source})" if source else text

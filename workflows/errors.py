@@ -1,0 +1,69 @@
+"""The workflows app's one error vocabulary: entry points catch `WorkflowError`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionError:
+    """One problem with a definition: the step it belongs to (id, and its position in `steps`),
+    the field at fault (`depends_on`, `params.url`, `steps`…), and what is wrong.
+
+    `file` and `line` are filled in when the definition came from a file.
+    """
+
+    code: str
+    field: str
+    message: str
+    step: str = ""
+    index: int | None = None
+    file: str = ""
+    line: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file and self.line else ""
+        if self.file and not self.line:
+            where = f"{self.file}: "
+        step = f"step {self.step!r}: " if self.step else ""
+        if not self.step and self.index is not None:
+            step = f"steps[{self.index}]: "
+        return f"{where}{step}{self.field}: {self.message}"
+
+
+class WorkflowError(Exception):
+    """Base of every refusal the workflows app reports; `status` is the HTTP status."""
+
+    status = 400
+    code = "workflow_error"
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class DefinitionInvalid(WorkflowError):
+    """A definition with one or more errors: every one of them is in `errors`."""
+
+    status = 422
+    code = "definition_invalid"
+
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        super().__init__(f"{len(errors)} error(s) in the workflow definition")
+        self.errors = errors
+
+
+class WorkflowSlugTaken(WorkflowError):
+    """A new workflow whose slug another workflow already has."""
+
+    status = 409
+    code = "slug_taken"
+
+
+class WorkflowNotFound(WorkflowError):
+    status = 404
+    code = "not_found"

@@ -1,0 +1,129 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from workflows.analysis import workflow_analyze
+from workflows.errors import DefinitionInvalid
+from workflows.library import (
+    WorkflowImportRefused,
+    definition_load,
+    sources_from_paths,
+    workflow_export,
+    workflows_import,
+)
+from workflows.models import Workflow
+from workflows.validation import definition_validate
+
+
+class Command(BaseCommand):
+    help = "Work with workflow definitions: import, list, validate, export."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        commands = parser.add_subparsers(dest="action", required=True)
+        importing = commands.add_parser("import", help="import workflow files (all or nothing)")
+        importing.add_argument("paths", nargs="*", type=Path, help="default: ATOM_WORKFLOWS_DIR")
+        importing.add_argument("--actor", help="username recorded as the versions' author")
+        commands.add_parser("list", help="list the workflows")
+        validating = commands.add_parser(
+            "validate", help="validate files, or stored workflows by slug, and predict their runs"
+        )
+        validating.add_argument("targets", nargs="+", help="files, folders or slugs")
+        exporting = commands.add_parser("export", help="write workflows as YAML files")
+        exporting.add_argument("--output", "-o", type=Path, required=True, help="a folder")
+        exporting.add_argument("slugs", nargs="*", help="default: every workflow")
+
+    def handle(self, *args, action: str, **options) -> None:
+        getattr(self, f"_{action}")(**options)
+
+    def _import(self, *, paths: list[Path], actor: str | None, **_) -> None:
+        user = None
+        if actor:
+            user = get_user_model().objects.filter(username=actor).first()
+            if user is None:
+                raise CommandError(f"no user {actor!r}")
+        paths = paths or [Path(settings.ATOM_WORKFLOWS_DIR)]
+        sources, errors = sources_from_paths(paths)
+        try:
+            report = workflows_import(sources=sources, errors=errors, actor=user)
+        except WorkflowImportRefused as refused:
+            for error in refused.errors:
+                self.stderr.write(str(error))
+            raise CommandError(f"nothing imported: {len(refused.errors)} error(s)") from None
+        self.stdout.write(
+            self.style.SUCCESS(f"Imported {len(sources)} file(s): {report.summary()}")
+        )
+
+    def _list(self, **_) -> None:
+        rows = [
+            (w.slug, w.current_version.version if w.current_version else "-",
+             str(w.current_version.step_count if w.current_version else 0), w.status, w.name)
+            for w in Workflow.objects.select_related("current_version").order_by("slug")
+        ]  # fmt: skip
+        header = ("workflow", "version", "steps", "status", "name")
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            self.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        self.stdout.write(f"{len(rows)} workflow(s)")
+
+    def _validate(self, *, targets: list[str], **_) -> None:
+        failed = 0
+        for target in targets:
+            for name, definition, problems in self._definitions(target):
+                if problems:
+                    failed += 1
+                    for error in problems:
+                        self.stderr.write(str(error))
+                    continue
+                try:
+                    validated = definition_validate(definition=definition)
+                except DefinitionInvalid as invalid:
+                    failed += 1
+                    for error in invalid.errors:
+                        self.stderr.write(f"{name}: {error}")
+                    continue
+                analysis = workflow_analyze(validated=validated)
+                p50 = analysis.estimate["p50_seconds"]
+                estimate = "no data" if p50 is None else f"p50 {p50:.3f} s"
+                self.stdout.write(
+                    f"{name}: valid; {len(validated.steps)} steps, depth {analysis.depth}, "
+                    f"width {analysis.width}, critical path {' → '.join(analysis.critical_path)}"
+                    f", {estimate}, {len(analysis.environments)} environment(s) to build, "
+                    f"{len(analysis.conflicts)} conflict(s)"
+                )
+        if failed:
+            raise CommandError(f"{failed} invalid workflow(s)")
+
+    def _definitions(self, target: str):
+        path = Path(target)
+        if path.exists():
+            sources, errors = sources_from_paths([path])
+            if errors:
+                yield target, None, errors
+            for source in sources:
+                try:
+                    definition, _ = definition_load(source)
+                except DefinitionInvalid as invalid:
+                    yield source.name, None, invalid.errors
+                    continue
+                yield source.name, definition, []
+            return
+        workflow = Workflow.objects.select_related("current_version").filter(slug=target).first()
+        if workflow is None or workflow.current_version is None:
+            raise CommandError(f"no file and no workflow named {target!r}")
+        yield target, workflow.current_version.definition, []
+
+    def _export(self, *, output: Path, slugs: list[str], **_) -> None:
+        workflows = Workflow.objects.select_related("current_version").order_by("slug")
+        if slugs:
+            workflows = workflows.filter(slug__in=slugs)
+            missing = sorted(set(slugs) - {w.slug for w in workflows})
+            if missing:
+                raise CommandError(f"no such workflow(s): {', '.join(missing)}")
+        output.mkdir(parents=True, exist_ok=True)
+        count = 0
+        for workflow in workflows:
+            (output / f"{workflow.slug}.yaml").write_text(workflow_export(workflow=workflow))
+            count += 1
+        self.stdout.write(self.style.SUCCESS(f"Exported {count} workflow(s) to {output}"))
