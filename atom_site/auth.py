@@ -83,7 +83,7 @@ class ApiKeyInHeader(APIKeyHeader):
 
 class VerifiedPasswords:
     """(username, password) pairs that signed in lately, so basic auth pays Django's password
-    hash (PBKDF2, ~0.3 s) once per pair, process and `ttl` instead of on every request.
+    hash (PBKDF2) once per pair, process and `ttl` instead of on every request.
 
     Entries are keyed by an HMAC of the pair under SECRET_KEY (no password is kept) and hold
     the user's id and stored password hash: a hit still loads the user, and counts only while

@@ -164,11 +164,11 @@ def api_key_authenticate(token: str) -> ApiKey | None:
 
 class _KeyLookup:
     """`ApiKey.objects.select_related("owner").filter(public_id=…).first()`, as SQL written
-    once per database: compiling that query costs Django ~0.2 ms per request here (measured;
-    running it on SQLite costs 0.02 ms), most of the 0.3 ms a key may add to a call. The row
+    once per database: compiling that query cost Django far more than running it, and most of
+    what a key may add to a call (docs/decisions.md, "API keys", has the figures). The row
     becomes model instances as the ORM would make them: the same converters, `from_db`, the
-    owner cached on the key (docs/decisions.md, "API keys"). The agent is not joined (the
-    join cost PostgreSQL ~0.1 ms on every call): a bound key loads it when a check needs it."""
+    owner cached on the key. The agent is not joined (the join is paid on every call on
+    PostgreSQL): a bound key loads it when a check needs it."""
 
     def __init__(self, connection) -> None:
         quote = connection.ops.quote_name

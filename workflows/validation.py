@@ -343,7 +343,7 @@ def _validator(content_hash: str, schema_text: str) -> jsonschema.Draft202012Val
 
 @lru_cache(maxsize=2048)
 def _fast_validator(content_hash: str, schema_text: str, ref_keys: frozenset[str]):
-    """A compiled check of the params (about 1 µs a step instead of jsonschema's ~18 µs), or
+    """A compiled check of the params (an order of magnitude cheaper than jsonschema's), or
     None when the schema uses a keyword outside FAST_KEYWORDS. Keys holding a reference accept
     anything here: their value is known at run time."""
     schema = json.loads(schema_text)
