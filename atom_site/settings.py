@@ -13,7 +13,7 @@ from atom_site.config import (
     secret_key_load_or_create,
     sqlite_database,
 )
-from atom_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from atom_site.env import env_bool, env_float, env_int, env_list, env_path, env_rate, env_str
 from atom_site.sqlite_setup import sqlite_memory_statistics_off
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -286,3 +286,12 @@ MARKETPLACE_MAX_QUERY_LENGTH = env_int("MARKETPLACE_MAX_QUERY_LENGTH", 256, mini
 # Threads per process that rank a full-text page on their own connection while the request
 # counts the facets (skills/marketplace/search/helpers.py); 0 runs both on the request's connection.
 MARKETPLACE_SEARCH_HELPERS = env_int("MARKETPLACE_SEARCH_HELPERS", 2, minimum=0, maximum=32)
+
+# API rate limits ---------------------------------------------------------------------------------
+# Per key (or per user, for sessions and basic auth) on the expensive endpoints, counted in the
+# shared cache (atom_site/rate_limits.py); "N/period" (60/minute, 1000/hour, 5/10s) or "off".
+ATOM_RATE_LIMITS = {
+    "runs": env_rate("ATOM_RATE_LIMIT_RUNS", "600/minute"),
+    "installs": env_rate("ATOM_RATE_LIMIT_INSTALLS", "120/minute"),
+    "imports": env_rate("ATOM_RATE_LIMIT_IMPORTS", "30/minute"),
+}
