@@ -26,6 +26,8 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
+from atom_site.openapi import allows_anonymous, openapi_complete
+
 # Where ninja says an input came from: the first item of each error's `loc`.
 PARAM_SOURCES = frozenset({"body", "query", "path", "header", "cookie", "form", "file"})
 
@@ -129,6 +131,16 @@ class AtomApi(NinjaAPI):
             if len(loc) > 1 and loc[0] == "body" and loc[1] in single_attrs:
                 item["loc"] = [loc[0], *loc[2:]]
         return error
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        anonymous_allowed = {
+            self.get_openapi_operation_id(operation)
+            for router in self._get_bound_routers()
+            for path_view in router.path_operations.values()
+            for operation in path_view.operations
+            if allows_anonymous(operation)
+        }
+        return openapi_complete(super().get_openapi_schema(**kwargs), anonymous_allowed)
 
     def _get_urls(self) -> list:
         urls = list(super()._get_urls())
