@@ -16,7 +16,6 @@ HEADERS = {
             "schema": {"type": "string"},
         }
     },
-    "405": {"Allow": {"description": "The methods the path answers", "schema": {"type": "string"}}},
     "429": {
         "Retry-After": {
             "description": "Seconds until the rate limit's window ends",
