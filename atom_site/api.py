@@ -1,11 +1,10 @@
 """The one NinjaAPI; each app mounts its router here."""
 
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema, Status
-from ninja.errors import AuthenticationError
+from django.http import HttpRequest
+from ninja import Schema, Status
 
-from atom_site.auth import NO_CREDENTIALS, WWW_AUTHENTICATE, CredentialsRefused
+from atom_site.auth import NO_CREDENTIALS, WWW_AUTHENTICATE
+from atom_site.errors import AtomApi, JsonParser, errors_install
 from atom_site.health import health_report
 from perf.api import router as perf_router
 from skills.catalog.api import agents_router
@@ -17,12 +16,14 @@ from skills.runs.api import router as runs_router
 from skills.runs.api import skill_runs_router
 from workflows.api import router as workflows_router
 
-api = NinjaAPI(
+api = AtomApi(
     title="Atom API",
     version="1.0",
     description="Publish, install, load, compose and measure skills.",
     urls_namespace="api",
+    parser=JsonParser(),
 )
+errors_install(api, challenge=WWW_AUTHENTICATE, no_credentials=NO_CREDENTIALS)
 api.add_router("/skills/", skills_router)
 api.add_router("/skills/", skill_runs_router)
 api.add_router("/agents/", agents_router)
@@ -33,20 +34,6 @@ api.add_router("/runs/", runs_router)
 api.add_router("/marketplace/", marketplace_router)
 api.add_router("/perf/", perf_router)
 api.add_router("/workflows/", workflows_router)
-
-
-@api.exception_handler(AuthenticationError)
-def authentication_failed(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    """401 with a challenge (RFC 9110): no credentials, or credentials that are wrong."""
-    detail = str(error) if isinstance(error, CredentialsRefused) else NO_CREDENTIALS
-    response = api.create_response(request, {"detail": detail}, status=401)
-    response["WWW-Authenticate"] = WWW_AUTHENTICATE
-    return response
-
-
-@api.exception_handler(PermissionDenied)
-def permission_denied(request: HttpRequest, error: PermissionDenied) -> HttpResponse:
-    return api.create_response(request, {"detail": str(error) or "permission denied"}, status=403)
 
 
 class CheckOut(Schema):

@@ -5,8 +5,10 @@ one line naming the variable and what is wrong with it.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -96,3 +98,37 @@ def _check_range(name: str, number: float, minimum: float | None, maximum: float
         raise ImproperlyConfigured(f"{name}={number} is below the minimum of {minimum}")
     if maximum is not None and number > maximum:
         raise ImproperlyConfigured(f"{name}={number} is above the maximum of {maximum}")
+
+
+class Rate(NamedTuple):
+    """At most `count` calls per `seconds` (a fixed window)."""
+
+    count: int
+    seconds: int
+
+
+_PERIODS = {
+    **dict.fromkeys(("s", "sec", "second"), 1),
+    **dict.fromkeys(("m", "min", "minute"), 60),
+    **dict.fromkeys(("h", "hour"), 3600),
+    **dict.fromkeys(("d", "day"), 86400),
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
+
+
+def env_rate(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> Rate | None:
+    """A rate limit written `N/period` (`60/minute`, `1000/hour`, `5/10s`); `off` for none."""
+    value = _raw(name, environ)
+    text = default if value is None or value.strip() == "" else value
+    if text.strip().lower() == "off":
+        return None
+    found = _RATE.match(text.lower())
+    if found is None or found.group(3) not in _PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={text!r} is not a rate: write N/period (60/minute, 1000/hour, 5/10s, "
+            "periods s, m, h, d or second, minute, hour, day) or off"
+        )
+    count, multiple, unit = int(found.group(1)), int(found.group(2) or 1), found.group(3)
+    if count < 1 or multiple < 1:
+        raise ImproperlyConfigured(f"{name}={text!r}: the count and the period must be above 0")
+    return Rate(count=count, seconds=multiple * _PERIODS[unit])

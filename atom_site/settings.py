@@ -13,7 +13,7 @@ from atom_site.config import (
     secret_key_load_or_create,
     sqlite_database,
 )
-from atom_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from atom_site.env import env_bool, env_float, env_int, env_list, env_path, env_rate, env_str
 from atom_site.sqlite_setup import sqlite_memory_statistics_off
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -294,3 +294,13 @@ MARKETPLACE_SEARCH_HELPERS = env_int("MARKETPLACE_SEARCH_HELPERS", 2, minimum=0,
 ATOM_WORKFLOWS_DIR = env_path("ATOM_WORKFLOWS_DIR", BASE_DIR / "workflows_library")
 ATOM_WORKFLOW_MAX_STEPS = env_int("ATOM_WORKFLOW_MAX_STEPS", 10_000, minimum=1, maximum=1_000_000)
 ATOM_WORKFLOW_MAX_BYTES = env_int("ATOM_WORKFLOW_MAX_BYTES", 10_000_000, minimum=1024)
+
+# API rate limits ---------------------------------------------------------------------------------
+# Per key (or per user, for sessions and basic auth) on the expensive endpoints, counted in the
+# shared cache (atom_site/rate_limits.py); "N/period" (60/minute, 1000/hour, 5/10s) or "off".
+ATOM_RATE_LIMITS = {
+    "runs": env_rate("ATOM_RATE_LIMIT_RUNS", "600/minute"),
+    "installs": env_rate("ATOM_RATE_LIMIT_INSTALLS", "120/minute"),
+    "imports": env_rate("ATOM_RATE_LIMIT_IMPORTS", "30/minute"),
+    "workflow_starts": env_rate("ATOM_RATE_LIMIT_WORKFLOW_STARTS", "300/minute"),
+}

@@ -6,10 +6,12 @@ from typing import Literal
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
-from ninja.errors import HttpError, ValidationError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.errors import ValidationError
+from ninja.pagination import paginate
 
 from atom_site.auth import SIGNED_IN, scope_require, staff_require
+from atom_site.errors import ApiError, errors_documented
+from atom_site.pagination import PageNumber
 from perf.alerts import alert_acknowledge
 from perf.analysis import operation_is_known, summary
 from perf.budgets import NoSamplesError, baseline_set_from_window, budget_set
@@ -41,7 +43,7 @@ def _window(since: str | None, until: str | None, location: str = "query"):
 
 def _known(operation: str | None) -> None:
     if operation is not None and not operation_is_known(operation):
-        raise HttpError(404, f"unknown operation {operation!r}")
+        raise ApiError(404, f"unknown operation {operation!r}", field="operation")
 
 
 # Schemas -------------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ class BaselineSetOut(BaselineOut):
 # Reads ---------------------------------------------------------------------------------------
 
 
-@router.get("/summary", response=SummaryOut)
+@router.get("/summary", response={200: SummaryOut, **errors_documented(404, 422)})
 def summary_read(request: HttpRequest, filters: Query[SummaryFilter]):
     """p50/p95/p99, count, average, min and max per operation, beside its budget and baseline."""
     _known(filters.operation)
@@ -220,8 +222,8 @@ def summary_read(request: HttpRequest, filters: Query[SummaryFilter]):
     return {"since": since, "until": until, "operations": operations}
 
 
-@router.get("/samples", response=list[SampleOut])
-@paginate(PageNumberPagination, page_size=50)
+@router.get("/samples", response={200: list[SampleOut], **errors_documented(404, 422)})
+@paginate(PageNumber, page_size=50)
 def samples_list(request: HttpRequest, filters: Query[SampleFilter]) -> QuerySet[Sample]:
     """Raw samples, newest first, filtered by operation, skill, version, outcome and window."""
     _known(filters.operation)
@@ -234,8 +236,8 @@ def samples_list(request: HttpRequest, filters: Query[SampleFilter]) -> QuerySet
     return samples.order_by("-created_at", "-id")
 
 
-@router.get("/alerts", response=list[AlertOut])
-@paginate(PageNumberPagination, page_size=50)
+@router.get("/alerts", response={200: list[AlertOut], **errors_documented(404, 422)})
+@paginate(PageNumber, page_size=50)
 def alerts_list(request: HttpRequest, filters: Query[AlertFilter]) -> QuerySet[Alert]:
     """Alerts, newest first: open ones by default."""
     _known(filters.operation)
@@ -249,7 +251,7 @@ def alerts_list(request: HttpRequest, filters: Query[AlertFilter]) -> QuerySet[A
     return alerts.order_by("-created_at", "-id")
 
 
-@router.get("/regressions", response=RegressionsOut)
+@router.get("/regressions", response={200: RegressionsOut, **errors_documented(404, 422)})
 def regressions_read(request: HttpRequest, filters: Query[RegressionFilter]):
     """Each operation against threshold × its baseline, and each skill's newest version
     against the one before it (read only: alerts are raised by the scheduled check)."""
@@ -276,15 +278,20 @@ def regressions_read(request: HttpRequest, filters: Query[RegressionFilter]):
     }
 
 
-@router.get("/budgets", response=list[BudgetOut])
+@router.get("/budgets", response={200: list[BudgetOut], **errors_documented(422)})
+@paginate(PageNumber, page_size=50)
 def budgets_list(request: HttpRequest):
-    return Budget.objects.all()
+    return Budget.objects.order_by("operation")
 
 
 # Writes (staff) ------------------------------------------------------------------------------
 
 
-@router.put("/budgets/{operation}", response=BudgetOut, auth=SIGNED_IN)
+@router.put(
+    "/budgets/{operation}",
+    response={200: BudgetOut, **errors_documented(401, 403, 404, 422)},
+    auth=SIGNED_IN,
+)
 def budget_update(request: HttpRequest, operation: str, payload: BudgetIn):
     """Set an operation's budget (seconds above 0, optionally which statistic it bounds)."""
     scope_require(request, "admin")
@@ -293,16 +300,24 @@ def budget_update(request: HttpRequest, operation: str, payload: BudgetIn):
     return budget_set(operation=operation, seconds=payload.seconds, statistic=payload.statistic)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response=AlertOut, auth=SIGNED_IN)
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response={200: AlertOut, **errors_documented(401, 403, 404, 422)},
+    auth=SIGNED_IN,
+)
 def alert_acknowledge_endpoint(request: HttpRequest, alert_id: int):
     scope_require(request, "admin")
     staff_require(request, "change budgets, baselines and alerts")
     if not Alert.objects.filter(pk=alert_id).exists():
-        raise HttpError(404, f"no alert {alert_id}")
+        raise ApiError(404, f"no alert {alert_id}", field="alert_id")
     return alert_acknowledge(alert_id=alert_id, user=request.user)
 
 
-@router.post("/baselines/{operation}", response=BaselineSetOut, auth=SIGNED_IN)
+@router.post(
+    "/baselines/{operation}",
+    response={200: BaselineSetOut, **errors_documented(401, 403, 404, 422)},
+    auth=SIGNED_IN,
+)
 def baseline_from_window(request: HttpRequest, operation: str, payload: BaselineWindowIn):
     """Make the samples of a window (default the last 24 h) the operation's baseline."""
     scope_require(request, "admin")

@@ -1,19 +1,20 @@
 """The skills API: the catalog, versions, history, import, approval and agent mappings."""
 
 import io
-import json
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from atom_site.auth import SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, scope_require, staff_require
+from atom_site.errors import ApiError, ErrorOut, FieldErrorOut, errors_documented
+from atom_site.pagination import PageNumber
+from atom_site.rate_limits import rate_limit
 from skills.catalog.bundles import bundle_export, sources_from_uploads
 from skills.catalog.importer import ImportRefused, skills_import
 from skills.catalog.transitions import (
@@ -83,16 +84,13 @@ class HistoryOut(Schema):
     created_at: datetime
 
 
-class FileErrorOut(Schema):
+class FileErrorOut(FieldErrorOut):
     file: str
     line: int
-    field: str
-    message: str
     rule: str = Field("", description="The policy rule that refused it, if a policy did.")
 
 
-class ImportErrorOut(Schema):
-    detail: str
+class ImportErrorOut(ErrorOut):
     errors: list[FileErrorOut]
 
 
@@ -101,10 +99,6 @@ class ImportOut(Schema):
     updated: list[str]
     unchanged: list[str]
     summary: str
-
-
-class MessageOut(Schema):
-    detail: str
 
 
 class SkillFilters(Schema):
@@ -152,8 +146,8 @@ def _visible_skills(request: HttpRequest, status: str | None) -> QuerySet[Skill]
     return skills.filter(status=status)
 
 
-@router.get("/", response=list[SkillOut])
-@paginate(PageNumberPagination, page_size=20)
+@router.get("/", response={200: list[SkillOut], **errors_documented(401, 403, 422)})
+@paginate(PageNumber, page_size=20)
 def skill_list(request: HttpRequest, filters: Query[SkillFilters]):
     skills = _visible_skills(request, filters.status)
     if filters.category:
@@ -167,25 +161,24 @@ def skill_list(request: HttpRequest, filters: Query[SkillFilters]):
 
 @router.post(
     "/import",
-    response={200: ImportOut, 422: ImportErrorOut},
+    response={200: ImportOut, 422: ImportErrorOut, **errors_documented(401, 403, 429)},
     auth=SIGNED_IN,
     summary="Import skill files and bundles (all or nothing)",
 )
 def skill_import(request: HttpRequest, files: File[list[UploadedFile]], approve: bool = False):
     """Upload skill files (`.py`, `.js`, `.mjs`) and bundles (`.zip`) as `files`."""
+    rate_limit(request, "imports")
     scope_require(request, "publish")
     staff_require(request, "change the catalog")
     sources, errors = sources_from_uploads(files)
     try:
         report = skills_import(sources=sources, errors=errors, actor=request.user, approve=approve)
     except ImportRefused as refused:
-        return Status(
+        raise ApiError(
             422,
-            {
-                "detail": f"nothing imported: {len(refused.errors)} error(s)",
-                "errors": [error.as_dict() for error in refused.errors],
-            },
-        )
+            f"nothing imported: {len(refused.errors)} error(s)",
+            errors=[error.as_dict() for error in refused.errors],
+        ) from None
     return {
         "created": report.created,
         "updated": report.updated,
@@ -194,7 +187,19 @@ def skill_import(request: HttpRequest, files: File[list[UploadedFile]], approve:
     }
 
 
-@router.get("/export", summary="Download skills as a bundle (zip)")
+@router.get(
+    "/export",
+    response={200: None, **errors_documented(401, 404, 422)},
+    summary="Download skills as a bundle (zip)",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "A bundle (zip) of the skills' current versions",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
 def skill_export(request: HttpRequest, slug: list[str] = Query([])):  # noqa: B008 - ninja's way
     """The current version of each named skill (default: every visible one) as a bundle."""
     skills = Skill.objects.select_related("current_version").order_by("slug")
@@ -204,7 +209,7 @@ def skill_export(request: HttpRequest, slug: list[str] = Query([])):  # noqa: B0
         skills = skills.filter(slug__in=slug)
         missing = sorted(set(slug) - set(skills.values_list("slug", flat=True)))
         if missing:
-            return api_error(404, f"no such skill(s): {', '.join(missing)}")
+            raise ApiError(404, f"no such skill(s): {', '.join(missing)}", field="slug")
     buffer = io.BytesIO()
     bundle_export(skills, buffer)
     response = HttpResponse(buffer.getvalue(), content_type="application/zip")
@@ -212,104 +217,146 @@ def skill_export(request: HttpRequest, slug: list[str] = Query([])):  # noqa: B0
     return response
 
 
-def api_error(status: int, detail: str) -> HttpResponse:
-    return HttpResponse(
-        json.dumps({"detail": detail}), status=status, content_type="application/json"
-    )
-
-
 def _skill_or_404(request: HttpRequest, slug: str) -> Skill:
-    skill = get_object_or_404(
-        Skill.objects.select_related("current_version").prefetch_related("agents"), slug=slug
+    skill = (
+        Skill.objects.select_related("current_version")
+        .prefetch_related("agents")
+        .filter(slug=slug)
+        .first()
     )
+    if skill is None:
+        raise ApiError(404, f"no such skill: {slug}", field="slug")
     if not skill.is_offered and not request.user.is_staff:
         raise PermissionDenied(f"{slug!r} is not approved")
     return skill
 
 
-@router.get("/{slug}", response=SkillDetailOut)
+@router.get("/{slug}", response={200: SkillDetailOut, **errors_documented(401, 403, 404)})
 def skill_detail(request: HttpRequest, slug: str):
     return _skill_or_404(request, slug)
 
 
-@router.get("/{slug}/versions", response=list[VersionOut])
+@router.get(
+    "/{slug}/versions", response={200: list[VersionOut], **errors_documented(401, 403, 404, 422)}
+)
+@paginate(PageNumber, page_size=50)
 def skill_versions(request: HttpRequest, slug: str):
-    return _skill_or_404(request, slug).versions.order_by("-created_at")
+    return _skill_or_404(request, slug).versions.order_by("-created_at", "-id")
 
 
-@router.get("/{slug}/versions/{version}", response=VersionDetailOut)
+@router.get(
+    "/{slug}/versions/{version}",
+    response={200: VersionDetailOut, **errors_documented(401, 403, 404)},
+)
 def skill_version_detail(request: HttpRequest, slug: str, version: str):
     skill = _skill_or_404(request, slug)
-    return get_object_or_404(skill.versions, version=version)
+    found = skill.versions.filter(version=version).first()
+    if found is None:
+        raise ApiError(404, f"{slug} has no version {version!r}", field="version")
+    return found
 
 
-@router.get("/{slug}/history", response=list[HistoryOut])
-@paginate(PageNumberPagination, page_size=50)
+@router.get(
+    "/{slug}/history", response={200: list[HistoryOut], **errors_documented(401, 403, 404, 422)}
+)
+@paginate(PageNumber, page_size=50)
 def skill_history(request: HttpRequest, slug: str):
     skill = _skill_or_404(request, slug)
-    return skill.history.select_related("version", "actor")
+    return skill.history.select_related("version", "actor").order_by("-created_at", "-id")
 
 
 # Changes -------------------------------------------------------------------------------------
 
 
-@router.post("/{slug}/approve", response={200: SkillDetailOut, 409: MessageOut}, auth=SIGNED_IN)
+def _skill_changing(slug: str) -> Skill:
+    skill = Skill.objects.filter(slug=slug).first()
+    if skill is None:
+        raise ApiError(404, f"no such skill: {slug}", field="slug")
+    return skill
+
+
+@router.post(
+    "/{slug}/approve",
+    response={200: SkillDetailOut, **errors_documented(401, 403, 404, 409)},
+    auth=SIGNED_IN,
+)
 def skill_approve_endpoint(request: HttpRequest, slug: str):
     scope_require(request, "publish")
-    skill = get_object_or_404(Skill, slug=slug)
+    skill = _skill_changing(slug)
     try:
         return skill_approve(skill=skill, actor=request.user)
     except TransitionRefused as refused:
-        return Status(409, {"detail": str(refused)})
+        raise ApiError(409, str(refused)) from None
 
 
-@router.post("/{slug}/deprecate", response={200: SkillDetailOut, 409: MessageOut}, auth=SIGNED_IN)
+@router.post(
+    "/{slug}/deprecate",
+    response={200: SkillDetailOut, **errors_documented(401, 403, 404, 409)},
+    auth=SIGNED_IN,
+)
 def skill_deprecate_endpoint(request: HttpRequest, slug: str):
     scope_require(request, "publish")
-    skill = get_object_or_404(Skill, slug=slug)
+    skill = _skill_changing(slug)
     try:
         return skill_deprecate(skill=skill, actor=request.user)
     except TransitionRefused as refused:
-        return Status(409, {"detail": str(refused)})
+        raise ApiError(409, str(refused)) from None
 
 
 # Agents --------------------------------------------------------------------------------------
 
 
-@agents_router.get("/", response=list[AgentOut])
+@agents_router.get("/", response={200: list[AgentOut], **errors_documented(401, 422)})
+@paginate(PageNumber, page_size=50)
 def agent_list(request: HttpRequest):
-    return Agent.objects.prefetch_related("skills")
+    return Agent.objects.prefetch_related("skills").order_by("slug")
 
 
-@agents_router.post("/", response={201: AgentOut, 409: MessageOut}, auth=SIGNED_IN)
+@agents_router.post(
+    "/", response={201: AgentOut, **errors_documented(401, 403, 409, 422)}, auth=SIGNED_IN
+)
 def agent_create(request: HttpRequest, payload: AgentIn):
     scope_require(request, "admin")
     staff_require(request, "change the catalog")
     if Agent.objects.filter(slug=payload.slug).exists():
-        return Status(409, {"detail": f"an agent named {payload.slug!r} exists"})
+        raise ApiError(409, f"an agent named {payload.slug!r} exists", field="slug")
     return Status(201, Agent.objects.create(**payload.dict()))
 
 
-@agents_router.get("/{slug}", response=AgentOut)
+@agents_router.get("/{slug}", response={200: AgentOut, **errors_documented(401, 404)})
 def agent_detail(request: HttpRequest, slug: str):
-    return get_object_or_404(Agent.objects.prefetch_related("skills"), slug=slug)
+    agent = Agent.objects.prefetch_related("skills").filter(slug=slug).first()
+    if agent is None:
+        raise ApiError(404, f"no such agent: {slug}", field="slug")
+    return agent
 
 
 @agents_router.post(
     "/{slug}/skills",
-    response={200: AgentOut, 422: MessageOut},
+    response={200: AgentOut, **errors_documented(401, 403, 404, 422)},
     auth=SIGNED_IN,
     tags=["agents"],
 )
 def agent_skills_change(request: HttpRequest, slug: str, payload: MappingIn):
     scope_require(request, "admin")
     staff_require(request, "change the catalog")
-    agent = get_object_or_404(Agent, slug=slug)
+    agent = Agent.objects.filter(slug=slug).first()
+    if agent is None:
+        raise ApiError(404, f"no such agent: {slug}", field="slug")
     wanted = set(payload.add) | set(payload.remove)
     skills = {skill.slug: skill for skill in Skill.objects.filter(slug__in=wanted)}
     missing = sorted(wanted - set(skills))
     if missing:
-        return Status(422, {"detail": f"no such skill(s): {', '.join(missing)}"})
+        raise ApiError(
+            422,
+            f"no such skill(s): {', '.join(missing)}",
+            errors=[
+                {"field": f"{name}.{index}", "message": f"no such skill: {asked}"}
+                for name in ("add", "remove")
+                for index, asked in enumerate(getattr(payload, name))
+                if asked in missing
+            ],
+        )
     agent_mappings_change(
         agent=agent,
         add=[skills[s] for s in payload.add],

@@ -7,10 +7,11 @@ from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
 from atom_site.auth import SIGNED_IN, key_agent_require, scope_require
+from atom_site.errors import ApiError, ErrorOut, FieldErrorOut, errors_documented
+from atom_site.rate_limits import rate_limit
 from skills.installer.backends import IndexUnreachableError
 from skills.installer.jobs import (
     InstallConflict,
@@ -48,20 +49,19 @@ class BatchIn(Schema):
     agent: str | None = None
 
 
-class ProblemOut(Schema):
-    skill: str
+class ProblemOut(FieldErrorOut):
+    skill: str = Field(description="The skill (slug and version), or the requirement set's label.")
     requirement: str
-    rule: str
-    message: str
+    rule: str = Field(description="The policy rule that refused it.")
 
 
-class RefusedOut(Schema):
-    detail: str
-    problems: list[ProblemOut]
+class RefusedOut(ErrorOut):
+    errors: list[ProblemOut]
 
 
-class MessageOut(Schema):
-    detail: str
+def _refused(refused: Exception, problems: list[dict[str, str]], field: str) -> ApiError:
+    """A 422 naming each refused requirement: `field` is the input that asked for it."""
+    return ApiError(422, str(refused), errors=[{"field": field, **problem} for problem in problems])
 
 
 class EnvironmentSummaryOut(Schema):
@@ -173,9 +173,12 @@ class ResolutionOut(LanguageResolutionOut):
     )
 
 
-class ConflictsOut(Schema):
-    detail: str
+class ConflictsOut(ErrorOut):
     conflicts: list[ConflictOut]
+
+
+class ResolutionConflictOut(ResolutionOut, ErrorOut):
+    """A resolution that found conflicts: the resolution, with the error shape's keys."""
 
 
 def job_out(job: InstallJob, *, log_after: int = 0) -> dict:
@@ -214,12 +217,15 @@ def environment_out(environment: Environment) -> dict:
     return data
 
 
-def _skill_versions(request: HttpRequest, slugs: list[str], version: str | None = None):
-    """The versions to install, refusing unknown skills and (for non-staff) unapproved ones."""
+def _skill_versions(
+    request: HttpRequest, slugs: list[str], version: str | None = None, *, field: str
+) -> list[SkillVersion]:
+    """The versions to install, refusing unknown skills (404) and, for non-staff, unapproved
+    ones (403)."""
     skills = {skill.slug: skill for skill in Skill.objects.filter(slug__in=slugs)}
     missing = [slug for slug in slugs if slug not in skills]
     if missing:
-        return None, f"no such skill(s): {', '.join(missing)}"
+        raise ApiError(404, f"no such skill(s): {', '.join(missing)}", field=field)
     versions = []
     for slug in dict.fromkeys(slugs):
         skill = skills[slug]
@@ -228,47 +234,40 @@ def _skill_versions(request: HttpRequest, slugs: list[str], version: str | None 
         if version is not None:
             found = SkillVersion.objects.filter(skill=skill, version=version).first()
             if found is None:
-                return None, f"{slug} has no version {version!r}"
+                raise ApiError(404, f"{slug} has no version {version!r}", field="version")
         else:
             found = skill.current_version
             if found is None:
-                return None, f"{slug} has no version to install"
+                raise ApiError(404, f"{slug} has no version to install", field=field)
         found.skill = skill
         versions.append(found)
-    return versions, ""
+    return versions
 
 
-def _agent(slug: str | None) -> tuple[Agent | None, str]:
-    if slug is None:
-        return None, ""
-    agent = Agent.objects.filter(slug=slug).first()
-    return agent, "" if agent else f"no such agent: {slug}"
-
-
-def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_slug: str | None):
+def _request(
+    request: HttpRequest, slugs: list[str], version: str | None, agent_slug: str | None, field: str
+):
+    rate_limit(request, "installs")
     scope_require(request, "install")
-    versions, missing = _skill_versions(request, slugs, version)
-    if missing:
-        return Status(404, {"detail": missing})
+    versions = _skill_versions(request, slugs, version, field=field)
     # A key bound to an agent installs for that agent, and only the skills mapped to it.
     agent = key_agent_require(
         request, skills=[version.skill for version in versions], agent_slug=agent_slug
     )
-    if agent is None:
-        agent, unknown_agent = _agent(agent_slug)
-        if unknown_agent:
-            return Status(404, {"detail": unknown_agent})
+    if agent is None and agent_slug is not None:
+        agent = Agent.objects.filter(slug=agent_slug).first()
+        if agent is None:
+            raise ApiError(404, f"no such agent: {agent_slug}", field="agent")
     try:
-        result = install_request(skill_versions=versions, agent=agent)
+        return install_request(skill_versions=versions, agent=agent)
     except InstallConflict as conflict:
         detail = "; ".join(f"{found.package}: {found.reason}" for found in conflict.conflicts)
         conflicts = [asdict(found) for found in conflict.conflicts]
-        return Status(409, {"detail": detail, "conflicts": conflicts})
+        raise ApiError(409, detail, conflicts=conflicts) from None
     except InstallRefused as refused:
-        return Status(422, {"detail": str(refused), "problems": refused.problems})
+        raise _refused(refused, refused.problems, field) from None
     except InterpreterError as error:
-        return Status(503, {"detail": str(error)})
-    return result
+        raise ApiError(503, str(error)) from None
 
 
 # Operations ----------------------------------------------------------------------------------
@@ -279,10 +278,9 @@ def _request(request: HttpRequest, slugs: list[str], version: str | None, agent_
     response={
         200: InstallJobOut,
         202: InstallJobOut,
-        404: MessageOut,
         409: ConflictsOut,
         422: RefusedOut,
-        503: MessageOut,
+        **errors_documented(401, 403, 404, 429, 503),
     },
     auth=SIGNED_IN,
 )
@@ -291,9 +289,7 @@ def install_create(request: HttpRequest, payload: InstallIn):
     the queued job to follow at `GET /installs/{id}`; 422 names each refused requirement and
     the rule that refused it; 409 when the skill's own requirements contradict each other;
     503 when this host's interpreter for the skill's language does not run."""
-    result = _request(request, [payload.skill], payload.version, payload.agent)
-    if isinstance(result, Status):
-        return result
+    result = _request(request, [payload.skill], payload.version, payload.agent, "skill")
     [job] = result.jobs
     return Status(200 if job.is_finished else 202, job_out(job))
 
@@ -302,53 +298,63 @@ def install_create(request: HttpRequest, payload: InstallIn):
     "/batch",
     response={
         202: BatchOut,
-        404: MessageOut,
         409: ConflictsOut,
         422: RefusedOut,
-        503: MessageOut,
+        **errors_documented(401, 403, 404, 429, 503),
     },
     auth=SIGNED_IN,
 )
 def install_batch_create(request: HttpRequest, payload: BatchIn):
     """Install many skills: one job per distinct environment, built in parallel."""
-    result = _request(request, payload.skills, None, payload.agent)
-    if isinstance(result, Status):
-        return result
+    result = _request(request, payload.skills, None, payload.agent, "skills")
     return Status(202, {"batch": result.batch, "jobs": [job_out(job) for job in result.jobs]})
 
 
-@router.get("/{job_id}", response={200: InstallJobOut}, auth=None)
+@router.get("/{job_id}", response={200: InstallJobOut, **errors_documented(404, 422)}, auth=None)
 def install_detail(request: HttpRequest, job_id: int, log_after: int = Query(0)):
     """A job's status, timings and log (lines after `log_after`, to follow it live)."""
-    job = get_object_or_404(InstallJob.objects.select_related("environment", "agent"), pk=job_id)
+    job = InstallJob.objects.select_related("environment", "agent").filter(pk=job_id).first()
+    if job is None:
+        raise ApiError(404, f"no install job {job_id}", field="job_id")
     return job_out(job, log_after=log_after)
 
 
-@router.post("/{job_id}/retry", response={202: InstallJobOut, 409: MessageOut}, auth=SIGNED_IN)
+@router.post(
+    "/{job_id}/retry",
+    response={202: InstallJobOut, **errors_documented(401, 403, 404, 409, 422, 429)},
+    auth=SIGNED_IN,
+)
 def install_retry(request: HttpRequest, job_id: int):
     """Queue a failed job again (after the index came back, say)."""
+    rate_limit(request, "installs")
     scope_require(request, "install")
-    job = get_object_or_404(InstallJob, pk=job_id)
+    job = InstallJob.objects.filter(pk=job_id).first()
+    if job is None:
+        raise ApiError(404, f"no install job {job_id}", field="job_id")
     key_agent_require(request, skills=job.skills.all())
     if job.status != InstallJobStatus.FAILED:
-        return Status(409, {"detail": f"job {job_id} is {job.status}; only failed jobs retry"})
+        raise ApiError(409, f"job {job_id} is {job.status}; only failed jobs retry")
     return Status(202, job_out(install_job_retry(job_pk=job.pk)))
 
 
-@environments_router.get("/{key}", response={200: EnvironmentOut}, auth=None)
+@environments_router.get(
+    "/{key}", response={200: EnvironmentOut, **errors_documented(404)}, auth=None
+)
 def environment_detail(request: HttpRequest, key: str):
     """An environment: its status, location, lockfile (pins with hashes), size and uses."""
-    return environment_out(get_object_or_404(Environment, key=key))
+    environment = Environment.objects.filter(key=key).first()
+    if environment is None:
+        raise ApiError(404, f"no environment {key}", field="key")
+    return environment_out(environment)
 
 
 @dependencies_router.post(
     "/resolve",
     response={
         200: ResolutionOut,
-        404: MessageOut,
-        409: ResolutionOut,
+        409: ResolutionConflictOut,
         422: RefusedOut,
-        503: MessageOut,
+        **errors_documented(401, 403, 404, 503),
     },
     auth=SIGNED_IN,
     tags=["dependencies"],
@@ -360,13 +366,9 @@ def dependencies_resolve_view(request: HttpRequest, payload: ResolveIn):
     scope_require(request, "install")
     labelled = payload.requirements is not None or payload.node_requirements is not None
     if (payload.skills is None) == (not labelled):
-        return Status(
-            422, {"detail": "give either skills or requirements/node_requirements", "problems": []}
-        )
+        raise ApiError(422, "give either skills or requirements/node_requirements", field="skills")
     if payload.skills is not None:
-        versions, missing = _skill_versions(request, payload.skills)
-        if missing:
-            return Status(404, {"detail": missing})
+        versions = _skill_versions(request, payload.skills, field="skills")
         python, node = {}, {}
         for version in versions:
             sets = node if version.skill.language == "node" else python
@@ -378,9 +380,16 @@ def dependencies_resolve_view(request: HttpRequest, payload: ResolveIn):
             requirement_sets=python, node_requirement_sets=node, explain=payload.explain
         )
     except ResolutionRefused as refused:
-        return Status(422, {"detail": str(refused), "problems": refused.problems})
+        field = "skills" if payload.skills is not None else "requirements"
+        raise _refused(refused, refused.problems, field) from None
     except IndexUnreachableError as error:
-        return Status(503, {"detail": error.message})
+        raise ApiError(503, error.message) from None
     except InterpreterError as error:
-        return Status(503, {"detail": str(error)})
-    return Status(200 if resolution.ok else 409, resolution.as_dict())
+        raise ApiError(503, str(error)) from None
+    if resolution.ok:
+        return Status(200, resolution.as_dict())
+    detail = (
+        "; ".join(f"{conflict.package}: {conflict.reason}" for conflict in resolution.conflicts)
+        or "the requirements conflict"
+    )
+    return Status(409, {**resolution.as_dict(), "detail": detail, "errors": []})

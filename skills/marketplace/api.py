@@ -6,9 +6,10 @@ from typing import Literal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema
 from pydantic_core import to_json
 
+from atom_site.errors import ApiError, errors_documented
 from skills.marketplace.search import SearchInvalid, SearchPage, skill_search
 from skills.models import SkillStatus, SkillType
 
@@ -74,8 +75,10 @@ class SkillHitOut(Schema):
 
 
 class SearchPageOut(Schema):
+    """The API's page shape (items, count, page, page_size, pages) and the search's own keys."""
+
     items: list[SkillHitOut]
-    total: int
+    count: int
     page: int
     pages: int
     page_size: int
@@ -85,11 +88,7 @@ class SearchPageOut(Schema):
     is_fuzzy: bool = Field(description="Nothing matched exactly; these names are close to it.")
 
 
-class ErrorOut(Schema):
-    detail: list[dict]
-
-
-@router.get("/skills", response={200: SearchPageOut, 422: ErrorOut}, auth=None)
+@router.get("/skills", response={200: SearchPageOut, **errors_documented(403, 422)}, auth=None)
 def marketplace_search(request: HttpRequest, filters: Query[MarketplaceFilters]):
     """Search the catalog: ranked full text, filters, facets, pages of at most 100."""
     if filters.status != SkillStatus.APPROVED and not request.user.is_staff:
@@ -97,7 +96,11 @@ def marketplace_search(request: HttpRequest, filters: Query[MarketplaceFilters])
     try:
         page = skill_search(**filters.dict())
     except SearchInvalid as error:
-        return Status(422, {"detail": [{"loc": ["query", error.field], "msg": error.message}]})
+        raise ApiError(
+            422,
+            f"{error.field}: {error.message}",
+            errors=[{"field": error.field, "message": error.message}],
+        ) from None
     return HttpResponse(search_page_json(page), content_type="application/json")
 
 

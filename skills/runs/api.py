@@ -11,12 +11,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
 from atom_site.auth import SIGNED_IN, key_agent_require, scope_require
+from atom_site.errors import ApiError, errors_documented
+from atom_site.rate_limits import rate_limit
 from skills.models import Agent, Skill, SkillRun, SkillVersion
-from skills.runs.errors import RunError
+from skills.runs.errors import InvalidParams, RunError
 from skills.runs.records import skill_run_start
 
 router = Router(tags=["runs"])
@@ -92,33 +93,30 @@ class RunOut(Schema):
         return run.requested_by.get_username() if run.requested_by_id else None
 
 
-class InvalidParamsOut(Schema):
-    detail: str
-    field: str
+def run_refused(error: RunError) -> ApiError:
+    """A run error in the API's error shape: `params.<name>` for params at fault."""
+    field = error.params_field if isinstance(error, InvalidParams) else error.field
+    return ApiError(error.status, error.detail, errors=_field_errors(field, error.message))
 
 
-class MessageOut(Schema):
-    detail: str
+def _field_errors(field: str, message: str) -> list[dict[str, str]]:
+    return [{"field": field, "message": message}] if field else []
 
 
 @skill_runs_router.post(
     "/{slug}/run",
-    response={
-        200: RunOut,
-        202: RunOut,
-        404: MessageOut,
-        409: MessageOut,
-        422: InvalidParamsOut,
-        503: MessageOut,
-    },
+    response={200: RunOut, 202: RunOut, **errors_documented(401, 403, 404, 409, 422, 429, 503)},
     auth=SIGNED_IN,
     summary="Run a skill",
 )
 def skill_run(request: HttpRequest, slug: str, payload: RunIn):
     """Run the skill with `params`: 200 with the finished run (`status` succeeded or failed,
     with the skill's error), or 202 with a queued run to follow at `GET /runs/{id}`."""
+    rate_limit(request, "runs")
     scope_require(request, "run")
-    skill = get_object_or_404(Skill.objects.select_related("current_version"), slug=slug)
+    skill = Skill.objects.select_related("current_version").filter(slug=slug).first()
+    if skill is None:
+        raise ApiError(404, f"no such skill: {slug}", field="slug")
     if not skill.is_offered and not request.user.is_staff:
         raise PermissionDenied(f"{slug} is not approved; only staff users may run it")
     # A key bound to an agent runs for that agent, and only the skills mapped to it.
@@ -127,11 +125,11 @@ def skill_run(request: HttpRequest, slug: str, payload: RunIn):
     if payload.version is not None:
         version = SkillVersion.objects.filter(skill=skill, version=payload.version).first()
         if version is None:
-            return Status(404, {"detail": f"{slug} has no version {payload.version!r}"})
+            raise ApiError(404, f"{slug} has no version {payload.version!r}", field="version")
     if agent is None and payload.agent is not None:
         agent = Agent.objects.filter(slug=payload.agent).first()
         if agent is None:
-            return Status(404, {"detail": f"no such agent: {payload.agent}"})
+            raise ApiError(404, f"no such agent: {payload.agent}", field="agent")
     try:
         run = skill_run_start(
             skill=skill,
@@ -143,19 +141,25 @@ def skill_run(request: HttpRequest, slug: str, payload: RunIn):
             queued=payload.queued,
         )
     except RunError as refused:
-        return Status(refused.status, refused.as_dict())
+        raise run_refused(refused) from None
     if run.is_queued:
         return Status(202, run)  # as recorded: a worker may already be carrying it out
     return Status(200, run)
 
 
-@router.get("/{run_id}", response={200: RunOut}, auth=SIGNED_IN)
+@router.get(
+    "/{run_id}", response={200: RunOut, **errors_documented(401, 403, 404, 422)}, auth=SIGNED_IN
+)
 def run_detail(request: HttpRequest, run_id: int):
     """A run's status, result or error, captured output and timings."""
     scope_require(request, "read")
-    run = get_object_or_404(
-        SkillRun.objects.select_related("skill", "version", "agent", "requested_by"), pk=run_id
+    run = (
+        SkillRun.objects.select_related("skill", "version", "agent", "requested_by")
+        .filter(pk=run_id)
+        .first()
     )
+    if run is None:
+        raise ApiError(404, f"no run {run_id}", field="run_id")
     if run.requested_by_id != request.user.pk and not request.user.is_staff:
         raise PermissionDenied("only the user who asked for a run, or staff, may read it")
     return run

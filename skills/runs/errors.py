@@ -23,11 +23,6 @@ class RunError(Exception):
         """The message as a client reads it, with the field it names."""
         return f"{self.field}: {self.message}" if self.field else self.message
 
-    def as_dict(self) -> dict[str, str]:
-        if self.field:
-            return {"detail": self.detail, "field": self.field}
-        return {"detail": self.detail}
-
 
 class InvalidParams(RunError, ValueError):
     """The params do not match the skill's inputs schema (``field`` names where)."""
@@ -46,9 +41,6 @@ class InvalidParams(RunError, ValueError):
     @property
     def detail(self) -> str:
         return f"{self.params_field}: {self.message}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"detail": self.detail, "field": self.params_field}
 
 
 class SkillNotRunnable(RunError, ValueError):

@@ -37,7 +37,7 @@ def run_post(client: Client, slug: str = "shout", body: dict | None = None, **he
 def assert_challenged(response, detail: str) -> None:
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == CHALLENGE
-    assert response.json() == {"detail": detail}
+    assert response.json() == {"detail": detail, "errors": []}
 
 
 # Made once, kept as a digest -----------------------------------------------------------------
@@ -213,7 +213,10 @@ def test_a_signed_in_session_works_with_its_csrf_token_and_is_refused_without(
     script.cookies[settings.CSRF_COOKIE_NAME] = csrf
     approved = script.post("/api/skills/gamma/approve", HTTP_X_CSRFTOKEN=csrf)
 
-    assert (refused.status_code, refused.json()) == (403, {"detail": "CSRF check Failed"})
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {"detail": "CSRF check Failed", "errors": []},
+    )
     assert approved.status_code == 200
     assert approved.json()["status"] == "approved"
 
@@ -241,11 +244,11 @@ def test_a_key_lacking_the_scope_is_a_403_naming_it_and_nothing_changes(
 
     assert (refused_run.status_code, refused_run.json()) == (
         403,
-        {"detail": "this key lacks the 'run' scope"},
+        {"detail": "this key lacks the 'run' scope", "errors": []},
     )
-    assert refused_install.json() == {"detail": "this key lacks the 'install' scope"}
-    assert refused_approve.json() == {"detail": "this key lacks the 'publish' scope"}
-    assert refused_agent.json() == {"detail": "this key lacks the 'admin' scope"}
+    assert refused_install.json() == {"detail": "this key lacks the 'install' scope", "errors": []}
+    assert refused_approve.json() == {"detail": "this key lacks the 'publish' scope", "errors": []}
+    assert refused_agent.json() == {"detail": "this key lacks the 'admin' scope", "errors": []}
     assert SkillRun.objects.count() == 0
     assert InstallJob.objects.count() == 0
     assert script.get("/api/skills/gamma", **bearer(runner)).json()["status"] == "draft"
@@ -261,7 +264,7 @@ def test_reading_a_run_with_a_key_needs_the_read_scope(
     refused = script.get(f"/api/runs/{run_id}", **bearer(token_make("run", owner=ana)))
     read = script.get(f"/api/runs/{run_id}", **bearer(token_make("read", owner=ana)))
 
-    assert refused.json() == {"detail": "this key lacks the 'read' scope"}
+    assert refused.json() == {"detail": "this key lacks the 'read' scope", "errors": []}
     assert (read.status_code, read.json()["id"]) == (200, run_id)
 
 
@@ -275,7 +278,7 @@ def test_a_staff_only_action_stays_staff_only_whatever_the_key_may(
 
     assert (response.status_code, response.json()) == (
         403,
-        {"detail": "only staff users may approve skills"},
+        {"detail": "only staff users may approve skills", "errors": []},
     )
     assert script.get("/api/skills/gamma", **bearer(token)).status_code == 403  # not approved
 
@@ -296,7 +299,7 @@ def test_an_agent_bound_key_is_refused_a_skill_not_mapped_to_its_agent_and_nothi
         **bearer(token),
     )  # fmt: skip
 
-    detail = {"detail": "this key's agent 'helpdesk' is not mapped to: whisper"}
+    detail = {"detail": "this key's agent 'helpdesk' is not mapped to: whisper", "errors": []}
     assert (run.status_code, run.json()) == (403, detail)
     assert (install.status_code, install.json()) == (403, detail)
     assert (batch.status_code, batch.json()) == (403, detail)
@@ -320,7 +323,7 @@ def test_an_agent_bound_key_runs_for_its_agent_and_no_other(
     assert SkillRun.objects.get().agent.slug == "helpdesk"
     assert (as_other.status_code, as_other.json()) == (
         403,
-        {"detail": "this key acts for agent 'helpdesk' only"},
+        {"detail": "this key acts for agent 'helpdesk' only", "errors": []},
     )
     assert SkillRun.objects.count() == 1
 
@@ -387,7 +390,7 @@ def test_changing_a_perf_budget_with_a_key_needs_the_admin_scope(script, user_ma
 
     assert (refused.status_code, refused.json()) == (
         403,
-        {"detail": "this key lacks the 'admin' scope"},
+        {"detail": "this key lacks the 'admin' scope", "errors": []},
     )
     assert list(Budget.objects.values_list("operation", "seconds")) == before
     assert budget_put(token_make("admin", owner=boss, name="ops")).json()["seconds"] == 9

@@ -56,7 +56,10 @@ def test_a_password_change_or_deactivation_ends_cached_basic_credentials_at_once
     bot.save()
     deactivated = script.get("/api/runs/999", **basic("bot", "a-new-password-1"))
 
-    assert (old.status_code, old.json()) == (401, {"detail": "wrong username or password"})
+    assert (old.status_code, old.json()) == (
+        401,
+        {"detail": "wrong username or password", "errors": []},
+    )
     assert new.status_code == 404
     assert deactivated.status_code == 401
 

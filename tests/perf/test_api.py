@@ -29,7 +29,10 @@ def test_summary_of_an_unknown_operation_is_404(client):
     response = client.get("/api/perf/summary", {"operation": "no_such_operation"})
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "unknown operation 'no_such_operation'"}
+    assert response.json() == {
+        "detail": "unknown operation 'no_such_operation'",
+        "errors": [{"field": "operation", "message": "unknown operation 'no_such_operation'"}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -45,7 +48,7 @@ def test_an_unparsable_or_inverted_window_is_422_naming_the_field(client, params
     response = client.get("/api/perf/summary", params)
 
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", field]
+    assert [error["field"] for error in response.json()["errors"]] == [field]
 
 
 def test_samples_are_paginated_and_filtered(client, recent):
@@ -123,7 +126,7 @@ def test_a_threshold_under_one_is_422(client):
     response = client.get("/api/perf/regressions", {"threshold": "0.9"})
 
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "threshold"]
+    assert [error["field"] for error in response.json()["errors"]] == ["threshold"]
 
 
 def test_staff_can_change_a_budget(staff_client):
@@ -145,7 +148,7 @@ def test_a_budget_of_zero_or_less_is_refused_and_nothing_changes(staff_client, s
     )
 
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "payload", "seconds"]
+    assert [error["field"] for error in response.json()["errors"]] == ["seconds"]
     assert Budget.objects.get(operation="skill_load").seconds == 1.0
 
 

@@ -92,7 +92,7 @@ def skill_search(
     if parsed.is_stop_words_only:
         return SearchPage(
             items=[],
-            total=0,
+            count=0,
             page=page,
             pages=1,
             page_size=page_size,
@@ -215,7 +215,7 @@ def _search(
         rows = list(rows_for_page(ordered)[offset : offset + page_size])
     return SearchPage(
         items=hits_of(rows),
-        total=total,
+        count=total,
         page=page,
         pages=pages,
         page_size=page_size,

@@ -36,7 +36,7 @@ class SearchHit:
 @dataclass(frozen=True)
 class SearchPage:
     items: list[SearchHit]
-    total: int
+    count: int  # every matching skill, not only this page's
     page: int
     pages: int
     page_size: int

@@ -28,7 +28,10 @@ def test_agents_map_and_unmap_skills(staff_client, catalog):
         "/api/agents/support-bot/skills", {"add": ["nope"]}, content_type="application/json"
     )
     assert missing.status_code == 422
-    assert missing.json() == {"detail": "no such skill(s): nope"}
+    assert missing.json() == {
+        "detail": "no such skill(s): nope",
+        "errors": [{"field": "add.0", "message": "no such skill: nope"}],
+    }
     assert list(Agent.objects.get().skills.values_list("slug", flat=True)) == ["beta"]
 
 
@@ -37,7 +40,7 @@ def test_a_bad_agent_slug_is_a_422_naming_the_field(staff_client):
         "/api/agents/", {"slug": "Bad Slug", "name": "x"}, content_type="application/json"
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == "slug"
+    assert [error["field"] for error in response.json()["errors"]] == ["slug"]
     assert Agent.objects.count() == 0
 
 
@@ -54,4 +57,4 @@ def test_an_agent_detail_lists_its_skills(staff_client, catalog):
         "description": "",
         "skills": ["beta"],
     }
-    assert [a["slug"] for a in staff_client.get("/api/agents/").json()] == ["bot"]
+    assert [a["slug"] for a in staff_client.get("/api/agents/").json()["items"]] == ["bot"]

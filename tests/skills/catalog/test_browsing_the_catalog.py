@@ -22,7 +22,7 @@ def test_a_skill_detail_has_its_source_and_versions(client, catalog):
     detail = client.get("/api/skills/alpha").json()
     assert detail["version"] == "1.0.0"
     assert "def run" in detail["current_version"]["source"]
-    versions = client.get("/api/skills/alpha/versions").json()
+    versions = client.get("/api/skills/alpha/versions").json()["items"]
     assert [v["version"] for v in versions] == ["1.0.0"]
     history = client.get("/api/skills/alpha/history").json()["items"]
     assert [h["action"] for h in history] == ["created"]
@@ -37,7 +37,8 @@ def test_export_downloads_visible_skills_as_a_bundle(client, catalog):
     names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
     assert sorted(names) == ["manifest.json", "skills/alpha.py", "skills/beta.py"]
     assert client.get("/api/skills/export?slug=gamma").json() == {
-        "detail": "no such skill(s): gamma"
+        "detail": "no such skill(s): gamma",
+        "errors": [{"field": "slug", "message": "no such skill(s): gamma"}],
     }
 
 

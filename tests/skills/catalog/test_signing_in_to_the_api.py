@@ -28,5 +28,5 @@ def test_a_session_post_without_its_csrf_token_is_refused(catalog):
     response = client.post("/api/skills/gamma/approve")
 
     assert response.status_code == 403
-    assert response.json() == {"detail": "CSRF check Failed"}
+    assert response.json() == {"detail": "CSRF check Failed", "errors": []}
     assert Skill.objects.get(slug="gamma").status == "draft"

@@ -105,7 +105,8 @@ def test_an_invalid_requirement_is_refused_with_422_naming_it(api, envs_dir):
     response = api.post("/api/installs/", {"skill": "alpha"}, content_type="application/json")
 
     assert response.status_code == 422
-    [problem] = response.json()["problems"]
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "skill"
     assert problem["skill"] == "alpha 1.0.0"
     assert problem["requirement"] == "git+https://example.com/evil.git"
     assert problem["rule"] == "valid-requirement"
@@ -119,8 +120,9 @@ def test_a_denied_package_is_refused_with_422_naming_the_rule(api, envs_dir, set
     response = api.post("/api/installs/", {"skill": "alpha"}, content_type="application/json")
 
     assert response.status_code == 422
-    assert response.json()["problems"] == [
+    assert response.json()["errors"] == [
         {
+            "field": "skill",
             "skill": "alpha 1.0.0",
             "requirement": "six>=1",
             "rule": "deny-list",
@@ -133,7 +135,10 @@ def test_a_denied_package_is_refused_with_422_naming_the_rule(api, envs_dir, set
 def test_unknown_skills_and_anonymous_clients_are_refused(client, api):
     assert api.post(
         "/api/installs/", {"skill": "nope"}, content_type="application/json"
-    ).json() == {"detail": "no such skill(s): nope"}
+    ).json() == {
+        "detail": "no such skill(s): nope",
+        "errors": [{"field": "skill", "message": "no such skill(s): nope"}],
+    }
     skill_add("alpha", ["six"])
     anonymous = client.__class__()
     assert (

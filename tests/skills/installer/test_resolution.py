@@ -158,9 +158,9 @@ def test_invalid_or_denied_requirements_are_422(api, settings):
     both = resolve(api, {"requirements": {"a": ["six"]}, "skills": ["a"]})
 
     assert invalid.status_code == 422
-    assert invalid.json()["problems"][0]["requirement"] == "--extra-index-url=http://x"
+    assert invalid.json()["errors"][0]["requirement"] == "--extra-index-url=http://x"
     assert denied.status_code == 422
-    assert denied.json()["problems"][0]["rule"] == "deny-list"
+    assert denied.json()["errors"][0]["rule"] == "deny-list"
     assert both.status_code == 422
 
 
@@ -342,6 +342,6 @@ def test_invalid_node_requirements_are_422_naming_them(api):
     )
 
     assert response.status_code == 422
-    [problem] = response.json()["problems"]
+    [problem] = response.json()["errors"]
     assert (problem["skill"], problem["rule"]) == ("a", "valid-requirement")
     assert problem["requirement"] == "is-number@git+https://example.com/x.git"

@@ -49,7 +49,7 @@ def test_without_a_query_total_and_facets_come_from_the_catalog_summary(
     # The page, its environments, its run times: nothing counts the catalog.
     with django_assert_num_queries(3):
         page = skill_search(category="data", sort="popularity", page=2, page_size=2)
-    assert page.total == 5
+    assert page.count == 5
     assert slugs(page) == ["pandas-merge", "numpy-stats"]
     assert page.facets["type"] == {"analyze": 2, "extract": 1, "generate": 1, "transform": 1}
     assert page.facets["category"] == {"data": 5, "text": 2, "web": 1}
@@ -73,7 +73,7 @@ def test_a_query_counts_its_matches_once_for_every_page_and_sort(
     # The page, its environments, its run times; total and facets from the cached counts.
     with django_assert_num_queries(3):
         page = skill_search(query="pandas", category="data", sort="popularity", page=2, page_size=2)
-    assert page.total == 4
+    assert page.count == 4
     assert slugs(page) == ["pandas-merge", "excel-export"]
     assert page.facets == {
         "category": {"data": 4},
@@ -91,7 +91,7 @@ def test_the_cache_can_be_bypassed(catalog, django_assert_max_num_queries):
 def test_an_import_invalidates_cached_searches(
     catalog, write_skill, django_capture_on_commit_callbacks
 ):
-    assert skill_search(query="echo", status=None).total == 0
+    assert skill_search(query="echo", status=None).count == 0
     sources, _ = sources_from_paths([write_skill("echo.py", name="echo-text").parent])
     with django_capture_on_commit_callbacks(execute=True):
         skills_import(sources=sources)
@@ -102,11 +102,11 @@ def test_an_update_invalidates_cached_searches(write_skill, django_capture_on_co
     path = write_skill("echo.py", name="echo-text", category="text")
     with django_capture_on_commit_callbacks(execute=True):
         skills_import(sources=sources_from_paths([path.parent])[0], approve=True)
-    assert skill_search(category="text").total == 1
+    assert skill_search(category="text").count == 1
     write_skill("echo.py", name="echo-text", category="strings", version="1.1.0")
     with django_capture_on_commit_callbacks(execute=True):
         skills_import(sources=sources_from_paths([path.parent])[0])
-    assert skill_search(category="text").total == 0
+    assert skill_search(category="text").count == 0
     page = skill_search(category="strings")
     assert ([item.version for item in page.items], page.facets["category"]) == (
         ["1.1.0"],
@@ -122,20 +122,20 @@ def test_without_a_ttl_pages_are_not_cached(catalog, settings):
 
 
 def test_approving_invalidates_cached_searches(catalog, staff, django_capture_on_commit_callbacks):
-    assert skill_search(query="pandas").total == 4
+    assert skill_search(query="pandas").count == 4
     with django_capture_on_commit_callbacks(execute=True):
         skill_approve(skill=Skill.objects.get(slug="pandas-draft"), actor=staff)
-    assert skill_search(query="pandas").total == 5
+    assert skill_search(query="pandas").count == 5
     assert skill_search(query="pandas", page=2).facets["category"] == {"data": 5}
 
 
 def test_deprecating_invalidates_cached_searches(
     catalog, staff, django_capture_on_commit_callbacks
 ):
-    assert skill_search(category="web").total == 1
+    assert skill_search(category="web").count == 1
     with django_capture_on_commit_callbacks(execute=True):
         skill_deprecate(skill=Skill.objects.get(slug="http-fetch"), actor=staff)
-    assert skill_search(category="web").total == 0
+    assert skill_search(category="web").count == 0
     assert slugs(skill_search(status="deprecated")) == ["http-fetch"]
 
 

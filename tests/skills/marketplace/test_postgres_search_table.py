@@ -48,8 +48,8 @@ def test_an_update_of_a_searched_column_is_followed():
         slug="polars-clean", description="cleans frames", status="deprecated", category="text"
     )
     assert _documents()[skill.pk] == ("deprecated", "text", "transform", "polars-clean", "[]", True)
-    assert skill_search(query="frames", status=None).total == 1
-    assert skill_search(query="tables", status=None).total == 0
+    assert skill_search(query="frames", status=None).count == 1
+    assert skill_search(query="tables", status=None).count == 0
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ def slugs(page) -> list[str]:
 def test_without_a_query_it_lists_approved_skills_by_name_with_facets(catalog):
     page = skill_search()
     assert slugs(page) == sorted(s for s in slugs(page))
-    assert page.total == 8
+    assert page.count == 8
     assert (page.page, page.pages, page.page_size) == (1, 1, 20)
     assert "pandas-draft" not in slugs(page)
     assert page.facets == {
@@ -35,8 +35,8 @@ def test_it_filters_by_type_tag_and_status(catalog):
     assert slugs(skill_search(type="analyze")) == ["numpy-stats", "pandas-profile", "word-count"]
     assert slugs(skill_search(tag="strings")) == ["slugify-text", "word-count"]
     assert slugs(skill_search(status="draft")) == ["pandas-draft"]
-    assert skill_search(status=None).total == 9
-    assert skill_search(category="no-such-category").total == 0
+    assert skill_search(status=None).count == 9
+    assert skill_search(category="no-such-category").count == 0
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
@@ -55,7 +55,7 @@ def test_a_tag_matches_exactly_whatever_its_words(db, use_cache):
         ("timeseries", []),
     ]:
         page = skill_search(tag=tag, use_cache=use_cache)
-        assert (slugs(page), page.total) == (expected, len(expected)), tag
+        assert (slugs(page), page.count) == (expected, len(expected)), tag
     page = skill_search(tag="time-series", query="series", use_cache=use_cache)
     assert (slugs(page), page.facets["category"]) == (["series-a"], {"time": 1})
 
@@ -90,7 +90,7 @@ def test_web_search_syntax_phrases_exclusions_and_or(catalog):
 
 def test_an_exclusion_only_query_counts_what_it_leaves(catalog):
     page = skill_search(query="-pandas", use_cache=False)
-    assert page.total == 4
+    assert page.count == 4
     assert page.facets == {
         "category": {"data": 1, "text": 2, "web": 1},
         "type": {"analyze": 2, "fetch": 1, "transform": 1},
@@ -106,7 +106,7 @@ def test_a_typo_in_a_name_still_finds_the_skill(catalog):
 
 def test_a_word_close_to_nothing_finds_nothing(catalog):
     page = skill_search(query="zyxwvq")
-    assert (page.total, page.items, page.pages) == (0, [], 1)
+    assert (page.count, page.items, page.pages) == (0, [], 1)
     assert page.facets == {"category": {}, "type": {}}
 
 
@@ -135,7 +135,7 @@ def test_filters_apply_to_full_text_and_to_typos(catalog):
 )
 def test_metacharacters_never_break_the_query(catalog, query):
     page = skill_search(query=query)
-    assert page.total == len(page.items) or page.total > page.page_size
+    assert page.count == len(page.items) or page.count > page.page_size
     assert Skill.objects.count() == 9
 
 
@@ -161,10 +161,10 @@ def test_it_sorts_by_name_newest_and_popularity(catalog):
 
 def test_it_paginates_and_an_empty_page_past_the_end(catalog):
     first, second, past = (skill_search(page=n, page_size=3) for n in (1, 2, 4))
-    assert (first.total, first.pages) == (8, 3)
+    assert (first.count, first.pages) == (8, 3)
     assert [len(first.items), len(second.items)] == [3, 3]
     assert not set(slugs(first)) & set(slugs(second))
-    assert (past.items, past.total) == ([], 8)
+    assert (past.items, past.count) == ([], 8)
     ranked = [skill_search(query="pandas", page=n, page_size=1) for n in (1, 2, 3, 4)]
     assert [p.items[0].slug for p in ranked] == slugs(skill_search(query="pandas"))
 
@@ -213,8 +213,8 @@ def test_stop_words_are_left_out_on_both_databases(catalog):
     assert query_parse('"read the rows"').websearch() == '"read the rows"'
     assert query_parse("the or a").is_stop_words_only
     page = skill_search(query="the or a -of")
-    assert (page.items, page.total, page.facets) == ([], 0, {"category": {}, "type": {}})
-    assert skill_search(query="count the words").total == 1
+    assert (page.items, page.count, page.facets) == ([], 0, {"category": {}, "type": {}})
+    assert skill_search(query="count the words").count == 1
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plan")

@@ -12,7 +12,7 @@ URL = "/api/marketplace/skills"
 
 def test_it_answers_a_page_with_items_total_pages_and_facets(client, catalog):
     body = client.get(URL, {"query": "pandas", "page_size": 2}).json()
-    assert body["total"] == 4
+    assert body["count"] == 4
     assert (body["page"], body["pages"], body["page_size"]) == (1, 2, 2)
     assert {item["slug"] for item in body["items"]} == {"pandas-profile", "pandas-merge"}
     assert body["facets"]["category"] == {"data": 4}
@@ -45,7 +45,7 @@ def test_the_default_page_size_is_20_and_100_is_allowed(client, db):
 
 def test_an_unknown_category_is_an_empty_result(client, catalog):
     body = client.get(URL, {"category": "no-such-category"}).json()
-    assert (body["total"], body["items"], body["pages"]) == (0, [], 1)
+    assert (body["count"], body["items"], body["pages"]) == (0, [], 1)
 
 
 @pytest.mark.parametrize(
@@ -67,9 +67,9 @@ def test_an_unknown_category_is_an_empty_result(client, catalog):
 def test_bad_input_is_a_422_naming_the_field(client, catalog, params, field, words):
     response = client.get(URL, params)
     assert response.status_code == 422
-    detail = response.json()["detail"]
-    assert [error["loc"][-1] for error in detail] == [field]
-    assert words in detail[0]["msg"]
+    errors = response.json()["errors"]
+    assert [error["field"] for error in errors] == [field]
+    assert words in errors[0]["message"]
     assert Skill.objects.count() == 9
 
 
@@ -88,7 +88,7 @@ def test_bad_input_is_a_422_naming_the_field(client, catalog, params, field, wor
 def test_metacharacters_and_injection_attempts_are_plain_words(client, catalog, query):
     response = client.get(URL, {"query": query})
     assert response.status_code == 200
-    assert response.json()["total"] <= 8
+    assert response.json()["count"] <= 8
     assert Skill.objects.count() == 9
 
 
@@ -96,11 +96,11 @@ def test_invalid_utf8_is_not_a_server_error(client, catalog):
     # Django decodes bytes that are not UTF-8 as U+FFFD: no word, or not a slug.
     response = client.get(URL + "?query=%ff%fe%c3&category=%ff")
     assert response.status_code == 422
-    assert [error["loc"][-1] for error in response.json()["detail"]] == ["category"]
+    assert [error["field"] for error in response.json()["errors"]] == ["category"]
     body = client.get(URL + "?query=%ff%fe%c3").json()
-    assert (body["query"], body["total"]) == ("", 8)
+    assert (body["query"], body["count"]) == ("", 8)
     body = client.get(URL + "?query=pand%e4s&tag=%ff").json()
-    assert (body["query"], body["total"]) == ('"pand s"', 0)  # one token: a phrase
+    assert (body["query"], body["count"]) == ('"pand s"', 0)  # one token: a phrase
     assert client.get("/marketplace/?query=%ff%fe&category=%ff").status_code == 400
     assert client.get("/marketplace/?query=pand%e4s").status_code == 200
 

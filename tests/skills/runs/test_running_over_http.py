@@ -90,7 +90,7 @@ def test_params_that_break_the_schema_are_refused_naming_the_field(api, ready):
     assert response.status_code == 422
     assert response.json() == {
         "detail": "params.text: 3 is not of type 'string'",
-        "field": "params.text",
+        "errors": [{"field": "params.text", "message": "3 is not of type 'string'"}],
     }
     assert SkillRun.objects.count() == 0
     assert Skill.objects.get(pk=skill.pk).run_count == 0
@@ -102,8 +102,8 @@ def test_a_bad_timeout_is_refused_by_the_schema(api, ready):
     response = post_run(api, "shout", {"params": {"text": "a"}, "timeout": 0})
 
     assert response.status_code == 422
-    [problem] = response.json()["detail"]
-    assert problem["loc"][-1] == "timeout"
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "timeout"
     assert SkillRun.objects.count() == 0
 
 
@@ -114,7 +114,10 @@ def test_anonymous_clients_may_not_run_and_non_staff_only_approved_skills(client
     assert post_run(anonymous, "shout", {"params": {"text": "a"}}).status_code == 401
     refused = post_run(api, "shout", {"params": {"text": "a"}})
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "shout is not approved; only staff users may run it"}
+    assert refused.json() == {
+        "detail": "shout is not approved; only staff users may run it",
+        "errors": [],
+    }
     assert SkillRun.objects.count() == 0
 
     staff = signed_in(client.__class__(), is_staff=True, username="admin")
@@ -126,10 +129,12 @@ def test_unknown_skills_versions_and_agents_are_404(api, ready):
 
     assert post_run(api, "nope", {}).status_code == 404
     assert post_run(api, "shout", {"params": {"text": "a"}, "version": "9.9"}).json() == {
-        "detail": "shout has no version '9.9'"
+        "detail": "shout has no version '9.9'",
+        "errors": [{"field": "version", "message": "shout has no version '9.9'"}],
     }
     assert post_run(api, "shout", {"params": {"text": "a"}, "agent": "bot"}).json() == {
-        "detail": "no such agent: bot"
+        "detail": "no such agent: bot",
+        "errors": [{"field": "agent", "message": "no such agent: bot"}],
     }
     assert SkillRun.objects.count() == 0
 
@@ -140,7 +145,7 @@ def test_a_skill_without_a_version_is_409(api):
     response = post_run(api, "empty", {})
 
     assert response.status_code == 409
-    assert response.json() == {"detail": "empty has no version to run"}
+    assert response.json() == {"detail": "empty has no version to run", "errors": []}
     assert SkillRun.objects.count() == 0
 
 
@@ -243,7 +248,10 @@ def test_a_skill_asking_for_more_memory_than_the_host_allows_is_409(api, ready, 
     response = post_run(api, "shout", {"params": {"text": "a"}})
 
     assert response.status_code == 409
-    assert response.json() == {"detail": "shout 1.0.0: memory_mb must be between 16 and 1024"}
+    assert response.json() == {
+        "detail": "shout 1.0.0: memory_mb must be between 16 and 1024",
+        "errors": [],
+    }
     assert SkillRun.objects.count() == 0
 
 
