@@ -7,6 +7,7 @@ fields live in its `[tool.atom]` table (see docs/skill-format.md). Python code i
 
 import ast
 import hashlib
+import json
 import math
 import re
 import tomllib
@@ -35,6 +36,7 @@ BLOCK_END = re.compile(r"^(?:#|//) ///\s*$")
 # (possessively) keeps the scan linear: `[^}]*` rescanned to the end of the file from every
 # `module.exports = {` of a file without `}` (540 KB took 115 s).
 NODE_EXPORT_LISTS = re.compile(r"(?:module\.exports\s*=\s*|export\s*)\{([^{}]*+)")
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 TOP_LEVEL_FIELDS = {"requires-python", "dependencies", "tool"}
 ATOM_FIELDS = {
     "name",
@@ -260,8 +262,11 @@ class _ParsedBlock:
             "examples": self._examples(atom),
         }
         unknown_fields = [
-            (unknown, unknown) for unknown in sorted(set(self.table) - TOP_LEVEL_FIELDS)
-        ] + [(f"tool.atom.{unknown}", unknown) for unknown in sorted(set(atom) - ATOM_FIELDS)]
+            (_key_name(unknown), unknown) for unknown in sorted(set(self.table) - TOP_LEVEL_FIELDS)
+        ] + [
+            (f"tool.atom.{_key_name(unknown)}", unknown)
+            for unknown in sorted(set(atom) - ATOM_FIELDS)
+        ]
         for field_name, key in unknown_fields[:MAX_UNKNOWN_REPORTED]:
             self._error(field_name, "is not a known field", key=key)
         if len(unknown_fields) > MAX_UNKNOWN_REPORTED:
@@ -547,3 +552,8 @@ def _nesting_too_deep(table: dict[str, Any]) -> str:
 
 def _joined(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
+
+
+def _key_name(key: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (`""`, `"a b"`)."""
+    return key if BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)

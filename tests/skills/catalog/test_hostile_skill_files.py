@@ -10,7 +10,7 @@ import math
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from skills.catalog.manifest import (
@@ -190,6 +190,7 @@ def almost_valid_blocks(draw) -> tuple[bytes, str]:
 
 @settings(max_examples=300)
 @given(block=almost_valid_blocks())
+@example(block=(skill_source(extra='# [""]\n# leaf = ""\n').encode(), "hostile.py"))
 def test_an_almost_valid_block_parses_or_names_each_field_at_fault(block):
     data, filename = block
     outcome(data, filename)
@@ -340,3 +341,12 @@ def test_a_tag_ending_in_a_newline_is_not_a_slug():
     source = skill_source().replace('tags = ["demo"]', 'tags = ["demo\\n"]')
     (error,) = outcome(source.encode(), "echo-text.py")
     assert (error.field, error.message) == ("tool.atom.tags", "'demo\\n' is not a slug")
+
+
+def test_an_unknown_field_that_is_not_a_bare_key_is_named_quoted():
+    # The field of `[""]` was "", naming nothing.
+    result = outcome(block(['[""]', "a = 1", '["tool".atom."my field"]', "b = 2"]))
+    assert fields_of(result) == [
+        ('""', "is not a known field"),
+        ('tool.atom."my field"', "is not a known field"),
+    ]
