@@ -8,6 +8,7 @@ Node requirements are `name@range` with an npm package name and a semver range.
 import re
 from dataclasses import dataclass
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -28,9 +29,16 @@ NPM_VERSION = (
     rf"|{NPM_NUMBER}(?:\.{NPM_X}(?:\.{NPM_X})?|\.{NPM_NUMBER}(?:\.{NPM_X})?)?)"
     r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
-NPM_COMPARATOR = rf"(?:[<>]=?|=|~|\^)?\s*{NPM_VERSION}"
+# Spaces may follow an operator only: a comparator that could also start with spaces would let
+# `\s+` and `\s*` share the spaces between comparators, and the regex backtrack through every
+# split (`"1 || " * 22 + "!"` took 2.7 s, doubling with each alternative).
+NPM_COMPARATOR = rf"(?:(?:[<>]=?|=|~|\^)\s*)?{NPM_VERSION}"
 NPM_SET = rf"(?:{NPM_VERSION}\s+-\s+{NPM_VERSION}|{NPM_COMPARATOR}(?:\s+{NPM_COMPARATOR})*)"
 NPM_RANGE = re.compile(rf"^(?:\*|latest|{NPM_SET}(?:\s*\|\|\s*{NPM_SET})*)$")
+# No real requirement comes near it; past it, work grows with the text (packaging's marker
+# parser recurses per parenthesis, a version's numbers become ints).
+MAX_REQUIREMENT_LENGTH = 1000
+MAX_PARENTHESES_DEPTH = 32
 
 
 class RequirementError(ValueError):
@@ -59,10 +67,33 @@ class NodeRequirement:
         return f"{self.name}@{self.range}"
 
 
-def python_requirement_parse(text: str) -> PythonRequirement:
+def _length_check(text: str) -> str:
     stripped = text.strip()
     if not stripped:
         raise RequirementError(text, "is empty")
+    if len(stripped) > MAX_REQUIREMENT_LENGTH:
+        raise RequirementError(
+            text[:80] + "…", f"is longer than {MAX_REQUIREMENT_LENGTH} characters"
+        )
+    return stripped
+
+
+def _parentheses_depth(text: str) -> int:
+    depth = deepest = 0
+    for character in text:
+        if character == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character == ")":
+            depth -= 1
+    return deepest
+
+
+def python_requirement_parse(text: str) -> PythonRequirement:
+    stripped = _length_check(text)
+    if _parentheses_depth(stripped) > MAX_PARENTHESES_DEPTH:
+        # packaging's marker parser recurses once per parenthesis: a RecursionError otherwise.
+        raise RequirementError(text, f"nests parentheses more than {MAX_PARENTHESES_DEPTH} deep")
     if stripped.startswith(OPTION_PREFIXES):
         raise RequirementError(text, "installer options are not allowed")
     if stripped.startswith(VCS_PREFIXES) or "://" in stripped.split(";")[0]:
@@ -76,13 +107,18 @@ def python_requirement_parse(text: str) -> PythonRequirement:
         raise RequirementError(text, f"is not a valid requirement ({reason})") from None
     if requirement.url:
         raise RequirementError(text, "direct URLs and VCS references are not allowed")
+    if requirement.marker is not None:
+        # It parses, yet comparing can still fail (`python_version ~= "1"`): refused here, not
+        # where the conflict pre-check evaluates it.
+        try:
+            requirement.marker.evaluate()
+        except (UndefinedComparison, UndefinedEnvironmentName) as error:
+            raise RequirementError(text, f"its marker cannot be evaluated ({error})") from None
     return PythonRequirement(canonicalize_name(requirement.name), str(requirement), requirement)
 
 
 def node_requirement_parse(text: str) -> NodeRequirement:
-    stripped = text.strip()
-    if not stripped:
-        raise RequirementError(text, "is empty")
+    stripped = _length_check(text)
     if stripped.startswith(OPTION_PREFIXES):
         raise RequirementError(text, "installer options are not allowed")
     at = stripped.find("@", 1)

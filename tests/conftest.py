@@ -8,8 +8,25 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The bad-input sweep's property tests (tests/**/test_hostile_*.py): the same examples on every
+# run, so CI never fails on an input the last run did not try. `HYPOTHESIS_PROFILE=explore`
+# draws new ones each run, for hunting (see docs/reliability.md). Each test sets its own
+# `max_examples`. The autouse fixtures (a fast hasher, an empty cache) may be shared by a test's
+# examples, hence the health check left out.
+_hostile_common = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+hypothesis_settings.register_profile("ci", derandomize=True, **_hostile_common)
+hypothesis_settings.register_profile("explore", derandomize=False, **_hostile_common)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _services_unreachable() -> list[str]:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -24,12 +25,36 @@ from skills.models import Skill
 BUNDLE_FORMAT = "atom-bundle/1"
 MANIFEST_NAME = "manifest.json"
 READ_CHUNK = 64 * 1024
+# manifest.json may take this many bytes per file the bundle may hold: an export writes about
+# 150, and a manifest listing a million entries is refused while it inflates, not parsed.
+MANIFEST_BYTES_PER_FILE = 1024
+# Errors listed one by one before the rest are counted.
+MAX_ERRORS = 50
+# What reading a damaged member raises: a bad CRC or header (BadZipFile), a corrupt deflate
+# stream (zlib.error), a truncated one (EOFError), an unknown compression method
+# (NotImplementedError), a bad bzip2/lzma stream (OSError, ValueError).
+MEMBER_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    OSError,
+    ValueError,
+)
 
 
 class BundleInvalid(Exception):
     def __init__(self, errors: list[SkillFileError]) -> None:
         super().__init__("; ".join(str(error) for error in errors))
         self.errors = errors
+
+
+def _refused(name: str, errors: list[SkillFileError]) -> BundleInvalid:
+    """Every problem found: the first MAX_ERRORS listed, the rest counted."""
+    if len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        errors = [*errors[:MAX_ERRORS], SkillFileError(name, 0, "bundle", f"and {more} more")]
+    return BundleInvalid(errors)
 
 
 def bundle_export(skills: Iterable[Skill], stream: IO[bytes]) -> int:
@@ -77,7 +102,10 @@ def sources_from_uploads(
             limit = settings.ATOM_SKILL_MAX_BYTES
             errors.append(
                 SkillFileError(
-                    upload.name, 0, "file", f"is {size} bytes, over the limit of {limit} bytes"
+                    upload.name,
+                    0,
+                    "file",
+                    f"is {size} bytes, over the limit of {limit} bytes (ATOM_SKILL_MAX_BYTES)",
                 )
             )
         else:
@@ -89,7 +117,7 @@ def bundle_read(stream: IO[bytes], *, name: str = "bundle") -> list[SkillSource]
     """Read and verify a bundle; raise BundleInvalid listing every problem."""
     try:
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError) as error:
+    except MEMBER_READ_ERRORS as error:  # ValueError: a name not UTF-8 though flagged so
         raise BundleInvalid(
             [SkillFileError(name, 0, "bundle", f"is not a zip file ({error})")]
         ) from None
@@ -97,8 +125,9 @@ def bundle_read(stream: IO[bytes], *, name: str = "bundle") -> list[SkillSource]
         members = archive.infolist()
         _check_member_count(name, members)
         errors = [error for member in members if (error := _member_error(name, member))]
+        errors.extend(_duplicate_errors(name, members))
         if errors:
-            raise BundleInvalid(errors)
+            raise _refused(name, errors)
         contents = _read_members(name, archive, members)
     manifest = _manifest(name, contents.pop(MANIFEST_NAME, None))
     return _verified_sources(name, manifest, contents)
@@ -116,6 +145,8 @@ def _member_error(name: str, member: zipfile.ZipInfo) -> SkillFileError | None:
     where = f"{name}:{member.filename}"
     path = PurePosixPath(member.filename)
     mode = member.external_attr >> 16
+    if not path.parts:  # "", ".", "./"
+        return SkillFileError(where, 0, "path", "an empty path is not allowed")
     if "\\" in member.filename or member.filename.startswith("/") or ":" in path.parts[0]:
         return SkillFileError(where, 0, "path", "absolute paths are not allowed")
     if ".." in path.parts:
@@ -127,47 +158,79 @@ def _member_error(name: str, member: zipfile.ZipInfo) -> SkillFileError | None:
     return None
 
 
+def _duplicate_errors(name: str, members: list[zipfile.ZipInfo]) -> list[SkillFileError]:
+    """Two members under one name: unzip tools disagree about which one wins."""
+    seen: set[str] = set()
+    errors = []
+    for member in members:
+        if member.filename in seen:
+            errors.append(
+                SkillFileError(f"{name}:{member.filename}", 0, "path", "is in the bundle twice")
+            )
+        seen.add(member.filename)
+    return errors
+
+
 def _read_members(
     name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]
 ) -> dict[str, bytes]:
     """Inflate every file, stopping as soon as the real total passes the byte limit."""
     budget = settings.ATOM_BUNDLE_MAX_BYTES
-    per_file = settings.ATOM_SKILL_MAX_BYTES
     contents: dict[str, bytes] = {}
     for member in members:
         if member.is_dir():
             continue
-        chunks, size = [], 0
-        with archive.open(member) as handle:
-            while chunk := handle.read(READ_CHUNK):
-                size += len(chunk)
-                budget -= len(chunk)
-                if budget < 0:
-                    raise BundleInvalid(
-                        [
-                            SkillFileError(
-                                name,
-                                0,
-                                "bundle",
-                                "inflates past the limit of "
-                                f"{settings.ATOM_BUNDLE_MAX_BYTES} bytes",
-                            )
-                        ]
+        try:
+            contents[member.filename] = _member_read(name, archive, member, budget)
+        except MEMBER_READ_ERRORS as error:
+            raise BundleInvalid(
+                [
+                    SkillFileError(
+                        f"{name}:{member.filename}", 0, "file", f"cannot be read ({error})"
                     )
-                if size > per_file and member.filename != MANIFEST_NAME:
-                    raise BundleInvalid(
-                        [
-                            SkillFileError(
-                                f"{name}:{member.filename}",
-                                0,
-                                "file",
-                                f"is over the limit of {per_file} bytes",
-                            )
-                        ]
-                    )
-                chunks.append(chunk)
-        contents[member.filename] = b"".join(chunks)
+                ]
+            ) from None
+        budget -= len(contents[member.filename])
     return contents
+
+
+def _member_read(
+    name: str, archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int
+) -> bytes:
+    """One member's bytes, stopping as soon as it passes its own limit or the bundle's."""
+    if member.filename == MANIFEST_NAME:
+        limit = MANIFEST_BYTES_PER_FILE * settings.ATOM_BUNDLE_MAX_FILES
+        setting = "1 KB per ATOM_BUNDLE_MAX_FILES"
+    else:
+        limit, setting = settings.ATOM_SKILL_MAX_BYTES, "ATOM_SKILL_MAX_BYTES"
+    chunks, size = [], 0
+    with archive.open(member) as handle:
+        while chunk := handle.read(READ_CHUNK):
+            size += len(chunk)
+            if size > budget:
+                raise BundleInvalid(
+                    [
+                        SkillFileError(
+                            name,
+                            0,
+                            "bundle",
+                            f"inflates past the limit of {settings.ATOM_BUNDLE_MAX_BYTES} bytes",
+                        )
+                    ]
+                )
+            if size > limit:
+                raise BundleInvalid(
+                    [
+                        SkillFileError(
+                            f"{name}:{member.filename}",
+                            0,
+                            "file",
+                            f"is over the limit of {limit} bytes ({setting})",
+                        )
+                    ]
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _manifest(name: str, data: bytes | None) -> dict:
@@ -178,6 +241,10 @@ def _manifest(name: str, data: bytes | None) -> dict:
     except (ValueError, UnicodeDecodeError) as error:
         raise BundleInvalid(
             [SkillFileError(name, 0, MANIFEST_NAME, f"is not JSON ({error})")]
+        ) from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise BundleInvalid(
+            [SkillFileError(name, 0, MANIFEST_NAME, "is not JSON (it nests too deeply)")]
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleInvalid(
@@ -190,6 +257,15 @@ def _manifest(name: str, data: bytes | None) -> dict:
     ):
         raise BundleInvalid(
             [SkillFileError(name, 0, f"{MANIFEST_NAME}.skills", "must list {path, sha256} objects")]
+        )
+    limit = settings.ATOM_BUNDLE_MAX_FILES
+    if len(entries) > limit:
+        raise BundleInvalid(
+            [
+                SkillFileError(
+                    name, 0, f"{MANIFEST_NAME}.skills", f"lists {len(entries)}, over {limit}"
+                )
+            ]
         )
     return manifest
 
@@ -211,5 +287,5 @@ def _verified_sources(name: str, manifest: dict, contents: dict[str, bytes]) -> 
     for path in sorted(set(contents) - listed):
         errors.append(SkillFileError(f"{name}:{path}", 0, "path", "is not listed in the manifest"))
     if errors:
-        raise BundleInvalid(errors)
+        raise _refused(name, errors)
     return sources

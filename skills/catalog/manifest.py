@@ -7,6 +7,7 @@ fields live in its `[tool.atom]` table (see docs/skill-format.md). Python code i
 
 import ast
 import hashlib
+import json
 import math
 import re
 import tomllib
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from skills.models import SkillLanguage, SkillType
 from skills.policy import Policy, PolicyViolation, policy_check, policy_current
@@ -31,6 +32,11 @@ SUFFIX_LANGUAGES = {
 COMMENT_PREFIXES = {SkillLanguage.PYTHON: "#", SkillLanguage.NODE: "//"}
 BLOCK_START = re.compile(r"^(?:#|//) /// script\s*$")
 BLOCK_END = re.compile(r"^(?:#|//) ///\s*$")
+# `module.exports = { … }` and `export { … }`, up to the next brace. Stopping at either brace
+# (possessively) keeps the scan linear: `[^}]*` rescanned to the end of the file from every
+# `module.exports = {` of a file without `}` (540 KB took 115 s).
+NODE_EXPORT_LISTS = re.compile(r"(?:module\.exports\s*=\s*|export\s*)\{([^{}]*+)")
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 TOP_LEVEL_FIELDS = {"requires-python", "dependencies", "tool"}
 ATOM_FIELDS = {
     "name",
@@ -47,6 +53,12 @@ ATOM_FIELDS = {
     "examples",
 }
 MAX_DESCRIPTION = 2000
+# Tables and arrays inside the block nest at most this deep: past it, jsonschema's checks and
+# the JSON that stores a version recurse into a RecursionError.
+MAX_NESTING = 32
+# Unknown fields reported one by one before the rest are counted (each report searches the
+# block for its line).
+MAX_UNKNOWN_REPORTED = 10
 MAX_TAGS = 20
 DEFAULT_TIMEOUT = 30.0
 
@@ -156,7 +168,9 @@ def manifest_parse(
 
 
 def _too_large(name: str, size: int, limit: int) -> SkillFileError:
-    return SkillFileError(name, 0, "file", f"is {size} bytes, over the limit of {limit} bytes")
+    return SkillFileError(
+        name, 0, "file", f"is {size} bytes, over the limit of {limit} bytes (ATOM_SKILL_MAX_BYTES)"
+    )
 
 
 @dataclass
@@ -210,6 +224,23 @@ class _ParsedBlock:
             raise ManifestInvalid(
                 [SkillFileError(file, line, "script", f"TOML does not parse: {message}")]
             ) from None
+        except ValueError as error:  # an integer past 4,300 digits
+            raise ManifestInvalid(
+                [SkillFileError(file, start + 1, "script", f"TOML does not parse: {error}")]
+            ) from None
+        except RecursionError:  # tomllib recurses per nested array or inline table
+            raise ManifestInvalid(
+                [SkillFileError(file, start + 1, "script", "TOML nests too deeply to parse")]
+            ) from None
+        too_deep = _nesting_too_deep(table)
+        if too_deep:
+            raise ManifestInvalid(
+                [
+                    SkillFileError(
+                        file, start + 1, too_deep, f"nests deeper than {MAX_NESTING} levels"
+                    )
+                ]
+            )
         return cls(file, language, source, table, start + 1, body)
 
     def manifest(self, *, filename: str, data: bytes, policy: Policy) -> SkillManifest:
@@ -230,10 +261,17 @@ class _ParsedBlock:
             "inputs": self._inputs(atom),
             "examples": self._examples(atom),
         }
-        for unknown in sorted(set(self.table) - TOP_LEVEL_FIELDS):
-            self._error(unknown, "is not a known field", key=unknown)
-        for unknown in sorted(set(atom) - ATOM_FIELDS):
-            self._error(f"tool.atom.{unknown}", "is not a known field", key=unknown)
+        unknown_fields = [
+            (_key_name(unknown), unknown) for unknown in sorted(set(self.table) - TOP_LEVEL_FIELDS)
+        ] + [
+            (f"tool.atom.{_key_name(unknown)}", unknown)
+            for unknown in sorted(set(atom) - ATOM_FIELDS)
+        ]
+        for field_name, key in unknown_fields[:MAX_UNKNOWN_REPORTED]:
+            self._error(field_name, "is not a known field", key=key)
+        if len(unknown_fields) > MAX_UNKNOWN_REPORTED:
+            more = len(unknown_fields) - MAX_UNKNOWN_REPORTED
+            self._error("script", f"and {more} more unknown fields")
         if self.errors:
             raise ManifestInvalid(self.errors)
         return SkillManifest(
@@ -252,7 +290,9 @@ class _ParsedBlock:
     def _line_of(self, key: str | None) -> int:
         """The file line where `key = …` (or `[table.key]`) is written, else the block start."""
         if key:
-            pattern = re.compile(rf"^\s*(?:{re.escape(key)}\s*=|\[+[^\]]*\b{re.escape(key)}\]+)")
+            # `[^\[\]]`, not `[^\]]`: a line of `[[[[…` would let `\[+` and the class share
+            # the brackets and backtrack quadratically.
+            pattern = re.compile(rf"^\s*(?:{re.escape(key)}\s*=|\[+[^\[\]]*\b{re.escape(key)}\]+)")
             for offset, line in enumerate(self.lines):
                 if pattern.match(line):
                     return self.first_line + 1 + offset
@@ -280,7 +320,7 @@ class _ParsedBlock:
 
     def _slug(self, atom: dict, key: str) -> str:
         value = self._required_string(atom, key)
-        if value and (not SLUG.match(value) or not 2 <= len(value) <= 64):
+        if value and (not SLUG.fullmatch(value) or not 2 <= len(value) <= 64):
             self._error(
                 f"tool.atom.{key}",
                 f"{value!r} is not a slug (lowercase letters, digits and single hyphens, "
@@ -295,7 +335,7 @@ class _ParsedBlock:
             return value
         try:
             return str(Version(value))
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number past 4,300 digits
             self._error("tool.atom.version", f"{value!r} is not a PEP 440 version", key="version")
             return value
 
@@ -321,7 +361,7 @@ class _ParsedBlock:
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             self._error("tool.atom.tags", "must be a list of strings", key="tags")
             return []
-        bad = [tag for tag in tags if not SLUG.match(tag)]
+        bad = [tag for tag in tags if not SLUG.fullmatch(tag)]
         if bad:
             self._error("tool.atom.tags", f"{bad[0]!r} is not a slug", key="tags")
         if len(tags) > MAX_TAGS:
@@ -347,6 +387,13 @@ class _ParsedBlock:
                 SkillFileError(self.file, error.lineno or 0, "source", f"syntax error: {error.msg}")
             )
             return
+        except (MemoryError, RecursionError):
+            # CPython's answer to code nested past its parser's stack ("Parser stack
+            # overflowed", or a RecursionError building the tree): the file is refused.
+            self.errors.append(
+                SkillFileError(self.file, 0, "source", "is nested too deeply to parse")
+            )
+            return
         defined = {
             node.name
             for node in tree.body
@@ -363,11 +410,12 @@ class _ParsedBlock:
         exported = re.compile(
             rf"(?:export\s+(?:async\s+)?function\s+{name}\b"
             rf"|export\s+(?:const|let|var)\s+{name}\b"
-            rf"|exports\.{name}\s*="
-            rf"|module\.exports\s*=\s*\{{[^}}]*\b{name}\b"
-            rf"|export\s*\{{[^}}]*\b{name}\b)"
+            rf"|exports\.{name}\s*=)"
         )
-        if not exported.search(self.source):
+        listed = re.compile(rf"\b{name}\b")
+        if not exported.search(self.source) and not any(
+            listed.search(names.group(1)) for names in NODE_EXPORT_LISTS.finditer(self.source)
+        ):
             self._error(
                 "tool.atom.entrypoint",
                 f"the file does not export a function {name!r}",
@@ -479,3 +527,33 @@ def _schema_error(schema: dict[str, Any]) -> str | None:
     except jsonschema.SchemaError as error:
         return f"is not a valid JSON Schema: {error.message}"
     return None
+
+
+def _nesting_too_deep(table: dict[str, Any]) -> str:
+    """The field holding tables or arrays nested past MAX_NESTING, or "" (walked without
+    recursion, since the point is a value too deep to recurse into)."""
+    pending: list[tuple[Any, int, str]] = [(table, 0, "")]
+    while pending:
+        value, depth, field_name = pending.pop()
+        if depth > MAX_NESTING:
+            return field_name
+        if isinstance(value, dict):
+            children = value.items()
+        elif isinstance(value, list):
+            children = ((field_name, item) for item in value)
+        else:
+            continue
+        for key, child in children:
+            # Name the field as errors do: `tool.atom.inputs`, `dependencies`.
+            name = field_name if depth >= 3 or isinstance(value, list) else _joined(field_name, key)
+            pending.append((child, depth + 1, name))
+    return ""
+
+
+def _joined(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _key_name(key: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (`""`, `"a b"`)."""
+    return key if BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)

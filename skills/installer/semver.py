@@ -18,6 +18,7 @@ VERSION = re.compile(
 )
 COMPARATOR = re.compile(r"^(<=|>=|<|>|=|~>|~|\^)?\s*(.+)$")
 HYPHEN = re.compile(r"^(\S+)\s+-\s+(\S+)$")
+MAX_SAFE_INTEGER = 2**53 - 1  # node-semver refuses a version number above it
 
 # A version's sort key: release parts, then a release after all of its prereleases.
 Key = tuple[int, int, int, int, tuple]
@@ -113,7 +114,13 @@ def _parse_version(text: str) -> tuple[list[int | None], str | None]:
         raise SemverError(f"{text!r} is not a version")
     parts: list[int | None] = []
     for part in match.groups()[:3]:
-        parts.append(None if part is None or part in "xX*" else int(part))
+        if part is not None and len(part) > 16:
+            # Before int(): past 4,300 digits Python refuses the conversion with a ValueError.
+            raise SemverError(f"{text!r} has a number over {MAX_SAFE_INTEGER}")
+        number = None if part is None or part in "xX*" else int(part)
+        if number is not None and number > MAX_SAFE_INTEGER:
+            raise SemverError(f"{text!r} has a number over {MAX_SAFE_INTEGER}")
+        parts.append(number)
     # A wildcard makes every later part a wildcard too (1.x.3 is 1.x).
     for index, part in enumerate(parts):
         if part is None:

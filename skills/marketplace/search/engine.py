@@ -85,8 +85,10 @@ def skill_search(
             "query", f"must be at most {settings.MARKETPLACE_MAX_QUERY_LENGTH} characters"
         )
     for name, value in (("category", category), ("type", type), ("tag", tag)):
-        if value is not None and (len(value) > 64 or "\x00" in value):
-            raise SearchInvalid(name, "must be at most 64 characters, without NUL")
+        if value is not None and (len(value) > 64 or "\x00" in value or not _is_unicode(value)):
+            raise SearchInvalid(
+                name, "must be at most 64 characters, without NUL or lone surrogates"
+            )
     parsed = query_parse(query)
     filters = {"category": category or None, "type": type or None, "tag": tag or None}
     if parsed.is_stop_words_only:
@@ -115,6 +117,16 @@ def skill_search(
         if key:
             cache.set(key, result, timeout=settings.MARKETPLACE_CACHE_TTL)
         return result
+
+
+def _is_unicode(value: str) -> bool:
+    """Whether `value` encodes as UTF-8: a lone surrogate (from a JSON "\\ud800" or a Python
+    caller) does not, and failed in the cache key and the database driver."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _cache_key(

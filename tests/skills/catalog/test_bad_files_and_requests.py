@@ -176,7 +176,7 @@ def test_an_oversized_upload_is_refused_before_it_is_read(catalog, staff_client)
             "file": "huge.py",
             "line": 0,
             "field": "file",
-            "message": "is 10000 bytes, over the limit of 4096 bytes",
+            "message": "is 10000 bytes, over the limit of 4096 bytes (ATOM_SKILL_MAX_BYTES)",
             "rule": "",
         }
     ]

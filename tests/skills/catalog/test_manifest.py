@@ -112,7 +112,10 @@ def test_a_file_over_the_size_limit_is_refused(settings):
     settings.ATOM_SKILL_MAX_BYTES = 2048
     text = skill_source(body="def run():\n    pass\n" + "# padding\n" * 300)
     (error,) = errors_of(text)
-    assert error == f"echo-text.py: file: is {len(text)} bytes, over the limit of 2048 bytes"
+    assert error == (
+        f"echo-text.py: file: is {len(text)} bytes, over the limit of 2048 bytes"
+        " (ATOM_SKILL_MAX_BYTES)"
+    )
 
 
 def test_an_invalid_inputs_schema_is_refused():
