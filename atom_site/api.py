@@ -7,6 +7,7 @@ from ninja.errors import AuthenticationError
 
 from atom_site.auth import NO_CREDENTIALS, WWW_AUTHENTICATE, CredentialsRefused
 from atom_site.health import health_report
+from atom_site.jsonbody import JSONBodyParser
 from perf.api import router as perf_router
 from skills.catalog.api import agents_router
 from skills.catalog.api import router as skills_router
@@ -22,6 +23,7 @@ api = NinjaAPI(
     version="1.0",
     description="Publish, install, load, compose and measure skills.",
     urls_namespace="api",
+    parser=JSONBodyParser(),
 )
 api.add_router("/skills/", skills_router)
 api.add_router("/skills/", skill_runs_router)
