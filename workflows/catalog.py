@@ -16,6 +16,7 @@ from typing import Any
 
 import fastjsonschema
 import jsonschema
+from django.db import connections, router
 from django.db.models import Q
 
 from skills.models import Skill, SkillVersion
@@ -95,23 +96,7 @@ def catalog_read(*, slugs: Iterable[str], pins: Iterable[tuple[str, str]]) -> Ca
     skills: dict[str, SkillRow] = {}
     ids: dict[str, int] = {}
     language_of: dict[int, str] = {}
-    rows = (
-        Skill.objects.filter(slug__in=slugs)
-        .order_by()
-        .values_list(
-            "id",
-            "slug",
-            "status",
-            "language",
-            "current_version_id",
-            "current_version__version",
-            "current_version__content_hash",
-            "current_version__inputs_schema",
-            "current_version__requirements",
-            "current_version__timeout",
-        )
-    )
-    for skill_id, slug, status, language, version_id, *version in rows:
+    for skill_id, slug, status, language, version_id, *version in _skill_rows(sorted(slugs)):
         current = None
         if version_id is not None:
             current = _facts(skill_id, slug, language, version_id, *version)
@@ -142,6 +127,59 @@ def catalog_read(*, slugs: Iterable[str], pins: Iterable[tuple[str, str]]) -> Ca
             facts = _facts(skill_id, slug, language_of[skill_id], version_id, *version)
             pinned[(slug, facts.version)] = facts
     return Catalog(skills, pinned)
+
+
+SKILL_COLUMNS = (
+    "id",
+    "slug",
+    "status",
+    "language",
+    "current_version_id",
+    "current_version__version",
+    "current_version__content_hash",
+    "current_version__inputs_schema",
+    "current_version__requirements",
+    "current_version__timeout",
+)
+# The statement by (database, number of slugs): building and compiling the same queryset took
+# ~0.2 ms a validation, most of a 100-step workflow's budget (docs/decisions.md).
+_skill_statements: dict[tuple[str, int], str] = {}
+
+
+_inputs_schema_decode = SkillVersion._meta.get_field("inputs_schema").from_db_value
+_requirements_decode = SkillVersion._meta.get_field("requirements").from_db_value
+
+
+def _skill_rows(slugs: list[str]) -> list[tuple[Any, ...]]:
+    """`Skill.objects.filter(slug__in=slugs).values_list(*SKILL_COLUMNS)`, its SQL compiled
+    once per number of slugs."""
+    if not slugs:
+        return []  # as the ORM does: an empty IN asks the database nothing
+    alias = router.db_for_read(Skill)
+    key = (alias, len(slugs))
+    statement = _skill_statements.get(key)
+    if statement is None:
+        queryset = (
+            Skill.objects.using(alias).filter(slug__in=slugs).order_by().values_list(*SKILL_COLUMNS)
+        )
+        statement, params = queryset.query.sql_with_params()
+        if list(params) != slugs:  # not the shape this shortcut expects: the ORM's own way
+            return list(queryset)
+        if len(_skill_statements) > 256:
+            _skill_statements.clear()
+        _skill_statements[key] = statement
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, slugs)
+        rows = cursor.fetchall()
+    decoders = [(7, _inputs_schema_decode), (8, _requirements_decode)]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i, decode in decoders:
+            values[i] = decode(values[i], None, connection)
+        converted.append(tuple(values))
+    return converted
 
 
 def _facts(
