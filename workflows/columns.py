@@ -13,6 +13,7 @@ decides one differently: it accepts a subset of what the detailed path accepts.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from itertools import compress, repeat
 from operator import contains, is_, is_not, itemgetter
@@ -37,10 +38,9 @@ from workflows.definitions import (
 COLUMN_FIELDS = STEP_FIELDS - {"when"}
 # Every id, each followed by "\n": one match checks them all (an id never holds "\n").
 IDS = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_-]{0,99}\n)*")
-# One reference path a line, as `definitions.ref_parse` reads it: (input name, "") or ("", id).
-REF_PATHS = re.compile(
-    r"^(?:inputs\.([^.\n]+)(?:\.[^\n]*)?|steps\.([^.\n]+)\.output(?:\.[^\n]*)?)$", re.MULTILINE
-)
+# One reference path a line, as `definitions.ref_parse` reads it: the step's id, the input's name.
+STEP_REFS = re.compile(r"^steps\.([^.\n]+)\.output(?:\.[^\n]*)?$", re.MULTILINE)
+INPUT_REFS = re.compile(r"^inputs\.([^.\n]+)(?:\.[^\n]*)?$", re.MULTILINE)
 SCALARS = frozenset({str, int, bool, type(None), float})
 NUMBERS = frozenset({int, float})
 
@@ -71,7 +71,7 @@ def columns_validate(raw: Any, *, max_steps: int) -> tuple[Columns | None, Catal
         if graph is None or not graph.is_acyclic:
             raise Detour
         reading.refs_check(graph, header.input_names)
-        catalog = catalog_read(slugs=set(reading.skills), pins=reading.pins())
+        catalog = catalog_read(slugs=reading.slugs, pins=reading.pins())
         facts = reading.facts(catalog)
         reading.params_check(facts)
     except Detour:
@@ -86,6 +86,17 @@ def _column(steps: list[dict], key: str, default: Any = None) -> list[Any]:
 
 def _kinds(values: Any) -> set[type]:
     return set(map(type, values))
+
+
+def _ref_targets(pattern: re.Pattern[str], paths: list[str]) -> list[str]:
+    """What each path names (one match a line); Detour unless every path is a reference."""
+    if not paths:
+        return []
+    text = "\n".join(paths)
+    targets = pattern.findall(text)
+    if len(targets) != len(paths) or text.count("\n") != len(paths) - 1:
+        raise Detour
+    return targets
 
 
 def _numbers(values: list[Any], *, low: float, high: float, is_low_open: bool = False) -> None:
@@ -115,9 +126,12 @@ class _StepsReading:
             self.skills: list[str] = list(map(itemgetter("skill"), steps))
         except KeyError:
             raise Detour from None
-        if _kinds(self.ids) != {str} or _kinds(self.skills) != {str}:
-            raise Detour
-        if not IDS.fullmatch("\n".join(self.ids) + "\n"):
+        try:
+            self.slugs = set(self.skills)
+            ids_text = "\n".join(self.ids) + "\n"
+        except TypeError:  # an id that is not a string, or a skill that is not hashable
+            raise Detour from None
+        if not _kinds(self.slugs) <= {str} or not IDS.fullmatch(ids_text):
             raise Detour
         self.position = dict(zip(self.ids, range(len(steps)), strict=True))
         if len(self.position) != len(steps):  # a duplicate id
@@ -178,13 +192,15 @@ class _StepsReading:
             raise Detour
         owners: list[int] = []
         paths: list[Any] = []
-        # key → (its column, positions of its references or None when all are, has literals)
-        self.columns: dict[str, tuple[list[Any], list[int] | None, bool]] = {}
+        # key → (its column, whether some step lacks it, positions of its references or None
+        # when all are references, whether it has literals)
+        self.columns: dict[str, tuple[list[Any], bool, list[int] | None, bool]] = {}
         for name in names:
             column = _column(params, name, MISSING)
             kinds = _kinds(column)
+            is_sparse = _Missing in kinds
             if dict not in kinds:
-                self.columns[name] = (column, [], True)
+                self.columns[name] = (column, is_sparse, [], True)
                 continue
             if kinds == {dict}:
                 at = None
@@ -200,23 +216,18 @@ class _StepsReading:
                 paths.extend(map(itemgetter(REF), refs))
             except KeyError:
                 raise Detour from None
-            self.columns[name] = (column, at, at is not None)
+            self.columns[name] = (column, is_sparse, at, at is not None)
         if not paths:
             return
         if _kinds(paths) != {str}:
             raise Detour
-        text = "\n".join(paths)
-        if text.count("\n") != len(paths) - 1:
-            raise Detour
-        found = REF_PATHS.findall(text)
-        if len(found) != len(paths):
-            raise Detour
-        input_names, targets = zip(*found, strict=True)
-        if not set(input_names) - {""} <= inputs:
-            raise Detour
-        is_step = list(map(bool, targets))
+        is_step = list(map(str.startswith, paths, repeat("steps.")))
         step_owners = list(compress(owners, is_step))
-        step_targets = list(compress(targets, is_step))
+        step_targets = _ref_targets(STEP_REFS, list(compress(paths, is_step)))
+        if len(step_targets) != len(paths):
+            is_input = map(operator.not_, is_step)
+            if not set(_ref_targets(INPUT_REFS, list(compress(paths, is_input)))) <= inputs:
+                raise Detour
         try:
             target_positions = list(map(self.position.__getitem__, step_targets))
         except KeyError:
@@ -248,14 +259,17 @@ class _StepsReading:
             if facts is None:
                 raise Detour
             chosen[key] = facts
+        self.chosen = chosen
+        hash_of = {key: facts.content_hash for key, facts in chosen.items()}
+        self.hashes = list(map(hash_of.__getitem__, keys))
         return list(map(chosen.__getitem__, keys))
 
     def params_check(self, facts: list[SkillFacts | None]) -> None:
         """The literal params against each skill version's inputs schema, key by key: each
         distinct (version, value) checked once by the compiled check of that key's schema."""
-        hashes = [f.content_hash for f in facts]  # type: ignore[union-attr]
+        hashes = self.hashes
         schemas: dict[str, ColumnSchema] = {}
-        for fact in {f.content_hash: f for f in facts}.values():  # type: ignore[union-attr]
+        for fact in self.chosen.values():
             if not fact.inputs_schema:
                 schemas[fact.content_hash] = NO_SCHEMA
                 continue
@@ -264,33 +278,31 @@ class _StepsReading:
                 raise Detour
             schemas[fact.content_hash] = schema
         required = set().union(*(s.required for s in schemas.values()))
-        for name in required - self.columns.keys():
-            if any(name in schemas[h].required for h in schemas):
-                raise Detour
-        for name, (column, at, has_literals) in self.columns.items():
-            self._column_check(name, column, at, has_literals, hashes, schemas, name in required)
+        if required - self.columns.keys():
+            raise Detour  # a key some skill version requires, in no step at all
+        for name, (column, is_sparse, at, has_literals) in self.columns.items():
+            present = set(schemas)
+            if is_sparse:
+                present = set(compress(hashes, map(is_not, column, repeat(MISSING))))
+                if name in required:
+                    absent = set(compress(hashes, map(is_, column, repeat(MISSING))))
+                    if any(name in schemas[h].required for h in absent):
+                        raise Detour
+            for content_hash in present:
+                schema = schemas[content_hash]
+                if not schema.is_open and name not in schema.properties:
+                    raise Detour  # an unknown key (a reference under one: the detailed path)
+            if has_literals:
+                self._literals_check(name, column, at, hashes, schemas)
 
-    def _column_check(
+    def _literals_check(
         self,
         name: str,
         column: list[Any],
         at: list[int] | None,
-        has_literals: bool,
         hashes: list[str],
         schemas: dict[str, ColumnSchema],
-        is_required_somewhere: bool,
     ) -> None:
-        present = set(compress(hashes, map(is_not, column, repeat(MISSING))))
-        for content_hash in present:
-            schema = schemas[content_hash]
-            if not schema.is_open and name not in schema.properties:
-                raise Detour  # an unknown key (a reference under one: the detailed path)
-        if is_required_somewhere:
-            absent = set(compress(hashes, map(is_, column, repeat(MISSING))))
-            if any(name in schemas[h].required for h in absent):
-                raise Detour
-        if not has_literals:
-            return
         if at:  # some of the values are references: the literals are the others
             kept = [True] * len(column)
             for i in at:
