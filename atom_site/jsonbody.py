@@ -1,5 +1,5 @@
-"""Request bodies read with orjson (about twice as fast as the standard library on a large
-body, e.g. a 10,000-step workflow definition), giving exactly what `json.loads` gives.
+"""Request bodies read with orjson (faster than the standard library on a large body such as
+a 10,000-step workflow definition; docs/decisions.md), giving exactly what `json.loads` gives.
 
 orjson differs from `json.loads` in three ways, all handled by reading such a body with
 `json.loads` instead: it refuses NaN and Infinity, lone surrogates (`"\\ud800"`) and any

@@ -141,8 +141,8 @@ SKILL_COLUMNS = (
     "current_version__requirements",
     "current_version__timeout",
 )
-# The statement by (database, number of slugs): building and compiling the same queryset took
-# ~0.2 ms a validation, most of a 100-step workflow's budget (docs/decisions.md).
+# The statement by (database, number of slugs): building and compiling the same queryset was
+# most of a 100-step workflow's budget (docs/decisions.md).
 _skill_statements: dict[tuple[str, int], str] = {}
 
 
@@ -232,7 +232,7 @@ def _compile(schema: Any) -> Callable[[Any], Any]:
 
 @lru_cache(maxsize=2048)
 def fast_validator(content_hash: str, text: str, ref_keys: frozenset[str]):
-    """A compiled check of a step's params (about 1 µs a step instead of jsonschema's ~18 µs),
+    """A compiled check of a step's params (far cheaper than jsonschema's; docs/decisions.md),
     or None when the schema uses a keyword outside FAST_KEYWORDS. Keys holding a reference
     accept anything here: their value is known at run time."""
     schema = json.loads(text)
