@@ -14,7 +14,6 @@ Entry points raise `ApiError` (or let `PermissionDenied`, `Http404`, ninja's `Ht
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
+from atom_site.jsonbody import json_loads
 from atom_site.openapi import allows_anonymous, openapi_complete
 
 # Where ninja says an input came from: the first item of each error's `loc`.
@@ -111,7 +111,7 @@ class BodyMalformed(ValueError):
 class JsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         try:
-            return json.loads(request.body)
+            return json_loads(request.body)
         except (ValueError, UnicodeDecodeError) as error:
             raise BodyMalformed(f"the body is not JSON: {error}") from None
 

@@ -82,7 +82,6 @@ class Analysis:
 
 def workflow_analyze(*, validated: ValidatedWorkflow) -> Analysis:
     graph = validated.graph
-    steps = validated.steps
     facts = validated.skills
     ids = graph.ids
     runs = run_percentiles(
@@ -91,18 +90,18 @@ def workflow_analyze(*, validated: ValidatedWorkflow) -> Analysis:
     estimates = []
     p50_weights, p95_weights = [], []
     without_data = []
-    for step, fact in zip(steps, facts, strict=True):
+    for step_id, fact in zip(ids, facts, strict=True):
         p50, p95, count = runs.get((fact.slug, fact.content_hash), (None, None, 0))
         estimates.append(
-            StepEstimate(step.id, fact.slug, fact.version, fact.content_hash, p50, p95, count)
+            StepEstimate(step_id, fact.slug, fact.version, fact.content_hash, p50, p95, count)
         )
         p50_weights.append(p50 or 0.0)
         p95_weights.append(p95 or 0.0)
         if not count:
-            without_data.append(step.id)
+            without_data.append(step_id)
     p50_total, critical = longest_path(graph, p50_weights)
     p95_total, _ = longest_path(graph, p95_weights)
-    with_data = len(steps) - len(without_data)
+    with_data = len(ids) - len(without_data)
     estimate = {
         "p50_seconds": p50_total if with_data else None,
         "p95_seconds": p95_total if with_data else None,
@@ -112,7 +111,7 @@ def workflow_analyze(*, validated: ValidatedWorkflow) -> Analysis:
         "is_complete": not without_data,
         "note": _estimate_note(with_data, len(without_data)),
     }
-    needs, refused = environments_needed(steps=[s.id for s in steps], facts=facts)
+    needs, refused = environments_needed(steps=ids, facts=facts)
     return Analysis(
         depth=graph.depth,
         width=graph.width,
@@ -122,7 +121,7 @@ def workflow_analyze(*, validated: ValidatedWorkflow) -> Analysis:
         steps=estimates,
         environments=needs,
         refused_environments=refused,
-        conflicts=conflicts_between_steps(steps=[s.id for s in steps], facts=facts),
+        conflicts=conflicts_between_steps(steps=ids, facts=facts),
     )
 
 

@@ -99,7 +99,7 @@ def _validate_and_analyze(definition: Any) -> Status | dict:
     return {
         "ok": True,
         "slug": validated.definition.slug,
-        "step_count": len(validated.steps),
+        "step_count": len(validated.step_ids),
         "analysis": workflow_analyze(validated=validated).as_dict(),
     }
 

@@ -116,21 +116,41 @@ def graph_build(
     return graph, errors
 
 
+def graph_from_parents(ids: list[str], parents: list[list[int]]) -> Graph | None:
+    """The graph of steps whose `parents` are already positions, none unknown: the children
+    lists and Kahn's pass, with no error to report (a cycle, a self-dependency included,
+    leaves it not acyclic). None when a step lists a parent twice (`graph_build` drops the
+    second, and says nothing)."""
+    children: list[list[int]] = [[] for _ in parents]
+    last_child = [-1] * len(parents)
+    for child, own in enumerate(parents):
+        for parent in own:
+            if last_child[parent] == child:
+                return None
+            last_child[parent] = child
+            children[parent].append(child)
+    graph = Graph(ids=ids, parents=parents, children=children)
+    _kahn(graph)
+    return graph
+
+
 def _kahn(graph: Graph) -> None:
     parents, children = graph.parents, graph.children
-    waiting = [len(p) for p in parents]
-    generation = [i for i, count in enumerate(waiting) if count == 0]
+    waiting = list(map(len, parents))
+    generation = [i for i, count in enumerate(waiting) if not count]
     order: list[int] = []
     generations: list[list[int]] = []
     while generation:
         generations.append(generation)
-        order.extend(generation)
-        following = []
+        order += generation
+        following: list[int] = []
+        ready = following.append
         for node in generation:
             for child in children[node]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    following.append(child)
+                count = waiting[child] - 1
+                waiting[child] = count
+                if not count:
+                    ready(child)
         generation = following
     graph.is_acyclic = len(order) == len(parents)
     if graph.is_acyclic:

@@ -102,12 +102,26 @@ class StepSpec:
 
 @dataclass(slots=True)
 class Definition:
+    """A read definition. Its steps are either read already (`step_specs`, the detailed path) or
+    kept as the checked JSON (`steps_raw`, the columnar path) and read on first use: validating
+    needs no object per step, saving does."""
+
     name: str
     slug: str
     version: str
     description: str
     inputs: dict[str, Any]
-    steps: list[StepSpec]
+    step_specs: list[StepSpec] | None = None
+    steps_raw: list[dict[str, Any]] | None = None
+
+    @property
+    def steps(self) -> list[StepSpec]:
+        if self.step_specs is None:
+            self.step_specs = [
+                _step_fast(raw, index) or _step_parse(raw, index, [])
+                for index, raw in enumerate(self.steps_raw or ())
+            ]
+        return self.step_specs
 
     @property
     def input_names(self) -> frozenset[str]:
@@ -142,11 +156,28 @@ def definition_parse(
 ) -> tuple[Definition | None, list[DefinitionError]]:
     """Read a definition, collecting every error in its own fields (not yet the graph's or the
     skills'). None when it is too broken to go on (not a mapping, no steps list, too many)."""
+    header, steps_raw, errors = header_read(raw, max_steps=max_steps)
+    if header is None or steps_raw is None:
+        return None, errors
+    steps = []
+    for index, step_raw in enumerate(steps_raw):
+        step = _step_fast(step_raw, index) or _step_parse(step_raw, index, errors)
+        if step is not None:
+            steps.append(step)
+    header.step_specs = steps
+    return header, errors
+
+
+def header_read(
+    raw: Any, *, max_steps: int
+) -> tuple[Definition | None, list[Any] | None, list[DefinitionError]]:
+    """The definition's own fields (a `Definition` with no steps read yet), its list of steps
+    (None when there is none to read, or too many), and the errors of those fields."""
     errors: list[DefinitionError] = []
     if not isinstance(raw, Mapping):
         kind = type(raw).__name__
         message = f"a workflow definition is a mapping (JSON object), not {kind}"
-        return None, [DefinitionError("not_a_mapping", "definition", message)]
+        return None, None, [DefinitionError("not_a_mapping", "definition", message)]
     for key in raw:
         if key not in TOP_FIELDS:
             errors.append(DefinitionError("unknown_field", str(key), _unknown(key, TOP_FIELDS)))
@@ -160,7 +191,7 @@ def definition_parse(
         message = (
             f"{len(steps_raw):,} steps; at most {max_steps:,} are allowed (ATOM_WORKFLOW_MAX_STEPS)"
         )
-        return None, [DefinitionError("too_many_steps", "steps", message)]
+        return None, None, [DefinitionError("too_many_steps", "steps", message)]
     elif not steps_raw:
         errors.append(DefinitionError("invalid", "steps", "a workflow needs at least one step"))
 
@@ -196,23 +227,14 @@ def definition_parse(
         if inputs_error:
             errors.append(DefinitionError("invalid_schema", "inputs", inputs_error))
             inputs = dict(DEFAULT_INPUTS)
-    if steps_raw is None:
-        return None, errors
-
-    steps = []
-    for index, step_raw in enumerate(steps_raw):
-        step = _step_fast(step_raw, index) or _step_parse(step_raw, index, errors)
-        if step is not None:
-            steps.append(step)
-    definition = Definition(
+    header = Definition(
         name=name.strip(),
         slug=slug,
         version=version.strip(),
         description=description,
         inputs=dict(inputs),
-        steps=steps,
     )
-    return definition, errors
+    return header, steps_raw, errors
 
 
 def _unknown(key: Any, known: frozenset[str]) -> str:

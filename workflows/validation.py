@@ -11,70 +11,32 @@ looks the same rows up again.
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import fastjsonschema
-import jsonschema
 from django.conf import settings
-from django.db.models import Q
 
 from perf.recording import measure_performance
-from skills.models import Skill, SkillStatus, SkillVersion
+from skills.models import SkillStatus
+from workflows.catalog import (
+    Catalog,
+    SkillFacts,
+    SkillRow,
+    catalog_read,
+    fast_validator,
+    schema_text,
+    validator,
+)
+from workflows.columns import columns_validate
 from workflows.dag import Graph, graph_build
 from workflows.definitions import Definition, StepSpec, definition_parse
 from workflows.errors import DefinitionError, DefinitionInvalid
 from workflows.operations import WORKFLOW_VALIDATION
 
-# Schema keywords the compiled fast path reads exactly as jsonschema's 2020-12 validator does;
-# a schema with any other keyword is checked by jsonschema alone.
-FAST_KEYWORDS = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "enum",
-        "const",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "minItems",
-        "maxItems",
-        "uniqueItems",
-        "minProperties",
-        "maxProperties",
-        "default",
-        "description",
-        "title",
-        "examples",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SkillFacts:
-    """What a step needs to know of the skill version it runs."""
-
-    skill_id: int
-    slug: str
-    language: str
-    version_id: int
-    version: str
-    content_hash: str
-    inputs_schema: dict[str, Any] | None
-    requirements: tuple[str, ...]
-    timeout: float
+__all__ = ["SkillFacts", "ValidatedWorkflow", "definition_errors", "definition_validate"]
 
 
 @dataclass(slots=True)
@@ -87,6 +49,10 @@ class ValidatedWorkflow:
     def steps(self) -> list[StepSpec]:
         return self.definition.steps
 
+    @property
+    def step_ids(self) -> list[str]:
+        return self.graph.ids
+
 
 def definition_validate(*, definition: Any) -> ValidatedWorkflow:
     """The definition checked, or `DefinitionInvalid` listing every error (recorded as a
@@ -95,7 +61,7 @@ def definition_validate(*, definition: Any) -> ValidatedWorkflow:
         result, errors = _validate(definition)
         if result is not None:
             measurement.context["workflow"] = result.definition.slug
-            measurement.context["steps"] = len(result.definition.steps)
+            measurement.context["steps"] = len(result.graph.ids)
         if errors:
             raise DefinitionInvalid(errors)  # recorded as failed, with this error's name
     return result
@@ -125,7 +91,21 @@ def definition_errors(*, definition: Any) -> list[DefinitionError]:
 
 
 def _validate(raw: Any) -> tuple[ValidatedWorkflow | None, list[DefinitionError]]:
-    definition, errors = definition_parse(raw, max_steps=settings.ATOM_WORKFLOW_MAX_STEPS)
+    """The columnar path first: it reads a well-formed definition with no object per step and
+    says only "valid". Anything unusual or wrong takes the detailed path, which names every
+    error (reusing the catalog rows the columnar path read, if it got that far)."""
+    max_steps = settings.ATOM_WORKFLOW_MAX_STEPS
+    columns, catalog = columns_validate(raw, max_steps=max_steps)
+    if columns is not None:
+        definition, graph, skills = columns
+        return ValidatedWorkflow(definition=definition, graph=graph, skills=skills), []
+    return _validate_in_detail(raw, max_steps, catalog)
+
+
+def _validate_in_detail(
+    raw: Any, max_steps: int, catalog: Catalog | None
+) -> tuple[ValidatedWorkflow | None, list[DefinitionError]]:
+    definition, errors = definition_parse(raw, max_steps=max_steps)
     if definition is None:
         return None, errors
 
@@ -139,7 +119,7 @@ def _validate(raw: Any) -> tuple[ValidatedWorkflow | None, list[DefinitionError]
             continue
         seen[step.id] = step.index
         steps.append(step)
-    definition.steps = steps
+    definition.step_specs = steps
 
     graph, graph_errors = graph_build(
         ids=[step.id for step in steps],
@@ -148,7 +128,7 @@ def _validate(raw: Any) -> tuple[ValidatedWorkflow | None, list[DefinitionError]
     )
     errors.extend(graph_errors)
     _refs_check(definition, graph, errors)
-    skills = _skills_check(steps, errors)
+    skills = _skills_check(steps, errors, catalog)
     _params_check(steps, skills, errors)
     _timeouts_check(steps, skills, errors)
     errors.sort(key=lambda error: -1 if error.index is None else error.index)
@@ -187,49 +167,16 @@ def _refs_check(definition: Definition, graph: Graph, errors: list[DefinitionErr
                 )
 
 
-def _skills_check(steps: list[StepSpec], errors: list[DefinitionError]) -> list[SkillFacts | None]:
-    """One query for the skills and their current versions, one more for pinned versions."""
-    slugs = {step.skill for step in steps if step.skill}
-    found = {
-        skill.slug: skill
-        for skill in Skill.objects.filter(slug__in=slugs)
-        .select_related("current_version")
-        .only(
-            "id",
-            "slug",
-            "status",
-            "language",
-            "current_version__id",
-            "current_version__version",
-            "current_version__content_hash",
-            "current_version__inputs_schema",
-            "current_version__requirements",
-            "current_version__timeout",
+def _skills_check(
+    steps: list[StepSpec], errors: list[DefinitionError], catalog: Catalog | None
+) -> list[SkillFacts | None]:
+    """One query for the skills and their current versions, one more for pinned versions (none
+    when the columnar path already read them)."""
+    if catalog is None:
+        catalog = catalog_read(
+            slugs={step.skill for step in steps if step.skill},
+            pins={(step.skill, step.version) for step in steps if step.version},
         )
-        .order_by()
-    }
-    pins = {(step.skill, step.version) for step in steps if step.version and step.skill in found}
-    pinned: dict[tuple[str, str], SkillVersion] = {}
-    slugs_by_id = {skill.pk: slug for slug, skill in found.items()}
-    if pins:
-        matches = Q()
-        for slug, version in pins:
-            matches |= Q(skill_id=found[slug].pk, version=version)
-        for version in (
-            SkillVersion.objects.filter(matches)
-            .only(
-                "id",
-                "skill_id",
-                "version",
-                "content_hash",
-                "inputs_schema",
-                "requirements",
-                "timeout",
-            )  # fmt: skip
-            .order_by()
-        ):
-            pinned[(slugs_by_id[version.skill_id], version.version)] = version
-
     facts: list[SkillFacts | None] = []
     # Each (skill, pin) is judged once; a 10,000-step workflow uses a handful of skills.
     judged: dict[tuple[str, str | None], tuple[SkillFacts | None, list[tuple[str, str, str]]]] = {}
@@ -237,7 +184,8 @@ def _skills_check(steps: list[StepSpec], errors: list[DefinitionError]) -> list[
         key = (step.skill, step.version)
         verdict = judged.get(key)
         if verdict is None:
-            verdict = judged[key] = _skill_judge(step, found.get(step.skill), pinned)
+            skill = catalog.skills.get(step.skill)
+            verdict = judged[key] = _skill_judge(step, skill, catalog.pinned)
         fact, problems = verdict
         for code, field_name, message in problems:
             errors.append(DefinitionError(code, field_name, message, step.id, step.index))
@@ -246,7 +194,7 @@ def _skills_check(steps: list[StepSpec], errors: list[DefinitionError]) -> list[
 
 
 def _skill_judge(
-    step: StepSpec, skill: Skill | None, pinned: dict[tuple[str, str], SkillVersion]
+    step: StepSpec, skill: SkillRow | None, pinned: dict[tuple[str, str], SkillFacts]
 ) -> tuple[SkillFacts | None, list[tuple[str, str, str]]]:
     """The facts of the skill version a step asks for, and the problems with it."""
     problems: list[tuple[str, str, str]] = []
@@ -265,24 +213,11 @@ def _skill_judge(
             message = f"skill {step.skill!r} has no version {step.version!r}"
             problems.append(("unknown_version", "version", message))
     else:
-        version = skill.current_version
+        version = skill.current
         if version is None:
             message = f"skill {step.skill!r} has no version to run"
             problems.append(("unknown_version", "skill", message))
-    if version is None:
-        return None, problems
-    fact = SkillFacts(
-        skill_id=skill.pk,
-        slug=skill.slug,
-        language=skill.language,
-        version_id=version.pk,
-        version=version.version,
-        content_hash=version.content_hash,
-        inputs_schema=version.inputs_schema,
-        requirements=tuple(version.requirements or ()),
-        timeout=version.timeout,
-    )
-    return fact, problems
+    return version, problems
 
 
 def _params_check(
@@ -293,7 +228,7 @@ def _params_check(
             continue
         ref_keys = frozenset(key for _, key in step.masks if key is not None)
         if not step.has_nested_refs:
-            fast = _fast_validator(facts.content_hash, _schema_text(facts), ref_keys)
+            fast = fast_validator(facts.content_hash, schema_text(facts), ref_keys)
             if fast is not None:
                 try:
                     fast(step.params)
@@ -307,8 +242,8 @@ def _params_errors(step: StepSpec, facts: SkillFacts, errors: list[DefinitionErr
     """Every schema error of the literal params; a reference's value is only known at run
     time, so errors at (or under) a reference are not the definition's."""
     ref_paths = [location.split(".")[1:] for location, _ in step.masks]
-    validator = _validator(facts.content_hash, _schema_text(facts))
-    for error in validator.iter_errors(step.params):
+    checker = validator(facts.content_hash, schema_text(facts))
+    for error in checker.iter_errors(step.params):
         path = [str(part) for part in error.absolute_path]
         if any(path[: len(ref)] == ref for ref in ref_paths):
             continue
@@ -321,56 +256,6 @@ def _params_errors(step: StepSpec, facts: SkillFacts, errors: list[DefinitionErr
         field = ".".join(["params", *path])
         message = f"{error.message} (skill {facts.slug} {facts.version})"
         errors.append(DefinitionError("invalid_params", field, message, step.id, step.index))
-
-
-# A version's schema is immutable: its text is kept by content hash.
-_schema_texts: dict[str, str] = {}
-
-
-def _schema_text(facts: SkillFacts) -> str:
-    text = _schema_texts.get(facts.content_hash)
-    if text is None:
-        if len(_schema_texts) > 4096:
-            _schema_texts.clear()
-        text = _schema_texts[facts.content_hash] = json.dumps(facts.inputs_schema, sort_keys=True)
-    return text
-
-
-@lru_cache(maxsize=1024)
-def _validator(content_hash: str, schema_text: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(schema_text))
-
-
-@lru_cache(maxsize=2048)
-def _fast_validator(content_hash: str, schema_text: str, ref_keys: frozenset[str]):
-    """A compiled check of the params (an order of magnitude cheaper than jsonschema's), or
-    None when the schema uses a keyword outside FAST_KEYWORDS. Keys holding a reference accept
-    anything here: their value is known at run time."""
-    schema = json.loads(schema_text)
-    if not _is_fast(schema):
-        return None
-    if ref_keys:
-        properties = dict(schema.get("properties") or {})
-        for key in ref_keys:
-            properties[key] = {}
-        schema = {**schema, "properties": properties}
-    return fastjsonschema.compile(schema, use_formats=False)
-
-
-def _is_fast(schema: Any) -> bool:
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, bool):
-            continue
-        if not isinstance(node, dict) or not FAST_KEYWORDS.issuperset(node):
-            return False
-        for name in ("properties",):
-            stack.extend((node.get(name) or {}).values())
-        for name in ("items", "additionalProperties"):
-            if name in node:
-                stack.append(node[name])
-    return True
 
 
 def _timeouts_check(

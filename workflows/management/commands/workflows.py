@@ -87,7 +87,7 @@ class Command(BaseCommand):
                 p50 = analysis.estimate["p50_seconds"]
                 estimate = "no data" if p50 is None else f"p50 {p50:.3f} s"
                 self.stdout.write(
-                    f"{name}: valid; {len(validated.steps)} steps, depth {analysis.depth}, "
+                    f"{name}: valid; {len(validated.step_ids)} steps, depth {analysis.depth}, "
                     f"width {analysis.width}, critical path {' → '.join(analysis.critical_path)}"
                     f", {estimate}, {len(analysis.environments)} environment(s) to build, "
                     f"{len(analysis.conflicts)} conflict(s)"
