@@ -4,14 +4,16 @@
 appends one tuple to an in-memory buffer; nothing touches the database on the measured path.
 The buffer is written in one statement (COPY on PostgreSQL, executemany on SQLite) when it
 holds `PERF_BATCH_SIZE` samples or its oldest sample is `PERF_FLUSH_INTERVAL` seconds old
-(checked when a sample is added, when a request finishes and when a django-q2 task ends), and
-at process exit.
+(checked when a sample is added, when a request finishes and when a django-q2 task ends, and
+by the writer thread's own timer, so an idle process writes its last samples too), and at
+process exit.
 
 The write is done by a daemon writer thread with its own connection, so neither the measured
 thread nor an event loop ever waits for it. Inside a transaction, the writer is only woken
 when the transaction commits (`transaction.on_commit`): a sample is never written while a
 caller's transaction holds SQLite's write lock, and a test's rolled-back transaction never
-wakes it.
+wakes it. The timer is armed the same way: by the first sample of a batch, at once outside a
+transaction, at its commit inside one.
 
 Tests (and anyone who needs the rows now) call `flush()` — or `await aflush()` — which writes
 in the calling thread.
@@ -92,6 +94,7 @@ class SampleBuffer:
             self.flush_soon()
         elif self._deadline == math.inf:
             self._deadline = now + self.flush_interval
+            self.timer_arm()  # once per batch: the writer flushes at the deadline, idle or not
 
     def is_due(self) -> bool:
         rows = len(self._rows)
@@ -110,7 +113,28 @@ class SampleBuffer:
             return
         self.writer_wake()
 
+    def timer_arm(self) -> None:
+        """Have the writer write the buffer at its deadline — after the commit, inside a
+        transaction (as `flush_soon`)."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        if connection.in_atomic_block:
+            if not any(entry[1] == self.writer_arm for entry in connection.run_on_commit):
+                transaction.on_commit(self.writer_arm)
+            return
+        self.writer_arm()
+
+    def writer_arm(self) -> None:
+        """Wake the writer so that it waits for the buffer's deadline (it writes nothing now)."""
+        self._writer_start()
+        self._wakeup.set()
+
     def writer_wake(self) -> None:
+        """Have the writer write the buffer now."""
+        self._flush_requested = True
+        self._writer_start()
+        self._wakeup.set()
+
+    def _writer_start(self) -> None:
         writer = self._writer
         if writer is None or not writer.is_alive():
             with self._writer_start_lock:
@@ -119,13 +143,17 @@ class SampleBuffer:
                         target=self._writer_loop, name="perf-sample-writer", daemon=True
                     )
                     self._writer.start()
-        self._wakeup.set()
 
     def _writer_loop(self) -> None:
         while True:
-            self._wakeup.wait()
+            deadline = self._deadline
+            timeout = None if deadline == math.inf else max(0.0, deadline - _perf_counter())
+            self._wakeup.wait(timeout)
             with self._idle:
                 self._wakeup.clear()
+                requested, self._flush_requested = self._flush_requested, False
+                if not requested and not self.is_due():
+                    continue  # armed: wait again, now for the deadline
                 self._writing = True
             try:
                 self.flush()
@@ -175,6 +203,7 @@ class SampleBuffer:
         self._wakeup = threading.Event()
         self._idle = threading.Condition()
         self._writing = False
+        self._flush_requested = False
 
     def after_fork(self) -> None:
         """A forked child starts empty, without the parent's writer thread: its parent still

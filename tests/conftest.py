@@ -108,6 +108,16 @@ def manage_py() -> list[str]:
     return [sys.executable, str(ROOT / "manage.py")]
 
 
+@pytest.fixture(autouse=True)
+def _samples_stay_in_their_test():
+    """The sample writer flushes on a timer: what a test buffered and did not write must not
+    be written a second later into the next test's database."""
+    yield
+    from perf.recording import buffer
+
+    buffer.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _test_database_left_droppable(django_db_setup, django_db_blocker):
     """Before the test database is dropped: samples left in the buffer must not be flushed

@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -121,9 +122,17 @@ def cache_bytecode_compile(*, python: str, location: str) -> list[str]:
 def _compile_quietly(*, python: str, location: str) -> None:
     try:
         cache_bytecode_compile(python=python, location=location)
-    except Exception:  # an optimization for later builds: never fatal
-        if not sys.is_finalizing():  # a command that exits right after its build: no matter
+    except RuntimeError as error:
+        # The process is exiting: since Python 3.12 nothing starts a thread or a process once
+        # the interpreter shuts down. The next build compiles these wheels instead.
+        if "interpreter shutdown" not in str(error):
             logger.warning("compiling the uv cache's bytecode failed", exc_info=True)
+    except Exception:  # an optimization for later builds: never fatal
+        if not sys.is_finalizing():
+            logger.warning("compiling the uv cache's bytecode failed", exc_info=True)
+    finally:
+        with _PENDING_LOCK:
+            _PENDING.discard(threading.current_thread())
 
 
 def _metadata_inode(directory: str) -> tuple[int, int] | None:
@@ -168,16 +177,42 @@ def cache_bytecode_is_missing(*, location: str, cache_tag: str) -> bool:
     return False
 
 
+_PENDING: set[threading.Thread] = set()
+_PENDING_LOCK = threading.Lock()
+
+
 def cache_bytecode_compile_later(*, python: str, location: str) -> threading.Thread:
-    """`cache_bytecode_compile` in a background thread: the build that asked has finished."""
+    """`cache_bytecode_compile` in a background thread: the build that asked has finished.
+
+    A daemon, so that no process waits for it to exit; a short command that wants the work
+    done calls `cache_bytecode_wait` before it returns (see there).
+    """
     thread = threading.Thread(
         target=_compile_quietly,
         kwargs={"python": python, "location": location},
         name="uv-cache-bytecode",
         daemon=True,
     )
+    with _PENDING_LOCK:
+        _PENDING.add(thread)
     thread.start()
     return thread
+
+
+def cache_bytecode_wait(timeout: float | None = None) -> bool:
+    """Wait for this process's background compiles; whether none is left running.
+
+    For a command about to exit (`envs ensure`): once the interpreter shuts down, a compile
+    can start neither its interpreter nor its output reader (Python 3.12 refuses both), so
+    one still under way then would be cut short and print "can't create new thread at
+    interpreter shutdown".
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with _PENDING_LOCK:
+        pending = list(_PENDING)
+    for thread in pending:
+        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in pending)
 
 
 def bytecode_markers_prune() -> int:

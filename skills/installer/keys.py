@@ -8,7 +8,6 @@ version, another platform, another backend, other policy rules) gives another ke
 import functools
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from skills.installer.process import child_environment
 from skills.requirements import requirements_normalize
 
 
@@ -59,7 +59,12 @@ def _python_interpreter(path: str) -> Interpreter:
     )
     try:
         result = subprocess.run(
-            [path, "-c", probe], capture_output=True, text=True, timeout=30, check=True
+            [path, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env=child_environment(),
         )
     except (OSError, subprocess.SubprocessError) as error:
         raise InterpreterError(f"ATOM_INSTALL_PYTHON={path!r} does not run ({error})") from None
@@ -76,6 +81,7 @@ def _node_interpreter(path: str) -> Interpreter:
             text=True,
             timeout=30,
             check=True,
+            env=child_environment(),
         )
     except (OSError, subprocess.SubprocessError) as error:
         raise InterpreterError(f"ATOM_NODE_BIN={path!r} does not run ({error})") from None
@@ -158,7 +164,8 @@ def lock_key(*, spec: EnvironmentSpec, resolver: str) -> str:
         "interpreter": spec.interpreter.version,
         "platform": spec.interpreter.platform,
         "resolver": resolver,
-        "index": settings.ATOM_INSTALL_INDEX_URL or os.environ.get("UV_INDEX_URL", ""),
+        # Only Atom's setting: installers never see the caller's UV_INDEX_URL (process.py).
+        "index": settings.ATOM_INSTALL_INDEX_URL,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
 

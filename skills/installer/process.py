@@ -21,9 +21,36 @@ from django.utils import timezone
 
 LogWriter = Callable[[str], None]
 
-# Variables of the process that runs Atom that must not leak into an installer or an
-# environment's interpreter (they would point it at Atom's own packages or virtualenv).
-SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONSTARTUP")
+# The only variables of the caller's environment an installer program (uv, pip, npm, node, the
+# verifying interpreters) sees: what it needs to find programs, keep its caches and reach the
+# network through the host's proxies and certificates. Everything else is Atom's choice: the
+# caller's colour (FORCE_COLOR made uv write escape codes into a lock Atom then kept), locale,
+# PYTHONPATH / VIRTUAL_ENV (Atom's own packages), and every PIP_*, UV_*, npm_config_* (a user's
+# UV_INDEX_URL would install from an index the supply-chain settings never named).
+INHERITED = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+)
+FIXED = {
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "NO_COLOR": "1",
+    "TERM": "dumb",
+}
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
@@ -98,8 +125,14 @@ def holder_is_dead(*, host: str, pid: int | None, heartbeat_at: datetime | None)
     return stale or (host == socket.gethostname() and process_is_gone(pid))
 
 
-def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in SCRUBBED}
+def child_environment(
+    extra: Mapping[str, str] | None = None, *, caller: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The whole environment of an installer program: `INHERITED` taken from the caller's
+    (`os.environ` unless given), `FIXED`, then `extra` (what Atom's settings choose)."""
+    source = os.environ if caller is None else caller
+    env = {name: source[name] for name in INHERITED if name in source}
+    env.update(FIXED)
     env.update(extra or {})
     return env
 

@@ -98,6 +98,7 @@ def runner_environment(
         TMPDIR=home,
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONIOENCODING="utf-8",
+        NO_COLOR="1",  # a skill's output is data, never a terminal's
     )
     for name, value in (extra or {}).items():
         if is_secret_looking(name):

@@ -146,6 +146,20 @@ class Backend:
     def after_ready(self, *, spec: EnvironmentSpec, location: str) -> None:
         """Work for later builds, done once this one is marked ready (nothing by default)."""
 
+    def check(self, *, spec: EnvironmentSpec, location: str, log: LogWriter) -> None:
+        """Check a ready environment as its build did: present, and every requirement imports
+        (raises `VerificationError`)."""
+        if not self.is_present(location):
+            raise VerificationError(f"{location} is missing")
+        from skills.installer.verifier import environment_verify
+
+        environment_verify(
+            spec=spec,
+            python=Path(location) / "bin" / "python",
+            log=log,
+            timeout=float(settings.ATOM_INSTALL_TIMEOUT),
+        )
+
 
 # Runs inside the new environment. Plain file reads, no importlib.metadata: that import alone
 # costs more than a small environment's whole install.

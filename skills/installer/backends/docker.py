@@ -76,7 +76,7 @@ def dockerfile(spec: EnvironmentSpec) -> str:
     if spec.requirements:
         lines.append(
             "RUN /atom/env/bin/python -m pip install --no-cache-dir --disable-pip-version-check "
-            f"--require-hashes -r /atom/{LOCK_NAME}"
+            f"--no-color --require-hashes -r /atom/{LOCK_NAME}"
         )
     lines.append("RUN /atom/env/bin/python /atom/verify.py")
     return "\n".join(lines) + "\n"
@@ -107,6 +107,11 @@ class DockerBackend(Backend):
             return False
         return True
 
+    def check(self, *, spec: EnvironmentSpec, location: str, log: LogWriter) -> None:
+        # Its imports were verified inside the image when it was built; an image is immutable.
+        if not self.is_present(location):
+            raise VerificationError(f"image {location} is missing")
+
     def remove(self, location: str) -> None:
         import docker
 
@@ -121,7 +126,8 @@ class DockerBackend(Backend):
     def build(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> BuildResult:
         client = docker_client()  # fail fast, before resolving anything
         started = time.perf_counter()
-        lockfile = self.resolve(spec=spec, log=log)
+        resolver = UvBackend()
+        lockfile, known = resolver.lock_for(spec=spec, log=log)
         resolved = time.perf_counter()
         workdir.mkdir(parents=True)
         (workdir / LOCK_NAME).write_text(lockfile)
@@ -150,6 +156,8 @@ class DockerBackend(Backend):
             failure = VerificationError if "/atom/verify.py" in error else InstallError
             raise failure(f"docker build failed: {error.splitlines()[0][:500]}", output=error)
         image = client.images.get(tag)
+        if not known:  # installed and verified inside the image
+            resolver.lock_keep(spec=spec, lockfile=lockfile)
         return BuildResult(
             lockfile=lockfile,
             location=tag,

@@ -1,5 +1,7 @@
 """The npm backend for Node skills: `npm install` (or `npm ci` from a kept lock) into a private
-directory, `package-lock.json` (with integrity hashes) kept as the lockfile."""
+directory, `package-lock.json` (with integrity hashes) kept as the lockfile once the
+environment verified; a kept lock that no longer installs is discarded and the set resolved
+again."""
 
 import json
 import os
@@ -20,7 +22,7 @@ from skills.installer.backends.base import (
     looks_unreachable,
 )
 from skills.installer.keys import EnvironmentSpec, lock_key
-from skills.installer.locks import lock_load, lock_save
+from skills.installer.locks import NPM, lock_discard, lock_load, lock_save
 from skills.installer.process import LogWriter, child_environment, run_logged
 from skills.installer.semver import intervals_as_range, ranges_intersect
 from skills.requirements import node_requirement_parse
@@ -39,7 +41,13 @@ const names = JSON.parse(process.argv[1]);
 
 
 def npm_environment() -> dict[str, str]:
-    return child_environment({"NO_UPDATE_NOTIFIER": "1", "npm_config_update_notifier": "false"})
+    return child_environment(
+        {
+            "NO_UPDATE_NOTIFIER": "1",
+            "npm_config_update_notifier": "false",
+            "npm_config_color": "false",
+        }
+    )
 
 
 def npm_failure(output: str, *, what: str) -> InstallError:
@@ -77,7 +85,7 @@ class NpmBackend(Backend):
         )
 
     def _options(self) -> list[str]:
-        options = ["--no-audit", "--no-fund", "--loglevel", "warn", "--cache"]
+        options = ["--no-audit", "--no-fund", "--color", "false", "--loglevel", "warn", "--cache"]
         options.append(str(settings.ATOM_NPM_CACHE_DIR))
         if settings.ATOM_NPM_IGNORE_SCRIPTS:
             options.append("--ignore-scripts")
@@ -87,7 +95,7 @@ class NpmBackend(Backend):
 
     def resolve(self, *, spec: EnvironmentSpec, log: LogWriter) -> str:
         key = lock_key(spec=spec, resolver="npm")
-        known = lock_load(key)
+        known = lock_load(key, lock_format=NPM)
         if known is not None:
             return known
         directory = Path(settings.ATOM_ENVS_DIR) / ".tmp" / f"resolve-{key}-{os.getpid()}"
@@ -106,7 +114,6 @@ class NpmBackend(Backend):
             lockfile = (directory / "package-lock.json").read_text()
         finally:
             shutil.rmtree(directory, ignore_errors=True)
-        lock_save(key, lockfile)
         return lockfile
 
     def build(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> BuildResult:
@@ -115,7 +122,7 @@ class NpmBackend(Backend):
         (workdir / "package.json").write_text(package_json(spec))
         env, timeout = npm_environment(), settings.ATOM_INSTALL_TIMEOUT
         key = lock_key(spec=spec, resolver="npm")
-        known = lock_load(key)
+        known = lock_load(key, lock_format=NPM)
         installed = None
         if known is not None:
             (workdir / "package-lock.json").write_text(known)
@@ -127,7 +134,8 @@ class NpmBackend(Backend):
                 cwd=workdir,
             )
             if not installed.ok:
-                log("install: the kept lock did not install; resolving again")
+                log(f"install: the kept lock {key[:12]} did not install; resolving again")
+                lock_discard(key)
                 (workdir / "package-lock.json").unlink(missing_ok=True)
         if installed is None or not installed.ok:
             installed = run_logged(
@@ -140,17 +148,23 @@ class NpmBackend(Backend):
         if not installed.ok:
             raise npm_failure(installed.output, what="install")
         lockfile = (workdir / "package-lock.json").read_text()
-        lock_save(key, lockfile)
         # npm makes no node_modules for an empty set; its presence marks a whole environment.
         (workdir / "node_modules").mkdir(exist_ok=True)
         finished = time.perf_counter()
         self._verify(spec=spec, workdir=workdir, log=log)
+        if lockfile != known:  # installed and verified: kept
+            lock_save(key, lockfile, lock_format=NPM)
         return BuildResult(
             lockfile=lockfile,
             install_seconds=finished - started,
             verify_seconds=time.perf_counter() - finished,
             lock_was_known=known is not None,
         )
+
+    def check(self, *, spec: EnvironmentSpec, location: str, log: LogWriter) -> None:
+        if not self.is_present(location):
+            raise VerificationError(f"{location} is missing")
+        self._verify(spec=spec, workdir=Path(location), log=log)
 
     def _verify(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> None:
         names = [node_requirement_parse(text).name for text in spec.requirements]

@@ -1,8 +1,11 @@
 """The pip backend, for machines without uv: `python -m venv` + pip, with a lock (pins and
-sha256 hashes) taken from pip's installation report and reused with `--require-hashes`."""
+sha256 hashes) taken from pip's installation report and reused with `--require-hashes`. The
+lock is kept once the environment verified; a kept lock that no longer installs is discarded
+and the set resolved once more."""
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -19,7 +22,7 @@ from skills.installer.backends.base import (
     looks_unreachable,
 )
 from skills.installer.keys import EnvironmentSpec, lock_key
-from skills.installer.locks import lock_load, lock_save
+from skills.installer.locks import REQUIREMENTS, lock_discard, lock_load, lock_save
 from skills.installer.process import LogWriter, child_environment, run_logged
 from skills.installer.verifier import environment_verify
 
@@ -33,6 +36,7 @@ def pip_environment() -> dict[str, str]:
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_NO_INPUT": "1",
         "PIP_PROGRESS_BAR": "off",
+        "PIP_NO_COLOR": "1",
     }
     if settings.ATOM_INSTALL_INDEX_URL:
         extra["PIP_INDEX_URL"] = settings.ATOM_INSTALL_INDEX_URL
@@ -99,7 +103,7 @@ class PipBackend(Backend):
     name = "pip"
 
     def resolve(self, *, spec: EnvironmentSpec, log: LogWriter) -> str:
-        known = lock_load(lock_key(spec=spec, resolver="pip"))
+        known = lock_load(lock_key(spec=spec, resolver="pip"), lock_format=REQUIREMENTS)
         if known is not None:
             return known
         result = run_logged(
@@ -108,6 +112,7 @@ class PipBackend(Backend):
                 "-m",
                 "pip",
                 "install",
+                "--no-color",
                 "--dry-run",
                 "--ignore-installed",
                 "--quiet",
@@ -127,10 +132,47 @@ class PipBackend(Backend):
 
     def build(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> BuildResult:
         started = time.perf_counter()
+        key = lock_key(spec=spec, resolver="pip")
+        known = lock_load(key, lock_format=REQUIREMENTS)
+        try:
+            lockfile, complete, resolved, installed = self._install(
+                spec=spec, workdir=workdir, known=known, log=log
+            )
+        except IndexUnreachableError:
+            raise  # the lock may be fine: the index is not
+        except InstallError as error:
+            if known is None:
+                raise
+            # A kept lock that no longer installs or verifies: discarded, and the set
+            # resolved once more before failing.
+            log(
+                f"install: the kept lock {key[:12]} did not install ({error.message}); "
+                "resolving again"
+            )
+            lock_discard(key)
+            shutil.rmtree(workdir, ignore_errors=True)
+            known = None
+            lockfile, complete, resolved, installed = self._install(
+                spec=spec, workdir=workdir, known=None, log=log
+            )
+        if known is None and complete:
+            lock_save(key, lockfile, lock_format=REQUIREMENTS)
+        return BuildResult(
+            lockfile=lockfile,
+            resolve_seconds=resolved - started,
+            install_seconds=installed - resolved,
+            verify_seconds=time.perf_counter() - installed,
+            lock_was_known=known is not None,
+        )
+
+    def _install(
+        self, *, spec: EnvironmentSpec, workdir: Path, known: str | None, log: LogWriter
+    ) -> tuple[str, bool, float, float]:
+        """A new virtualenv at `workdir` with the kept lock `known` installed (or the set,
+        resolved by pip), verified: (the lock, whether it is complete enough to keep, when
+        the virtualenv was made, when the install finished before verification)."""
         env = pip_environment()
         timeout = settings.ATOM_INSTALL_TIMEOUT
-        key = lock_key(spec=spec, resolver="pip")
-        known = lock_load(key)
         created = run_logged(
             [spec.interpreter.path, "-m", "venv", str(workdir)], log=log, env=env, timeout=timeout
         )
@@ -138,7 +180,14 @@ class PipBackend(Backend):
             raise InstallError(
                 f"python -m venv failed: {first_error_line(created.output)}", output=created.output
             )
-        pip = [str(workdir / "bin" / "python"), "-m", "pip", "install", "--no-warn-script-location"]
+        pip = [
+            str(workdir / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-color",
+            "--no-warn-script-location",
+        ]
         resolved = time.perf_counter()
         if known is not None:
             (workdir / LOCK_NAME).write_text(known)
@@ -148,7 +197,7 @@ class PipBackend(Backend):
                 env=env,
                 timeout=timeout,
             )
-            lockfile = known
+            lockfile, complete = known, True
         else:
             (workdir / INPUT_NAME).write_text("\n".join(spec.requirements) + "\n")
             report = workdir / "atom-install-report.json"
@@ -158,14 +207,12 @@ class PipBackend(Backend):
                 env=env,
                 timeout=timeout,
             )
-            lockfile = ""
+            lockfile, complete = "", False
             if installed.ok:
                 lockfile, complete = lock_from_report(json.loads(report.read_text()))
                 report.unlink()
                 (workdir / LOCK_NAME).write_text(lockfile)
-                if complete:
-                    lock_save(key, lockfile)
-                else:
+                if not complete:
                     log("lock: some artifacts have no known hash; the lock is not kept")
         if not installed.ok:
             raise pip_failure(installed.output, what="install")
@@ -174,10 +221,4 @@ class PipBackend(Backend):
         environment_verify(
             spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout)
         )
-        return BuildResult(
-            lockfile=lockfile,
-            resolve_seconds=resolved - started,
-            install_seconds=finished - resolved,
-            verify_seconds=time.perf_counter() - finished,
-            lock_was_known=known is not None,
-        )
+        return lockfile, complete, resolved, finished

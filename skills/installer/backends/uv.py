@@ -1,6 +1,9 @@
 """The default backend: `uv pip compile --generate-hashes`, then `uv venv` + `uv pip install`
-from that lock, offline first when the lock was already known."""
+from that lock, offline first when the lock was already known. The lock is kept once the
+environment installed from it and verified; a kept lock that no longer installs is discarded
+and the set resolved once more."""
 
+import shutil
 import time
 import venv
 from pathlib import Path
@@ -23,7 +26,14 @@ from skills.installer.bytecode import (
     cache_tag_of,
 )
 from skills.installer.keys import EnvironmentSpec, interpreter_is_running, lock_key
-from skills.installer.locks import lock_load, lock_save
+from skills.installer.locks import (
+    REQUIREMENTS,
+    LockInvalid,
+    lock_check,
+    lock_discard,
+    lock_load,
+    lock_save,
+)
 from skills.installer.process import LogWriter, child_environment, run_logged
 from skills.installer.verifier import environment_verify
 
@@ -94,6 +104,8 @@ def venv_create(*, spec: EnvironmentSpec, workdir: Path, log: LogWriter, timeout
         [
             uv_binary(),
             "venv",
+            "--color",
+            "never",
             "--relocatable",
             "--no-project",
             "--quiet",
@@ -115,21 +127,37 @@ class UvBackend(Backend):
     name = "uv"
 
     def resolve(self, *, spec: EnvironmentSpec, log: LogWriter) -> str:
-        text, _ = self._lock(spec=spec, log=log)
+        text, _ = self.lock_for(spec=spec, log=log)
         return text
 
-    def _lock(self, *, spec: EnvironmentSpec, log: LogWriter) -> tuple[str, bool]:
+    def lock_for(self, *, spec: EnvironmentSpec, log: LogWriter) -> tuple[str, bool]:
+        """The kept lock of the set, or a new resolution (not kept: see `lock_keep`); and
+        whether it was kept."""
         key = lock_key(spec=spec, resolver="uv")
-        known = lock_load(key)
+        known = lock_load(key, lock_format=REQUIREMENTS)
         if known is not None:
             log(f"resolve: known lock {key[:12]}")
             return known, True
+        return self._compile(spec=spec, log=log), False
+
+    def lock_keep(self, *, spec: EnvironmentSpec, lockfile: str) -> None:
+        """Keep a lock an environment installed from and verified."""
+        lock_save(lock_key(spec=spec, resolver="uv"), lockfile, lock_format=REQUIREMENTS)
+
+    def lock_forget(self, *, spec: EnvironmentSpec, log: LogWriter, reason: str) -> None:
+        key = lock_key(spec=spec, resolver="uv")
+        log(f"install: the kept lock {key[:12]} did not install ({reason}); resolving again")
+        lock_discard(key)
+
+    def _compile(self, *, spec: EnvironmentSpec, log: LogWriter) -> str:
         settings.ATOM_UV_CACHE_DIR.mkdir(parents=True, exist_ok=True)
         result = run_logged(
             [
                 uv_binary(),
                 "pip",
                 "compile",
+                "--color",
+                "never",
                 "--generate-hashes",
                 "--no-header",
                 "--python",
@@ -145,13 +173,51 @@ class UvBackend(Backend):
         )
         if not result.ok:
             raise resolution_failure(result.output, what="resolution")
-        lock_save(key, result.stdout)
-        return result.stdout, False
+        try:
+            lock_check(result.stdout, lock_format=REQUIREMENTS)
+        except LockInvalid as error:
+            raise InstallError(
+                f"resolution printed no usable lock: {error}", output=result.stdout
+            ) from None
+        return result.stdout
 
     def build(self, *, spec: EnvironmentSpec, workdir: Path, log: LogWriter) -> BuildResult:
         started = time.perf_counter()
-        lockfile, known = self._lock(spec=spec, log=log)
+        lockfile, known = self.lock_for(spec=spec, log=log)
         resolved = time.perf_counter()
+        try:
+            installed = self._install(
+                spec=spec, workdir=workdir, lockfile=lockfile, known=known, log=log
+            )
+        except IndexUnreachableError:
+            raise  # the lock may be fine: the index is not
+        except InstallError as error:
+            if not known:
+                raise
+            # A kept lock that no longer installs or verifies (a yanked file, a changed hash,
+            # a lock damaged on disk): discarded, and the set resolved once more before failing.
+            self.lock_forget(spec=spec, log=log, reason=error.message)
+            shutil.rmtree(workdir, ignore_errors=True)
+            lockfile, known = self._compile(spec=spec, log=log), False
+            resolved = time.perf_counter()
+            installed = self._install(
+                spec=spec, workdir=workdir, lockfile=lockfile, known=False, log=log
+            )
+        if not known:
+            self.lock_keep(spec=spec, lockfile=lockfile)
+        return BuildResult(
+            lockfile=lockfile,
+            resolve_seconds=resolved - started,
+            install_seconds=installed - resolved,
+            verify_seconds=time.perf_counter() - installed,
+            lock_was_known=known,
+        )
+
+    def _install(
+        self, *, spec: EnvironmentSpec, workdir: Path, lockfile: str, known: bool, log: LogWriter
+    ) -> float:
+        """Install `lockfile` into a new virtualenv at `workdir`, then verify it; returns when
+        the install (before verification) finished, on the `perf_counter` clock."""
         env = uv_environment()
         timeout = settings.ATOM_INSTALL_TIMEOUT
         venv_create(spec=spec, workdir=workdir, log=log, timeout=timeout)
@@ -161,6 +227,8 @@ class UvBackend(Backend):
             uv_binary(),
             "pip",
             "install",
+            "--color",
+            "never",
             "--python",
             str(workdir / "bin" / "python"),
             "--require-hashes",
@@ -182,13 +250,7 @@ class UvBackend(Backend):
         environment_verify(
             spec=spec, python=workdir / "bin" / "python", log=log, timeout=float(timeout)
         )
-        return BuildResult(
-            lockfile=lockfile,
-            resolve_seconds=resolved - started,
-            install_seconds=finished - resolved,
-            verify_seconds=time.perf_counter() - finished,
-            lock_was_known=known,
-        )
+        return finished
 
     def after_ready(self, *, spec: EnvironmentSpec, location: str) -> None:
         # The next environment made of these wheels gets their bytecode by hardlink.

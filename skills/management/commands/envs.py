@@ -1,4 +1,5 @@
-"""`manage.py envs list | ensure | gc`: the installer's environments from the command line."""
+"""`manage.py envs list | ensure | verify | gc`: the installer's environments from the command
+line."""
 
 import json
 import re
@@ -8,6 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from skills.installer.backends import InstallError
 from skills.installer.builder import environment_ensure
+from skills.installer.bytecode import cache_bytecode_wait
+from skills.installer.integrity import installs_verify
 from skills.installer.keys import InterpreterError
 from skills.installer.maintenance import environments_collect
 from skills.models import Environment
@@ -37,7 +40,7 @@ def size_text(size: int | None) -> str:
 
 
 class Command(BaseCommand):
-    help = "List, build and garbage-collect skill environments."
+    help = "List, build, verify and garbage-collect skill environments."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -47,6 +50,14 @@ class Command(BaseCommand):
         ensure.add_argument("--language", choices=["python", "node"], default="python")
         ensure.add_argument("--backend", choices=["uv", "pip", "npm", "docker"])
         ensure.add_argument("requirements", nargs="*")
+        verify = actions.add_parser(
+            "verify", help="check every kept lock and ready environment (exit 1 when broken)"
+        )
+        verify.add_argument(
+            "--repair",
+            action="store_true",
+            help="discard broken locks and rebuild broken environments",
+        )
         collect = actions.add_parser("gc", help="remove environments nobody used lately")
         collect.add_argument("--unused-for", default="7d", help="e.g. 7d (default), 12h, 30m")
         collect.add_argument("--dry-run", action="store_true")
@@ -88,6 +99,9 @@ class Command(BaseCommand):
             raise CommandError(f"install failed: {error.message}") from None
         except InterpreterError as error:
             raise CommandError(str(error)) from None
+        finally:
+            # The build's bytecode compile, before the interpreter shuts down (bytecode.py).
+            cache_bytecode_wait()
         self.stdout.write(
             json.dumps(
                 {
@@ -99,6 +113,16 @@ class Command(BaseCommand):
                 }
             )
         )
+
+    def handle_verify(self, *, repair: bool, **_) -> None:
+        try:
+            report = installs_verify(repair=repair, log=self.stdout.write)
+        finally:
+            cache_bytecode_wait()
+        if report.unrepaired:
+            hint = "" if repair else " (run with --repair)"
+            raise CommandError(report.summary + hint, returncode=1)
+        self.stdout.write(report.summary)
 
     def handle_gc(self, *, unused_for: str, dry_run: bool, keep_cache: bool, **_) -> None:
         report = environments_collect(

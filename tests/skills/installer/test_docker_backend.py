@@ -86,7 +86,7 @@ def test_the_image_installs_the_hashed_lock_and_verifies_it(settings):
         "COPY requirements.lock verify.py wanted.json /atom/",
         "RUN python -m venv /atom/env",
         "RUN /atom/env/bin/python -m pip install --no-cache-dir --disable-pip-version-check "
-        "--require-hashes -r /atom/requirements.lock",
+        "--no-color --require-hashes -r /atom/requirements.lock",
         "RUN /atom/env/bin/python /atom/verify.py",
     ]
     settings.ATOM_DOCKER_BASE_IMAGE = "python:3.12-alpine"

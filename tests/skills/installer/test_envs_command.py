@@ -1,5 +1,6 @@
 """`manage.py envs list | gc` and the admin pages for environments and install jobs."""
 
+import subprocess
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -12,6 +13,7 @@ from django.utils import timezone
 import skills.installer.admin  # noqa: F401 - registers the admin classes (skills.catalog.admin imports it)
 from skills.installer.builder import environment_ensure
 from skills.models import Environment, InstallJob, InstallJobStatus, InstallLogLine
+from tests.skills.installer.conftest import unique_requirement
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +174,26 @@ def test_the_admin_lists_the_install_slots_held_across_the_cluster(admin_client,
     assert listing.status_code == 200
     assert "0123456789abcdef" in listing.text
     assert admin_client.get("/admin/skills/installslot/add/").status_code == 403
+
+
+def test_envs_ensure_ends_cleanly_after_compiling_the_cache_bytecode(
+    manage_py, installer_env, tmp_path
+):
+    # A cache of its own: the build's wheels are new to it, so their bytecode is compiled in
+    # the background after the build, while the command is returning.
+    cache = tmp_path / "uv-cache"
+    done = subprocess.run(
+        [*manage_py, "envs", "ensure", unique_requirement("iniconfig")],
+        env={**installer_env, "ATOM_UV_CACHE_DIR": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "can't create new thread" not in done.stderr
+    # The compile finished before the process ended (it was joined, not cut short).
+    markers = sorted(path.name for path in (tmp_path / "uv-cache.bytecode").iterdir())
+    assert markers
+    assert all(name.endswith(".cpython-312") for name in markers)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from skills.installer import verifier
+from skills.installer import process, verifier
 from skills.installer.backends import VerificationError
 from skills.installer.backends.base import python_verify
 from skills.installer.backends.uv import _BareEnvBuilder
@@ -75,6 +75,11 @@ def environment(tmp_path: Path) -> Path:
 def probe_out(tmp_path: Path, monkeypatch) -> Path:
     path = tmp_path / "probe.json"
     monkeypatch.setenv("ATOM_TEST_PROBE_OUT", str(path))
+    # Installer programs see only the variables Atom lets through (process.INHERITED).
+    monkeypatch.setattr(
+        "skills.installer.process.INHERITED",
+        (*process.INHERITED, "ATOM_TEST_PROBE_OUT"),
+    )
     return path
 
 

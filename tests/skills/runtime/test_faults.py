@@ -176,6 +176,7 @@ def test_secrets_in_the_host_environment_never_reach_a_skill(python_pool, write_
         "LANG",
         "LC_ALL",
         "LC_CTYPE",
+        "NO_COLOR",
         "PATH",
         "PYTHONDONTWRITEBYTECODE",
         "PYTHONIOENCODING",

@@ -94,6 +94,7 @@ def test_the_runner_environment_is_an_allow_list():
         "PATH": "/envs/e/bin:/usr/local/bin:/usr/bin:/bin",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
+        "NO_COLOR": "1",
     }
 
 
