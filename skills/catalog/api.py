@@ -33,7 +33,7 @@ agents_router = Router(tags=["agents"], auth=SIGNED_IN_OR_ANONYMOUS)
 # Schemas -------------------------------------------------------------------------------------
 
 
-class VersionOut(Schema):
+class SkillVersionOut(Schema):
     version: str
     content_hash: str
     filename: str
@@ -45,7 +45,7 @@ class VersionOut(Schema):
     created_at: datetime
 
 
-class VersionDetailOut(VersionOut):
+class VersionDetailOut(SkillVersionOut):
     source: str
     metadata: dict[str, Any]
 
@@ -237,7 +237,7 @@ def skill_detail(request: HttpRequest, slug: str):
 
 
 @router.get(
-    "/{slug}/versions", response={200: list[VersionOut], **errors_documented(401, 403, 404, 422)}
+    "/{slug}/versions", response={200: list[SkillVersionOut], **errors_documented(401, 403, 404, 422)}
 )
 @paginate(PageNumber, page_size=50)
 def skill_versions(request: HttpRequest, slug: str):

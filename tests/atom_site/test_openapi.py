@@ -119,3 +119,27 @@ def test_lists_document_the_page_shape(spec):
         ok = spec["paths"][path]["get"]["responses"]["200"]
         ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
         assert {"items", "count", "page", "page_size", "pages"} <= set(schemas[ref]["properties"])
+
+
+def test_no_two_schemas_share_a_component_name(spec):
+    """django-ninja names each schema's component after its class and keeps the last one of a
+    name: two classes called `ErrorOut` made every operation document the other's shape."""
+    from ninja import Schema
+
+    import atom_site.api  # noqa: F401 - every router's schemas imported
+
+    modules = ("atom_site.", "skills.", "perf.", "workflows.")
+    names: dict[str, set[str]] = {}
+    stack = [Schema]
+    while stack:
+        for schema in stack.pop().__subclasses__():
+            stack.append(schema)
+            if schema.__module__.startswith(modules) and schema.__name__ in spec["components"][
+                "schemas"
+            ]:
+                names.setdefault(schema.__name__, set()).add(
+                    f"{schema.__module__}.{schema.__qualname__}"
+                )
+
+    assert {name: found for name, found in names.items() if len(found) > 1} == {}
+    assert set(spec["components"]["schemas"]["ErrorOut"]["properties"]) == {"detail", "errors"}
