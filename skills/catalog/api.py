@@ -85,8 +85,9 @@ class HistoryOut(Schema):
 
 
 class FileErrorOut(FieldErrorOut):
-    file: str
-    line: int
+    # Absent from a 422 for the request itself (no `files`, say): not required.
+    file: str = Field("", description="The file at fault (absent when the request was invalid).")
+    line: int = Field(0, description="Its line, 0 for the whole file (absent likewise).")
     rule: str = Field("", description="The policy rule that refused it, if a policy did.")
 
 
