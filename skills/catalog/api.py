@@ -238,7 +238,8 @@ def skill_detail(request: HttpRequest, slug: str):
 
 
 @router.get(
-    "/{slug}/versions", response={200: list[SkillVersionOut], **errors_documented(401, 403, 404, 422)}
+    "/{slug}/versions",
+    response={200: list[SkillVersionOut], **errors_documented(401, 403, 404, 422)},
 )
 @paginate(PageNumber, page_size=50)
 def skill_versions(request: HttpRequest, slug: str):
