@@ -134,9 +134,10 @@ def test_no_two_schemas_share_a_component_name(spec):
     while stack:
         for schema in stack.pop().__subclasses__():
             stack.append(schema)
-            if schema.__module__.startswith(modules) and schema.__name__ in spec["components"][
-                "schemas"
-            ]:
+            if (
+                schema.__module__.startswith(modules)
+                and schema.__name__ in spec["components"]["schemas"]
+            ):
                 names.setdefault(schema.__name__, set()).add(
                     f"{schema.__module__}.{schema.__qualname__}"
                 )
