@@ -17,7 +17,8 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, URLPattern, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
@@ -107,13 +108,56 @@ def validation_detail(errors: list[dict[str, str]]) -> str:
 class BodyMalformed(ValueError):
     """The request's body is not JSON (ninja answers any parse error as a 400 of its own)."""
 
+    field = "body"
+
+
+class BodyUnstorable(BodyMalformed):
+    """JSON that parses but holds a string no database here stores: NUL (PostgreSQL's text
+    and jsonb refuse it) or a lone surrogate (not encodable as UTF-8)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _unstorable_find(data: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """The dotted field of the first string (key or value) in `data` no database stores, and
+    why; None when every one is storable. Iterative: the body may nest deep."""
+    stack = [(data, path)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            items = []
+        for key, item in reversed(items):
+            stack.append((item, (*at, str(key))))
+        for text in (
+            [value] if isinstance(value, str) else [k for k, _ in items if isinstance(k, str)]
+        ):
+            if "\x00" in text:
+                return ".".join(at) or "body", "must not contain NUL (\\u0000)"
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return ".".join(at) or "body", "must not contain a lone surrogate (\\ud800–\\udfff)"
+    return None
+
 
 class JsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         try:
-            return json_loads(request.body)
+            data = json_loads(request.body)
+        except RecursionError:
+            raise BodyMalformed("the body is not JSON: it nests too deeply") from None
         except (ValueError, UnicodeDecodeError) as error:
             raise BodyMalformed(f"the body is not JSON: {error}") from None
+        unstorable = _unstorable_find(data)
+        if unstorable is not None:
+            raise BodyUnstorable(*unstorable)
+        return data
 
 
 class AtomApi(NinjaAPI):
@@ -163,17 +207,36 @@ def _not_allowed(api: NinjaAPI, request: HttpRequest, response: HttpResponse) ->
     return answer
 
 
+def _nul_refused(api: NinjaAPI, request: HttpRequest, path_values: dict) -> HttpResponse | None:
+    """A 422 for NUL in a path or query parameter: PostgreSQL refuses it in any text, so a
+    lookup or filter holding one was a 500 there. (A lone surrogate cannot arrive through a
+    URL: Django decodes it as U+FFFD.)"""
+    fields = [name for name, value in path_values.items() if "\x00" in str(value)]
+    fields += [name for name, values in request.GET.lists() if any("\x00" in v for v in values)]
+    if not fields:
+        return None
+    message = "must not contain NUL (%00)"
+    errors = [{"field": field, "message": message} for field in fields]
+    return api.create_response(request, error_body(f"{fields[0]}: {message}", errors), status=422)
+
+
 def _methods_answered_in_json(api: NinjaAPI, view: Callable) -> Callable:
     if asyncio.iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            refused = _nul_refused(api, request, kwargs)
+            if refused is not None:
+                return refused
             return _not_allowed(api, request, await view(request, *args, **kwargs))
 
         return async_view
 
     @functools.wraps(view)
     def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refused = _nul_refused(api, request, kwargs)
+        if refused is not None:
+            return refused
         return _not_allowed(api, request, view(request, *args, **kwargs))
 
     return sync_view
@@ -228,10 +291,16 @@ def errors_install(api: NinjaAPI, *, challenge: str, no_credentials: str) -> Non
     def not_found(request: HttpRequest, error: Http404) -> HttpResponse:
         return answer(request, 404, error_body(str(error) or "not found"))
 
+    @api.exception_handler(RequestDataTooBig)
+    def too_large(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail = f"the body is over {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)"
+        return answer(request, 413, error_body(detail, [{"field": "body", "message": detail}]))
+
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
         if isinstance(error.__cause__, BodyMalformed):
             message = str(error.__cause__)
-            errors = [{"field": "body", "message": message}]
+            errors = [{"field": error.__cause__.field, "message": message}]
             return answer(request, 422, error_body(message, errors))
         return answer(request, error.status_code, error_body(str(error)))

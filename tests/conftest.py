@@ -83,6 +83,12 @@ def database_url_for_processes() -> str:
 @pytest.fixture
 def process_env(transactional_db) -> dict[str, str]:
     """Environment for a subprocess that must see this test's database, cache and layer."""
+    return environment_for_processes()
+
+
+def environment_for_processes() -> dict[str, str]:
+    """The environment of `process_env`, for module-scoped processes (a server that several
+    tests share) started once the test database exists."""
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url_for_processes(),

@@ -57,7 +57,7 @@ class SavedOut(Schema):
     workflow: WorkflowDetailOut
 
 
-class ErrorOut(Schema):
+class WorkflowErrorOut(Schema):
     code: str
     step: str
     index: int | None
@@ -67,7 +67,7 @@ class ErrorOut(Schema):
 
 class InvalidOut(Schema):
     detail: str
-    errors: list[ErrorOut]
+    errors: list[WorkflowErrorOut]
 
 
 class MessageOut(Schema):

@@ -33,7 +33,7 @@ agents_router = Router(tags=["agents"], auth=SIGNED_IN_OR_ANONYMOUS)
 # Schemas -------------------------------------------------------------------------------------
 
 
-class VersionOut(Schema):
+class SkillVersionOut(Schema):
     version: str
     content_hash: str
     filename: str
@@ -45,7 +45,7 @@ class VersionOut(Schema):
     created_at: datetime
 
 
-class VersionDetailOut(VersionOut):
+class VersionDetailOut(SkillVersionOut):
     source: str
     metadata: dict[str, Any]
 
@@ -85,8 +85,9 @@ class HistoryOut(Schema):
 
 
 class FileErrorOut(FieldErrorOut):
-    file: str
-    line: int
+    # Absent from a 422 for the request itself (no `files`, say): not required.
+    file: str = Field("", description="The file at fault (absent when the request was invalid).")
+    line: int = Field(0, description="Its line, 0 for the whole file (absent likewise).")
     rule: str = Field("", description="The policy rule that refused it, if a policy did.")
 
 
@@ -237,7 +238,8 @@ def skill_detail(request: HttpRequest, slug: str):
 
 
 @router.get(
-    "/{slug}/versions", response={200: list[VersionOut], **errors_documented(401, 403, 404, 422)}
+    "/{slug}/versions",
+    response={200: list[SkillVersionOut], **errors_documented(401, 403, 404, 422)},
 )
 @paginate(PageNumber, page_size=50)
 def skill_versions(request: HttpRequest, slug: str):

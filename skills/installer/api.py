@@ -50,9 +50,13 @@ class BatchIn(Schema):
 
 
 class ProblemOut(FieldErrorOut):
-    skill: str = Field(description="The skill (slug and version), or the requirement set's label.")
-    requirement: str
-    rule: str = Field(description="The policy rule that refused it.")
+    # A 422 for the request itself (a missing `skill`, say) has no requirement to name: the
+    # three are absent there, so not required.
+    skill: str = Field(
+        "", description="The skill (slug and version), or the requirement set's label."
+    )
+    requirement: str = Field("", description="The requirement refused.")
+    rule: str = Field("", description="The policy rule that refused it.")
 
 
 class RefusedOut(ErrorOut):

@@ -119,3 +119,47 @@ def test_lists_document_the_page_shape(spec):
         ok = spec["paths"][path]["get"]["responses"]["200"]
         ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
         assert {"items", "count", "page", "page_size", "pages"} <= set(schemas[ref]["properties"])
+
+
+def test_no_two_schemas_share_a_component_name(spec):
+    """django-ninja names each schema's component after its class and keeps the last one of a
+    name: two classes called `ErrorOut` made every operation document the other's shape."""
+    from ninja import Schema
+
+    import atom_site.api  # noqa: F401 - every router's schemas imported
+
+    modules = ("atom_site.", "skills.", "perf.", "workflows.")
+    names: dict[str, set[str]] = {}
+    stack = [Schema]
+    while stack:
+        for schema in stack.pop().__subclasses__():
+            stack.append(schema)
+            if (
+                schema.__module__.startswith(modules)
+                and schema.__name__ in spec["components"]["schemas"]
+            ):
+                names.setdefault(schema.__name__, set()).add(
+                    f"{schema.__module__}.{schema.__qualname__}"
+                )
+
+    assert {name: found for name, found in names.items() if len(found) > 1} == {}
+    assert set(spec["components"]["schemas"]["ErrorOut"]["properties"]) == {"detail", "errors"}
+
+
+def test_every_documented_422_admits_a_validation_answer(spec):
+    """A request that fails validation answers `errors` of `field` and `message` only: a
+    documented 422 whose items require more (an import's `file`, a refusal's `rule`) did not
+    describe it (found by the HTTP sweep, tests/atom_site/test_api_sweep.py)."""
+    schemas = spec["components"]["schemas"]
+    too_strict = {}
+    for method, path, operation in operations(spec):
+        unprocessable = operation["responses"].get("422")
+        if unprocessable is None or path.startswith("/api/workflows"):
+            continue
+        ref = unprocessable["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        item = schemas[ref]["properties"]["errors"]["items"]["$ref"].rsplit("/", 1)[-1]
+        required = set(schemas[item].get("required", []))
+        if required - {"field", "message"}:
+            too_strict[f"{method.upper()} {path}"] = sorted(required)
+
+    assert too_strict == {}
