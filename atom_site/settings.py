@@ -294,3 +294,12 @@ MARKETPLACE_SEARCH_HELPERS = env_int("MARKETPLACE_SEARCH_HELPERS", 2, minimum=0,
 ATOM_WORKFLOWS_DIR = env_path("ATOM_WORKFLOWS_DIR", BASE_DIR / "workflows_library")
 ATOM_WORKFLOW_MAX_STEPS = env_int("ATOM_WORKFLOW_MAX_STEPS", 10_000, minimum=1, maximum=1_000_000)
 ATOM_WORKFLOW_MAX_BYTES = env_int("ATOM_WORKFLOW_MAX_BYTES", 10_000_000, minimum=1024)
+# The run engine (docs/workflows.md, "Running"): the largest step output kept, how long a
+# cacheable step's output is reused by default, how often a running step's worker says it is
+# alive, how long past that (or past the step's timeout) the reaper waits before it reclaims
+# the step, and how long a queued step may wait before the reaper gives it a fresh task.
+ATOM_STEP_OUTPUT_MAX_BYTES = env_int("ATOM_STEP_OUTPUT_MAX_BYTES", 1_000_000, minimum=2)
+ATOM_STEP_CACHE_TTL = env_float("ATOM_STEP_CACHE_TTL", 3600, minimum=0)
+ATOM_STEP_HEARTBEAT_SECONDS = env_float("ATOM_STEP_HEARTBEAT_SECONDS", 2, minimum=0.05, maximum=600)
+ATOM_STEP_STALE_SECONDS = env_float("ATOM_STEP_STALE_SECONDS", 30, minimum=0.1, maximum=86_400)
+ATOM_STEP_REQUEUE_SECONDS = env_float("ATOM_STEP_REQUEUE_SECONDS", 300, minimum=0.1, maximum=86_400)

@@ -1,25 +1,44 @@
-"""The workflows API: definitions, their versions, and validation with the pre-run analysis.
+"""The workflows API: definitions, their versions, validation with the pre-run analysis, and
+runs (`POST /workflows/{slug}/runs`, `/workflow-runs/`).
 
-Reads are public (as the catalog is); writes need a signed-in staff user (a key with the
-`publish` scope), as the skills API's do. Every endpoint is one call into the domain modules.
+Reads of definitions are public (as the catalog is); writes need a signed-in staff user (a key
+with the `publish` scope), as the skills API's do. Runs need a signed-in user (a key with the
+`run` scope to start, cancel and retry, `read` to read); a user sees their own runs, staff see
+all. Every endpoint is one call into the domain modules.
 """
 
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Body, Field, Router, Schema, Status
+from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
-from atom_site.auth import SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, scope_require, staff_require
+from atom_site.auth import (
+    SIGNED_IN,
+    SIGNED_IN_OR_ANONYMOUS,
+    key_agent_require,
+    scope_require,
+    staff_require,
+)
+from skills.models import Agent, Skill
 from workflows.analysis import workflow_analyze
-from workflows.errors import DefinitionInvalid, WorkflowSlugTaken
-from workflows.models import Workflow
+from workflows.engine import run_cancel, run_retry, run_start
+from workflows.errors import (
+    DefinitionInvalid,
+    RunInputsInvalid,
+    RunRefused,
+    RunStateConflict,
+    WorkflowSlugTaken,
+)
+from workflows.models import StepRun, Workflow, WorkflowRun
 from workflows.services import workflow_delete, workflow_save
 from workflows.validation import definition_validate
 
 router = Router(tags=["workflows"], auth=SIGNED_IN_OR_ANONYMOUS)
+runs_router = Router(tags=["workflow runs"], auth=SIGNED_IN)
 
 DEFINITION = Body(..., description="A workflow definition (docs/workflows.md).")
 
@@ -194,3 +213,161 @@ def workflow_validate_stored(request: HttpRequest, slug: str):
     if workflow.current_version is None:
         return Status(404, {"detail": f"workflow {slug!r} has no version"})
     return _validate_and_analyze(workflow.current_version.definition)
+
+
+# Runs ------------------------------------------------------------------------------------------
+
+
+class RunIn(Schema):
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The workflow's inputs.")
+    agent: str | None = Field(None, description="The slug of the agent asking.")
+
+
+class StepOut(Schema):
+    step_id: str
+    index: int
+    skill: str = Field(..., alias="skill.slug")
+    status: str
+    attempt: int
+    max_attempts: int
+    remaining_dependencies: int
+    is_cached: bool
+    timeout_seconds: float
+    output_preview: str
+    output: Any = None
+    error_type: str
+    error_message: str
+    error_traceback: str
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    wall_seconds: float | None
+
+
+class RunOut(Schema):
+    id: int
+    workflow: str = Field(..., alias="workflow.slug")
+    version: str = Field(..., alias="version.version")
+    status: str
+    inputs: dict[str, Any]
+    is_cached: bool
+    requested_by: str | None = Field(None, alias="requested_by.username")
+    agent: str | None = Field(None, alias="agent.slug")
+    error_type: str
+    error_message: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    ws_url: str
+
+
+class RunDetailOut(RunOut):
+    steps: list[StepOut]
+
+    @staticmethod
+    def resolve_steps(run: WorkflowRun) -> list[StepRun]:
+        return list(run.steps.select_related("skill").order_by("index"))
+
+
+class RunRefusedOut(Schema):
+    detail: str
+    errors: list[ErrorOut] = []
+
+
+class FieldErrorOut(Schema):
+    detail: str
+    field: str
+
+
+class RunFilters(Schema):
+    workflow: str | None = Field(None, description="A workflow's slug.")
+    status: str | None = None
+
+
+def _runs():
+    return WorkflowRun.objects.select_related("workflow", "version", "requested_by", "agent")
+
+
+def _run_for(request: HttpRequest, run_id: int, scope: str) -> WorkflowRun:
+    scope_require(request, scope)
+    run = get_object_or_404(_runs(), pk=run_id)
+    if run.requested_by_id != request.user.pk and not request.user.is_staff:
+        raise PermissionDenied("only the user who started a run, or staff, may see or change it")
+    return run
+
+
+@router.post(
+    "/{slug}/runs",
+    response={202: RunOut, 200: RunOut, 404: MessageOut, 409: RunRefusedOut, 422: FieldErrorOut},
+    auth=SIGNED_IN,
+    summary="Run a workflow",
+)
+def workflow_run(request: HttpRequest, slug: str, payload: RunIn):
+    """202 with the queued run (follow it at `GET /workflow-runs/{id}` or its `ws_url`), 200
+    when a cacheable workflow's result was reused; 409 when a step's skill cannot run now
+    (deprecated, unapproved…: every problem listed); 422 naming the input at fault."""
+    scope_require(request, "run")
+    workflow = get_object_or_404(_workflows(), slug=slug)
+    definition = workflow.current_version.definition if workflow.current_version else {}
+    skill_slugs = {step.get("skill") for step in definition.get("steps", [])}
+    skills = list(Skill.objects.filter(slug__in=skill_slugs))
+    agent = key_agent_require(request, skills=skills, agent_slug=payload.agent)
+    if agent is None and payload.agent is not None:
+        agent = Agent.objects.filter(slug=payload.agent).first()
+        if agent is None:
+            return Status(404, {"detail": f"no such agent: {payload.agent}"})
+    try:
+        run = run_start(workflow, payload.inputs, agent=agent, requested_by=request.user)
+    except RunRefused as refused:
+        return Status(
+            409, {"detail": refused.message, "errors": [e.as_dict() for e in refused.errors]}
+        )
+    except RunInputsInvalid as invalid:
+        return Status(422, {"detail": invalid.message, "field": invalid.field})
+    run = _runs().get(pk=run.pk)
+    return Status(200 if run.is_finished else 202, run)
+
+
+@runs_router.get("/", response=list[RunOut])
+@paginate(PageNumberPagination, page_size=20)
+def workflow_run_list(request: HttpRequest, filters: Query[RunFilters]):
+    """Newest first; a user's own runs (staff: everyone's), by workflow and status."""
+    scope_require(request, "read")
+    runs = _runs()
+    if not request.user.is_staff:
+        runs = runs.filter(requested_by=request.user)
+    if filters.workflow:
+        runs = runs.filter(workflow__slug=filters.workflow)
+    if filters.status:
+        runs = runs.filter(status=filters.status)
+    return runs.order_by("-created_at", "-id")
+
+
+@runs_router.get("/{run_id}", response=RunDetailOut)
+def workflow_run_detail(request: HttpRequest, run_id: int):
+    """The run with every step: status, attempts, timings, output (and a preview), error."""
+    return _run_for(request, run_id, "read")
+
+
+@runs_router.post("/{run_id}/cancel", response={200: RunOut, 409: MessageOut})
+def workflow_run_cancel(request: HttpRequest, run_id: int):
+    """Cancel: pending steps cancelled, running ones killed; 409 when the run is finished."""
+    run = _run_for(request, run_id, "run")
+    try:
+        return run_cancel(run=run)
+    except RunStateConflict as conflict:
+        return Status(409, {"detail": conflict.message})
+
+
+@runs_router.post("/{run_id}/retry", response={202: RunOut, 409: MessageOut})
+def workflow_run_retry(request: HttpRequest, run_id: int):
+    """Run a failed (or cancelled) run again from the steps that did not succeed, keeping the
+    successful outputs; 409 when it is queued, running or succeeded."""
+    run = _run_for(request, run_id, "run")
+    try:
+        run_retry(run=run)
+    except RunStateConflict as conflict:
+        return Status(409, {"detail": conflict.message})
+    return Status(202, _runs().get(pk=run.pk))
