@@ -131,11 +131,11 @@ ENGINE_SKILLS = {
     "add": "def run(a=0, b=0):\n    return {'sum': a + b}\n",
     "boom": "def run(**params):\n    raise ValueError('boom: ' + repr(params))\n",
     "sleepy": (
-        "import time\n\n"
+        "import os\nimport time\n\n"
         "def run(seconds=1.0, mark='', value=None):\n"
         "    if mark:\n"
         "        with open(mark + '.started', 'a') as f:\n"
-        "            f.write('started\\n')\n"
+        "            f.write(f'{os.getpid()}\\n')\n"
         "    time.sleep(seconds)\n"
         "    if mark:\n"
         "        with open(mark, 'a') as f:\n"

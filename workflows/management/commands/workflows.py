@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows.analysis import workflow_analyze
-from workflows.engine import listener_add, run_start
+from workflows.engine import listener_add, listener_remove, run_start
 from workflows.errors import DefinitionInvalid, WorkflowError
 from workflows.library import (
     WorkflowImportRefused,
@@ -150,9 +150,10 @@ class Command(BaseCommand):
             values = json.loads(inputs)
         except json.JSONDecodeError as error:
             raise CommandError(f"--inputs is not JSON: {error}") from None
-        if here:
-            from django_q.conf import Conf
+        from django_q.conf import Conf
 
+        was_sync = Conf.SYNC
+        if here:
             Conf.SYNC = True  # each step task runs at once, in this process
             listener_add(self._progress_event)
         started = time.monotonic()
@@ -160,6 +161,9 @@ class Command(BaseCommand):
             run = run_start(workflow, values)
         except WorkflowError as refused:
             raise CommandError(refused.message) from None
+        finally:
+            Conf.SYNC = was_sync
+            listener_remove(self._progress_event)
         self.stdout.write(f"run {run.pk} of {slug} started ({run.ws_url})")
         run = self._follow(run, deadline=started + wait, quiet=here)
         self.stdout.write(self._summary(run, time.monotonic() - started))
