@@ -3,6 +3,7 @@ ready steps enqueued on commit."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -40,12 +41,22 @@ def task_timeout(step_timeout: float) -> int:
 
 
 def steps_enqueue(steps: Iterable[tuple[int, float]]) -> None:
-    """One django-q2 task per (step pk, step timeout). Successful step tasks are not saved as
-    django-q2 results: the step row is the record (and saving would cost a write per step)."""
+    """A django-q2 task for each of the first `ATOM_WORKFLOW_TASKS_PER_BATCH` (step pk, step
+    timeout): enough to keep every worker busy. The other steps stay queued: a worker left with
+    nothing released takes the run's next queued step itself (`step_claim_next`), so 400 ready
+    steps cost a handful of tasks, not 400 trips through the broker (each enqueue is a write,
+    and the ORM broker polls). All in one transaction: one commit, whatever the count.
+
+    Successful step tasks are not saved as django-q2 results: the step row is the record."""
+    from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    for pk, timeout in steps:
-        async_task(STEP_TASK, pk, group="workflows", save=False, timeout=task_timeout(timeout))
+    batch = list(steps)[: settings.ATOM_WORKFLOW_TASKS_PER_BATCH]
+    # (Synchronous django-q2, in tests and `workflows run --here`, carries each task out inside
+    # async_task: not inside a transaction of ours.)
+    with contextlib.nullcontext() if Conf.SYNC else transaction.atomic():
+        for pk, timeout in batch:
+            async_task(STEP_TASK, pk, group="workflows", save=False, timeout=task_timeout(timeout))
 
 
 def inputs_check(*, schema: Mapping[str, Any], inputs: Any) -> dict[str, Any]:

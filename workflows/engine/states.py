@@ -49,17 +49,61 @@ def _on_commit_announce(event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: announce(event))
 
 
-def step_claim(*, step_pk: int, now: datetime.datetime) -> bool:
-    """queued → running, one more attempt, heartbeat now: True for the one caller that took it.
-    A task delivered twice (django-q2 re-delivers a dead worker's task) finds it taken."""
-    taken = StepRun.objects.filter(pk=step_pk, status=StepStatus.QUEUED).update(
-        status=StepStatus.RUNNING,
-        attempt=F("attempt") + 1,
-        started_at=now,
-        heartbeat_at=now,
-        worker=worker_name(),
+CLAIMED_FIELDS = (
+    "id",
+    "run_id",
+    "step_id",
+    "skill_version_id",
+    "status",
+    "attempt",
+    "max_attempts",
+    "timeout_seconds",
+    "queued_at",
+    "started_at",
+)
+
+
+def step_claim(*, step_pk: int, now: datetime.datetime) -> StepRun | None:
+    """queued → running, one more attempt, heartbeat now; the step as claimed for the one caller
+    that took it, else None. A task delivered twice (django-q2 re-delivers a dead worker's task)
+    finds it taken. One `UPDATE … RETURNING`: the claim and the read in one round trip."""
+    return _claim("%s", [step_pk], now)
+
+
+def step_claim_next(*, run_id: int, now: datetime.datetime) -> StepRun | None:
+    """Claim a queued step of the run (the first by position) as `step_claim` does: a worker
+    left with nothing released takes work its run already has ready instead of going back to
+    the queue, and the task enqueued for that step then finds it taken. None when none is."""
+    quote = connection.ops.quote_name
+    # PostgreSQL: concurrent workers skip the row another is taking instead of waiting on it.
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    first = (
+        f"(SELECT {quote('id')} FROM {quote(StepRun._meta.db_table)} WHERE {quote('run_id')} = %s"
+        f" AND {quote('status')} = %s ORDER BY {quote('index')} LIMIT 1{lock})"
     )
-    return taken == 1
+    for _ in range(3):  # lost the row to another worker (SQLite): try the next one
+        step = _claim(first, [run_id, StepStatus.QUEUED], now)
+        if step is not None:
+            return step
+        if not StepRun.objects.filter(run_id=run_id, status=StepStatus.QUEUED).exists():
+            return None
+    return None
+
+
+def _claim(target: str, target_params: list, now: datetime.datetime) -> StepRun | None:
+    quote = connection.ops.quote_name
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    columns = ", ".join(quote(StepRun._meta.get_field(name).column) for name in CLAIMED_FIELDS)
+    sql = (
+        f"UPDATE {quote(StepRun._meta.db_table)} SET {quote('status')} = %s, "
+        f"{quote('attempt')} = {quote('attempt')} + 1, {quote('started_at')} = %s, "
+        f"{quote('heartbeat_at')} = %s, {quote('worker')} = %s "
+        f"WHERE {quote('id')} = {target} AND {quote('status')} = %s RETURNING {columns}"
+    )
+    params = [StepStatus.RUNNING, stamp, stamp, worker_name(), *target_params, StepStatus.QUEUED]
+    # Read to the end, so that the statement (and SQLite's write transaction) is finished.
+    taken = list(StepRun.objects.raw(sql, params))
+    return taken[0] if taken else None
 
 
 def run_mark_running(*, run: WorkflowRun, now: datetime.datetime) -> None:
@@ -73,11 +117,14 @@ def run_mark_running(*, run: WorkflowRun, now: datetime.datetime) -> None:
 def _release(*, run_id: int, dependents: tuple[str, ...], now: datetime.datetime) -> list[Released]:
     if not dependents:
         return []
-    StepRun.objects.filter(run_id=run_id, step_id__in=dependents).update(
-        remaining_dependencies=F("remaining_dependencies") - 1
-    )
     quote = connection.ops.quote_name
     placeholders = ", ".join(["%s"] * len(dependents))
+    table, remaining = quote(StepRun._meta.db_table), quote("remaining_dependencies")
+    # F("remaining_dependencies") - 1, written out: this runs once per step on the hot path.
+    decrement = (
+        f"UPDATE {table} SET {remaining} = {remaining} - 1 "
+        f"WHERE {quote('run_id')} = %s AND {quote('step_id')} IN ({placeholders})"
+    )
     sql = (
         f"UPDATE {quote(StepRun._meta.db_table)} SET {quote('status')} = %s, "
         f"{quote('queued_at')} = %s WHERE {quote('run_id')} = %s AND {quote('status')} = %s "
@@ -86,6 +133,7 @@ def _release(*, run_id: int, dependents: tuple[str, ...], now: datetime.datetime
     )
     stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
+        cursor.execute(decrement, [run_id, *dependents])
         cursor.execute(sql, [StepStatus.QUEUED, stamp, run_id, StepStatus.PENDING, *dependents])
         return [Released(pk, step_id, timeout) for pk, step_id, timeout in cursor.fetchall()]
 

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from perf.recording import record_sample
 from skills.installer.backends import InstallError
-from skills.models import SkillVersion
+from skills.models import Environment, SkillVersion
 from skills.runs.calls import run_plan_call
 from skills.runs.errors import InvalidParams, RunError, RunUnavailable
 from skills.runs.plan import run_plan_prepare
@@ -40,13 +40,14 @@ from workflows.engine.states import (
     run_finish_if_done,
     run_mark_running,
     step_claim,
+    step_claim_next,
     step_error_note,
     step_fail,
     step_next_attempt,
     step_succeed,
 )
 from workflows.engine.watch import WATCH
-from workflows.models import RUN_FINISHED, StepRun, StepStatus
+from workflows.models import RUN_FINISHED, StepRun, StepStatus, WorkflowRun
 from workflows.operations import STEP_ENGINE_OVERHEAD, STEP_QUEUE_WAIT, STEP_RUN
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,25 @@ class Attempt:
     cache_key: str = ""
 
 
+@dataclass(slots=True)
+class TaskState:
+    """What one task learns once and reuses for the successors it carries out inline: the run
+    (its status is re-checked by every conditional update, not by re-reading it), the outputs
+    it produced, and the environments it took."""
+
+    runs: dict[int, WorkflowRun] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+
+    def run_for(self, run_id: int) -> WorkflowRun:
+        run = self.runs.get(run_id)
+        if run is None:
+            run = WorkflowRun.objects.select_related("workflow", "agent").get(pk=run_id)
+            self.runs = {run_id: run}
+            self.outputs = {}
+        return run
+
+
 # Skill versions are immutable: each worker reads one (with its skill) once.
 _versions: OrderedDict[int, SkillVersion] = OrderedDict()
 
@@ -97,35 +117,45 @@ def step_task_run(*, step_pk: int, budget_seconds: float | None = None) -> str:
     if budget_seconds is None:
         budget_seconds = task_timeout(0) - TASK_MARGIN_SECONDS
     deadline = time.monotonic() + budget_seconds
-    carried: dict[str, Any] = {}  # outputs produced in this task, by step id
+    state = TaskState()
     done = 0
-    next_pk: int | None = step_pk
-    while next_pk is not None:
-        released = _step_carry_out(next_pk, carried)
-        if released is None:
-            break
+    step = step_claim(step_pk=step_pk, now=timezone.now())
+    while step is not None:
+        released = _step_carry_out(step, state)
         done += 1
-        next_pk = None
-        if not released:
+        step = None
+        if released is None:  # failed, cancelled, or no longer ours
             break
-        first, rest = released[0], released[1:]
-        if time.monotonic() + first.timeout_seconds + TASK_MARGIN_SECONDS < deadline:
-            next_pk = first.pk
+        if released:
+            first, rest = released[0], released[1:]
+            if time.monotonic() + first.timeout_seconds + TASK_MARGIN_SECONDS < deadline:
+                step = step_claim(step_pk=first.pk, now=timezone.now())
+            else:
+                rest = released
+            if rest:
+                steps_enqueue((item.pk, item.timeout_seconds) for item in rest)
         else:
-            rest = released
-        if rest:
-            steps_enqueue((item.pk, item.timeout_seconds) for item in rest)
+            # Nothing released: take a step the run already has ready (400 independent steps
+            # then flow through the workers without a queue round trip each).
+            run_id = next(iter(state.runs), None)
+            if run_id is None or state.runs[run_id].status in RUN_FINISHED:
+                break
+            if time.monotonic() + TASK_MARGIN_SECONDS * 2 < deadline:
+                step = step_claim_next(run_id=run_id, now=timezone.now())
+            else:  # out of time: hand the run's next ready step to a fresh task
+                steps_enqueue(
+                    StepRun.objects.filter(run_id=run_id, status=StepStatus.QUEUED)
+                    .order_by("index")
+                    .values_list("pk", "timeout_seconds")[:1]
+                )
     return f"{done} step(s)"
 
 
-def _step_carry_out(step_pk: int, carried: dict[str, Any]) -> list[Released] | None:
-    """One step from claim to release; None when it was not ours to run."""
-    now = timezone.now()
-    if not step_claim(step_pk=step_pk, now=now):
-        return None
+def _step_carry_out(step: StepRun, state: TaskState) -> list[Released] | None:
+    """One claimed step to its release; None when it failed or was no longer ours."""
+    now = step.started_at or timezone.now()
     claimed = time.perf_counter()
-    step = StepRun.objects.select_related("run", "run__workflow", "run__agent").get(pk=step_pk)
-    run = step.run
+    run = state.run_for(step.run_id)
     shape = shape_for(version_id=run.version_id)
     spec = shape.steps[step.step_id].spec
     version = _skill_version(step.skill_version_id)
@@ -143,7 +173,7 @@ def _step_carry_out(step_pk: int, carried: dict[str, Any]) -> list[Released] | N
     if run.status != "running":
         run_mark_running(run=run, now=now)
 
-    outputs = _outputs_for(step, spec_refs=steps_referenced(spec), carried=carried)
+    outputs = _outputs_for(step, spec_refs=steps_referenced(spec), carried=state.outputs)
     if spec.when is not None and not condition_holds(spec.when, inputs=run.inputs, outputs=outputs):
         released = step_succeed(
             step=step, shape=shape, output=None, output_bytes=None, params=None,
@@ -163,7 +193,7 @@ def _step_carry_out(step_pk: int, carried: dict[str, Any]) -> list[Released] | N
         return None
 
     while True:
-        attempt = _attempt(step, spec, run, version, params, context)
+        attempt = _attempt(step, spec, run, version, params, context, state)
         if attempt.error is None:
             break
         error = attempt.error
@@ -190,7 +220,7 @@ def _step_carry_out(step_pk: int, carried: dict[str, Any]) -> list[Released] | N
     )
     _overhead_record(claimed, attempt, context, ok=True)
     if released is not None:
-        carried[step.step_id] = attempt.output
+        state.outputs[step.step_id] = attempt.output
     return _after_release(run, released)
 
 
@@ -234,14 +264,19 @@ def _retry_wait(step: StepRun, delay: float) -> bool:
         WATCH.unregister(step_pk=step.pk)
 
 
-def _attempt(step, spec, run, version: SkillVersion, params: dict, context: dict) -> Attempt:
+def _attempt(
+    step, spec, run, version: SkillVersion, params: dict, context: dict, state: TaskState
+) -> Attempt:
     """One attempt: the plan (params checked against the skill's schema), the environment, the
     cache, the call through the runs wing (a warm runner), and the output checked."""
     try:
         plan = run_plan_prepare(
             skill=version.skill, params=params, version=version, timeout=step.timeout_seconds
         )
-        plan = plan.with_environment()
+        # The environment taken for an earlier step of this task serves this one too.
+        taken = state.environments.get(plan.spec.key)
+        plan = replace(plan, environment=taken) if taken else plan.with_environment()
+        state.environments[plan.spec.key] = plan.environment
     except InvalidParams as invalid:
         return Attempt(error={"type": "InvalidParams", "message": invalid.detail})
     except RunUnavailable as unavailable:
