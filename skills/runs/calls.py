@@ -43,7 +43,11 @@ def run_skill(
 
 
 def run_plan_call(
-    plan: RunPlan, *, agent: Agent | None = None, call_id: str | None = None
+    plan: RunPlan,
+    *,
+    agent: Agent | None = None,
+    call_id: str | None = None,
+    is_counted: bool = True,
 ) -> CallResult:
     """Carry out a prepared run and return what the skill answered.
 
@@ -54,7 +58,9 @@ def run_plan_call(
     are recorded. A Docker environment runs the call in a fresh container of its image.
     Raises `RunUnavailable` when the host cannot carry it out now, `InstallError` when its
     environment cannot be built. `call_id` names a pooled call for
-    `skills.runtime.call_interrupt` (a workflow step being cancelled).
+    `skills.runtime.call_interrupt` (a workflow step being cancelled). With `is_counted`
+    False the caller adds the call to the skill's `run_count` itself, in a transaction it
+    commits anyway (a workflow step's: one commit fewer a step on PostgreSQL).
     """
     skill, version = plan.skill, plan.version
     environment = plan.with_environment().environment
@@ -89,7 +95,8 @@ def run_plan_call(
             )
     except HOST_ERRORS as error:
         raise RunUnavailable.from_host_error(error) from error
-    Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
+    if is_counted:
+        Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
     return result
 
 

@@ -52,6 +52,12 @@ def test_outputs_flow_downstream_and_each_step_runs_once(workflow_make, q_sync):
     assert {step.status for step in steps.values()} == {"succeeded"}
     assert [step.attempt for step in steps.values()] == [1, 1, 1, 1]
     assert steps["d"].params == {"a": 17, "b": 7}
+    assert dict(
+        Skill.objects.filter(slug__in=["add", "echo"]).values_list("slug", "run_count")
+    ) == {
+        "add": 3,
+        "echo": 1,
+    }
     assert {step.remaining_dependencies for step in steps.values()} == {0}
     flush()
     recorded = set(Sample.objects.filter(workflow="diamond").values_list("operation", "step"))

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from perf.recording import record_sample
+from skills.models import Skill
 from workflows.engine.progress import announce
 from workflows.engine.shape import RunShape
 from workflows.models import RunStatus, StepRun, StepStatus, WorkflowRun
@@ -138,6 +139,20 @@ def _release(*, run_id: int, dependents: tuple[str, ...], now: datetime.datetime
         return [Released(pk, step_id, timeout) for pk, step_id, timeout in cursor.fetchall()]
 
 
+def _skill_runs_count(skill_id: int | None) -> None:
+    """A call the engine made with `is_counted=False`, counted in the engine's transaction."""
+    if skill_id is not None:
+        Skill.objects.filter(pk=skill_id).update(run_count=F("run_count") + 1)
+
+
+@dataclass(slots=True)
+class Succeeded:
+    released: list[Released]
+    # The first released step, already claimed in the same transaction for the worker to go
+    # straight into (one commit a step of a chain), or None.
+    claimed: StepRun | None = None
+
+
 def step_succeed(
     *,
     step: StepRun,
@@ -149,10 +164,15 @@ def step_succeed(
     is_cached: bool = False,
     cache_key: str = "",
     status: str = StepStatus.SUCCEEDED,
-) -> list[Released] | None:
+    counted_skill_id: int | None = None,
+    continue_within: float | None = None,
+) -> Succeeded | None:
     """Record a step's success (or its skip by condition) and release its dependents, in one
-    transaction. None when the step was no longer ours (cancelled, or reclaimed)."""
+    transaction; with `continue_within` (seconds the worker has left), also claim the first
+    released step whose timeout fits, for the worker to continue into. None when the step was
+    no longer ours (cancelled, or reclaimed)."""
     now = timezone.now()
+    claimed = None
     with transaction.atomic():
         written = StepRun.objects.filter(
             pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
@@ -171,9 +191,13 @@ def step_succeed(
         )
         if not written:
             return None
+        _skill_runs_count(counted_skill_id)
         released = _release(
             run_id=step.run_id, dependents=shape.steps[step.step_id].dependents, now=now
         )
+        if released and continue_within is not None:
+            if released[0].timeout_seconds < continue_within:
+                claimed = _claim("%s", [released[0].pk], now)
         _on_commit_announce(
             {
                 "event": "step",
@@ -185,21 +209,27 @@ def step_succeed(
                 "released": [item.step_id for item in released],
             }
         )
-    return released
+    return Succeeded(released=released, claimed=claimed)
 
 
-def step_error_note(*, step: StepRun, error: dict[str, str], params: Any) -> bool:
+def step_error_note(
+    *, step: StepRun, error: dict[str, str], params: Any, counted_skill_id: int | None = None
+) -> bool:
     """Keep an attempt's error on a step that will be retried; False when it is not ours."""
     now = timezone.now()
-    return bool(
-        StepRun.objects.filter(pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt).update(
-            error_type=error["type"],
-            error_message=error["message"],
-            error_traceback=error.get("traceback", ""),
-            params=params,
-            heartbeat_at=now,
+    with transaction.atomic():
+        _skill_runs_count(counted_skill_id)
+        return bool(
+            StepRun.objects.filter(
+                pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
+            ).update(
+                error_type=error["type"],
+                error_message=error["message"],
+                error_traceback=error.get("traceback", ""),
+                params=params,
+                heartbeat_at=now,
+            )
         )
-    )
 
 
 def step_next_attempt(*, step: StepRun) -> bool:
@@ -226,12 +256,14 @@ def step_fail(
     error: dict[str, str],
     params: Any,
     expected_status: str = StepStatus.RUNNING,
+    counted_skill_id: int | None = None,
 ) -> bool:
     """A step failed for good: its downstream steps are skipped, and the run fails at once
     (`on_failure: stop`, the default) or when its other branches are done
     (`finish_branches`). False when the step was no longer ours."""
     now = timezone.now()
     with transaction.atomic():
+        _skill_runs_count(counted_skill_id)
         written = StepRun.objects.filter(
             pk=step.pk, status=expected_status, attempt=step.attempt
         ).update(

@@ -36,7 +36,7 @@ from workflows.engine.refs import (
 from workflows.engine.shape import shape_for
 from workflows.engine.start import TASK_MARGIN_SECONDS, steps_enqueue, task_timeout
 from workflows.engine.states import (
-    Released,
+    Succeeded,
     run_finish_if_done,
     run_mark_running,
     step_claim,
@@ -76,6 +76,7 @@ class Attempt:
     call_seconds: float = 0.0
     is_cached: bool = False
     cache_key: str = ""
+    is_called: bool = False  # the skill was called (the engine counts it in the skill's runs)
 
 
 @dataclass(slots=True)
@@ -121,17 +122,17 @@ def step_task_run(*, step_pk: int, budget_seconds: float | None = None) -> str:
     done = 0
     step = step_claim(step_pk=step_pk, now=timezone.now())
     while step is not None:
-        released = _step_carry_out(step, state)
+        left = deadline - time.monotonic() - TASK_MARGIN_SECONDS
+        succeeded = _step_carry_out(step, state, continue_within=left)
         done += 1
         step = None
-        if released is None:  # failed, cancelled, or no longer ours
+        if succeeded is None:  # failed, cancelled, or no longer ours
             break
-        if released:
-            first, rest = released[0], released[1:]
-            if time.monotonic() + first.timeout_seconds + TASK_MARGIN_SECONDS < deadline:
-                step = step_claim(step_pk=first.pk, now=timezone.now())
-            else:
-                rest = released
+        if succeeded.released:
+            # The first released step was claimed with the release (when its timeout fits in
+            # what this task has left): go straight into it; the others go to the queue.
+            step = succeeded.claimed
+            rest = succeeded.released[1:] if step is not None else succeeded.released
             if rest:
                 steps_enqueue((item.pk, item.timeout_seconds) for item in rest)
         else:
@@ -151,7 +152,9 @@ def step_task_run(*, step_pk: int, budget_seconds: float | None = None) -> str:
     return f"{done} step(s)"
 
 
-def _step_carry_out(step: StepRun, state: TaskState) -> list[Released] | None:
+def _step_carry_out(
+    step: StepRun, state: TaskState, *, continue_within: float | None = None
+) -> Succeeded | None:
     """One claimed step to its release; None when it failed or was no longer ours."""
     now = step.started_at or timezone.now()
     claimed = time.perf_counter()
@@ -175,11 +178,11 @@ def _step_carry_out(step: StepRun, state: TaskState) -> list[Released] | None:
 
     outputs = _outputs_for(step, spec_refs=steps_referenced(spec), carried=state.outputs)
     if spec.when is not None and not condition_holds(spec.when, inputs=run.inputs, outputs=outputs):
-        released = step_succeed(
+        succeeded = step_succeed(
             step=step, shape=shape, output=None, output_bytes=None, params=None,
-            duration_seconds=None, status=StepStatus.SKIPPED,
+            duration_seconds=None, status=StepStatus.SKIPPED, continue_within=continue_within,
         )  # fmt: skip
-        return _after_release(run, released)
+        return _after_release(run, succeeded)
     try:
         params = params_resolve(spec.params, inputs=run.inputs, outputs=outputs)
     except ReferenceUnresolved as unresolved:
@@ -198,17 +201,19 @@ def _step_carry_out(step: StepRun, state: TaskState) -> list[Released] | None:
             break
         error = attempt.error
         retryable = error["type"] not in NOT_RETRIED and not WATCH.is_lost(step.pk)
+        counted = version.skill_id if attempt.is_called else None
         if not retryable or step.attempt >= step.max_attempts:
-            step_fail(step=step, shape=shape, run=run, error=error, params=params)
+            step_fail(step=step, shape=shape, run=run, error=error, params=params,
+                      counted_skill_id=counted)  # fmt: skip
             _overhead_record(claimed, attempt, context, ok=False)
             return None
-        if not step_error_note(step=step, error=error, params=params):
+        if not step_error_note(step=step, error=error, params=params, counted_skill_id=counted):
             return None
         delay = spec.retry_delay_seconds * spec.retry_backoff ** (step.attempt - 1)
         if not _retry_wait(step, delay) or not step_next_attempt(step=step):
             return None
 
-    released = step_succeed(
+    succeeded = step_succeed(
         step=step,
         shape=shape,
         output=attempt.output,
@@ -217,19 +222,19 @@ def _step_carry_out(step: StepRun, state: TaskState) -> list[Released] | None:
         duration_seconds=attempt.duration_seconds,
         is_cached=attempt.is_cached,
         cache_key=attempt.cache_key,
+        counted_skill_id=version.skill_id if attempt.is_called else None,
+        continue_within=continue_within,
     )
     _overhead_record(claimed, attempt, context, ok=True)
-    if released is not None:
+    if succeeded is not None:
         state.outputs[step.step_id] = attempt.output
-    return _after_release(run, released)
+    return _after_release(run, succeeded)
 
 
-def _after_release(run, released: list[Released] | None) -> list[Released] | None:
-    if released is None:
-        return None
-    if not released:
+def _after_release(run, succeeded: Succeeded | None) -> Succeeded | None:
+    if succeeded is not None and not succeeded.released:
         run_finish_if_done(run=run)
-    return released
+    return succeeded
 
 
 def _overhead_record(claimed: float, attempt: Attempt, context: dict, *, ok: bool) -> None:
@@ -300,7 +305,7 @@ def _attempt(
     WATCH.register(step_pk=step.pk, attempt=step.attempt, call_id=call_id)
     started = time.perf_counter()
     try:
-        result = run_plan_call(plan, agent=run.agent, call_id=call_id)
+        result = run_plan_call(plan, agent=run.agent, call_id=call_id, is_counted=False)
     except RunUnavailable as unavailable:
         return Attempt(error={"type": unavailable.cause, "message": unavailable.message})
     except (RunError, InstallError) as failed:
@@ -321,6 +326,7 @@ def _attempt(
             error={"type": error.type, "message": error.message, "traceback": error.traceback},
             duration_seconds=result.duration_seconds,
             call_seconds=call_seconds,
+            is_called=True,
         )
     try:
         text = json.dumps(result.result, allow_nan=False, ensure_ascii=False)
@@ -328,6 +334,7 @@ def _attempt(
         return Attempt(
             error={"type": "ResultNotSerializable", "message": f"the output is not JSON: {error}"},
             call_seconds=call_seconds,
+            is_called=True,
         )
     size = len(text.encode())
     limit = settings.ATOM_STEP_OUTPUT_MAX_BYTES
@@ -340,6 +347,7 @@ def _attempt(
             },
             duration_seconds=result.duration_seconds,
             call_seconds=call_seconds,
+            is_called=True,
         )
     return Attempt(
         output=result.result,
@@ -347,4 +355,5 @@ def _attempt(
         duration_seconds=result.duration_seconds,
         call_seconds=call_seconds,
         cache_key=cache_key,
+        is_called=True,
     )
