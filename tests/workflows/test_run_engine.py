@@ -372,3 +372,16 @@ class q_sync_off:
         from django_q.conf import Conf
 
         Conf.SYNC = self.was
+
+
+def test_the_reaper_is_scheduled_every_minute():
+    from django_q.models import Schedule
+
+    from workflows.schedules import schedules_ensure
+
+    assert schedules_ensure() == ["workflows.reap"]
+    schedules_ensure()  # idempotent
+
+    schedule = Schedule.objects.get(name="workflows.reap")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "workflows.tasks.runs_reap_task", Schedule.MINUTES, 1, -1)  # fmt: skip

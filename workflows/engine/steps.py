@@ -126,9 +126,7 @@ def step_task_run(*, step_pk: int, budget_seconds: float | None = None) -> str:
         succeeded = _step_carry_out(step, state, continue_within=left)
         done += 1
         step = None
-        if succeeded is None:  # failed, cancelled, or no longer ours
-            break
-        if succeeded.released:
+        if succeeded is not None and succeeded.released:
             # The first released step was claimed with the release (when its timeout fits in
             # what this task has left): go straight into it; the others go to the queue.
             step = succeeded.claimed
@@ -136,8 +134,9 @@ def step_task_run(*, step_pk: int, budget_seconds: float | None = None) -> str:
             if rest:
                 steps_enqueue((item.pk, item.timeout_seconds) for item in rest)
         else:
-            # Nothing released: take a step the run already has ready (400 independent steps
-            # then flow through the workers without a queue round trip each).
+            # Nothing released (or the step failed): take a step the run already has ready
+            # (400 independent steps then flow through the workers without a queue round trip
+            # each, and a failure under `finish_branches` does not strand the others).
             run_id = next(iter(state.runs), None)
             if run_id is None or state.runs[run_id].status in RUN_FINISHED:
                 break
