@@ -82,9 +82,9 @@ def test_independent_branches_run_in_parallel_on_several_workers(workflow_make, 
     assert run.status == "succeeded"
     assert steps["merge"].output == {"value": [0, 1, 2], "label": ""}
     sleepers = [steps[f"sleep{i}"] for i in range(3)]
+    # All three were running at once (no timed bound: the benchmarks measure how fast).
     assert max(s.started_at for s in sleepers) < min(s.finished_at for s in sleepers)
     assert len({s.worker for s in sleepers}) == 3
-    assert run.duration_seconds < 2.5  # three 1 s sleeps, one after another, would be 3 s
 
 
 def test_a_join_is_released_once_when_its_parents_finish_together(workflow_make, cluster, tmp_path):
