@@ -15,6 +15,7 @@ from skills.marketplace.api import router as marketplace_router
 from skills.runs.api import router as runs_router
 from skills.runs.api import skill_runs_router
 from workflows.api import router as workflows_router
+from workflows.api import runs_router as workflow_runs_router
 
 api = AtomApi(
     title="Atom API",
@@ -34,6 +35,7 @@ api.add_router("/runs/", runs_router)
 api.add_router("/marketplace/", marketplace_router)
 api.add_router("/perf/", perf_router)
 api.add_router("/workflows/", workflows_router)
+api.add_router("/workflow-runs/", workflow_runs_router)
 
 
 class CheckOut(Schema):

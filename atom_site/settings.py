@@ -304,3 +304,18 @@ ATOM_RATE_LIMITS = {
     "imports": env_rate("ATOM_RATE_LIMIT_IMPORTS", "30/minute"),
     "workflow_starts": env_rate("ATOM_RATE_LIMIT_WORKFLOW_STARTS", "300/minute"),
 }
+
+# The run engine (docs/workflows.md, "Running"): the largest step output kept, how long a
+# cacheable step's output is reused by default, how often a running step's worker says it is
+# alive, how long past that (or past the step's timeout) the reaper waits before it reclaims
+# the step, and how long a queued step may wait before the reaper gives it a fresh task.
+ATOM_STEP_OUTPUT_MAX_BYTES = env_int("ATOM_STEP_OUTPUT_MAX_BYTES", 1_000_000, minimum=2)
+ATOM_STEP_CACHE_TTL = env_float("ATOM_STEP_CACHE_TTL", 3600, minimum=0)
+ATOM_STEP_HEARTBEAT_SECONDS = env_float("ATOM_STEP_HEARTBEAT_SECONDS", 2, minimum=0.05, maximum=600)
+ATOM_STEP_STALE_SECONDS = env_float("ATOM_STEP_STALE_SECONDS", 30, minimum=0.1, maximum=86_400)
+ATOM_STEP_REQUEUE_SECONDS = env_float("ATOM_STEP_REQUEUE_SECONDS", 300, minimum=0.1, maximum=86_400)
+# Tasks enqueued for one batch of ready steps (a run's roots, a release): enough to keep every
+# worker busy; a worker left with nothing released takes the run's next ready step itself.
+ATOM_WORKFLOW_TASKS_PER_BATCH = env_int(
+    "ATOM_WORKFLOW_TASKS_PER_BATCH", max(8, 2 * Q_WORKERS), minimum=1, maximum=100_000
+)

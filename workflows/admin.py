@@ -1,20 +1,23 @@
 """Workflows in the admin: a JSON definition editor validated on save (every error shown, per
-step), the versions inline, and the analysis on the change page with the DAG drawn as SVG."""
+step), the versions inline, and the analysis on the change page with the DAG drawn as SVG;
+runs with their steps inline, filters, and actions to run, cancel and retry."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from workflows.analysis import workflow_analyze
 from workflows.drawing import dag_svg
-from workflows.errors import DefinitionInvalid
-from workflows.models import Workflow, WorkflowVersion
+from workflows.engine import run_cancel, run_retry, run_start
+from workflows.errors import DefinitionInvalid, WorkflowError
+from workflows.models import StepRun, Workflow, WorkflowRun, WorkflowVersion
 from workflows.services import validated_save
 from workflows.validation import ValidatedWorkflow, definition_validate
 
@@ -77,6 +80,17 @@ class WorkflowAdmin(admin.ModelAdmin):
     search_fields = ("slug", "name", "description")
     readonly_fields = ("name", "slug", "description", "current_version", "source_path", "analysis")
     inlines = [WorkflowVersionInline]
+    actions = ["run_selected"]
+
+    @admin.action(description="Run the selected workflows (inputs: their defaults)")
+    def run_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        for workflow in queryset.select_related("current_version"):
+            try:
+                run = run_start(workflow, {}, requested_by=request.user)
+            except WorkflowError as refused:
+                self.message_user(request, f"{workflow.slug}: {refused.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{workflow.slug}: run {run.pk} started")
 
     def get_fields(self, request: HttpRequest, obj: Workflow | None = None) -> list[str]:
         if obj is None:
@@ -166,3 +180,98 @@ def _seconds(value: float | None, source: str = "") -> str:
         return "no data"
     text = f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
     return f"{text} ({source})" if source else text
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    fields = (
+        "step_id",
+        "skill",
+        "status",
+        "attempts",
+        "duration",
+        "is_cached",
+        "output_preview",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("index",)
+
+    def has_add_permission(self, request: HttpRequest, obj: WorkflowRun | None = None) -> bool:
+        return False
+
+    @admin.display(description="Attempts")
+    def attempts(self, step: StepRun) -> str:
+        return f"{step.attempt} / {step.max_attempts}"
+
+    @admin.display(description="Duration")
+    def duration(self, step: StepRun) -> str:
+        return "-" if step.wall_seconds is None else _seconds(step.wall_seconds)
+
+    @admin.display(description="Error")
+    def error(self, step: StepRun) -> str:
+        return f"{step.error_type}: {step.error_message}" if step.error_type else ""
+
+
+@admin.register(WorkflowRun)
+class WorkflowRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "workflow", "status", "is_cached", "requested_by", "created_at",
+                    "duration")  # fmt: skip
+    list_filter = ("status", "workflow", "created_at")
+    list_select_related = ("workflow", "requested_by")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "workflow",
+        "version",
+        "status",
+        "inputs",
+        "requested_by",
+        "agent",
+        "is_cached",
+        "timeout_seconds",
+        "on_failure",
+        "retry_of",
+        "error_type",
+        "error_message",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    fields = readonly_fields
+    inlines = [StepRunInline]
+    actions = ["cancel_selected", "retry_selected", "run_again"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Duration")
+    def duration(self, run: WorkflowRun) -> str:
+        return "-" if run.duration_seconds is None else _seconds(run.duration_seconds)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[WorkflowRun], action, done: str):
+        for run in queryset.select_related("workflow"):
+            try:
+                action(run)
+            except WorkflowError as refused:
+                self.message_user(request, f"run {run.pk}: {refused.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"run {run.pk}: {done}")
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        self._each(request, queryset, lambda run: run_cancel(run=run), "cancelled")
+
+    @admin.action(description="Retry the selected runs from their failed steps")
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        self._each(request, queryset, lambda run: run_retry(run=run), "retried")
+
+    @admin.action(description="Run again with the same inputs")
+    def run_again(self, request: HttpRequest, queryset: QuerySet[WorkflowRun]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda run: run_start(run.workflow, run.inputs, requested_by=request.user),
+            "started again",
+        )

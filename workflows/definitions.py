@@ -24,7 +24,10 @@ from workflows.errors import DefinitionError
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 # No dots: a reference names a step as `steps.<id>.output`.
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
-TOP_FIELDS = frozenset({"name", "slug", "version", "description", "inputs", "steps"})
+TOP_FIELDS = frozenset(
+    {"name", "slug", "version", "description", "inputs", "steps", "timeout_seconds", "cache",
+     "on_failure"}
+)  # fmt: skip
 STEP_FIELDS = frozenset(
     {
         "id",
@@ -37,8 +40,12 @@ STEP_FIELDS = frozenset(
         "retry_delay_seconds",
         "retry_backoff",
         "when",
+        "cache",
     }
 )
+# What a failed step does to the rest of its run: stop it at once (the default), or let the
+# steps that do not depend on the failure finish first.
+ON_FAILURE = ("stop", "finish_branches")
 DEFAULT_VERSION = "1.0.0"
 DEFAULT_INPUTS: dict[str, Any] = {"type": "object", "properties": {}}
 MAX_RETRIES = 100
@@ -83,6 +90,10 @@ class StepSpec:
     # True when a reference sits deeper than a top-level param (the schema check must then
     # take the careful path).
     has_nested_refs: bool = False
+    # Cacheable: a run reuses the output of an earlier run of the same skill version, params and
+    # environment lock within the TTL (None: ATOM_STEP_CACHE_TTL).
+    cache: bool = False
+    cache_ttl_seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         step: dict[str, Any] = {"id": self.id, "skill": self.skill}
@@ -97,6 +108,8 @@ class StepSpec:
         step["retry_backoff"] = self.retry_backoff
         if self.when is not None:
             step["when"] = self.when
+        if self.cache:
+            step["cache"] = cache_as_value(self.cache_ttl_seconds)
         return step
 
 
@@ -113,6 +126,12 @@ class Definition:
     inputs: dict[str, Any]
     step_specs: list[StepSpec] | None = None
     steps_raw: list[dict[str, Any]] | None = None
+    # Run-wide options; left out of `as_dict` at their defaults, so that definitions saved
+    # before they existed keep their content hash.
+    timeout_seconds: float | None = None
+    cache: bool = False
+    cache_ttl_seconds: float | None = None
+    on_failure: str = "stop"
 
     @property
     def steps(self) -> list[StepSpec]:
@@ -129,7 +148,7 @@ class Definition:
 
     def as_dict(self) -> dict[str, Any]:
         """The normalized definition (defaults filled in): what a version stores."""
-        return {
+        normalized: dict[str, Any] = {
             "name": self.name,
             "slug": self.slug,
             "version": self.version,
@@ -137,9 +156,31 @@ class Definition:
             "inputs": self.inputs,
             "steps": [step.as_dict() for step in self.steps],
         }
+        if self.timeout_seconds is not None:
+            normalized["timeout_seconds"] = self.timeout_seconds
+        if self.cache:
+            normalized["cache"] = cache_as_value(self.cache_ttl_seconds)
+        if self.on_failure != "stop":
+            normalized["on_failure"] = self.on_failure
+        return normalized
 
     def content_hash(self) -> str:
         return content_hash_of(self.as_dict())
+
+
+def cache_as_value(ttl_seconds: float | None) -> bool | dict[str, float]:
+    return True if ttl_seconds is None else {"ttl_seconds": ttl_seconds}
+
+
+def cache_parse(value: Any) -> tuple[bool, float | None] | str:
+    """(cacheable, ttl or None for the default) of a `cache` field, or why it is not one."""
+    if isinstance(value, bool):
+        return value, None
+    if isinstance(value, Mapping) and set(value) == {"ttl_seconds"}:
+        ttl = value["ttl_seconds"]
+        if _is_number(ttl) and ttl > 0:
+            return True, float(ttl)
+    return 'true, false, or {"ttl_seconds": <seconds above 0>}'
 
 
 def content_hash_of(definition: Mapping[str, Any]) -> str:
@@ -227,12 +268,28 @@ def header_read(
         if inputs_error:
             errors.append(DefinitionError("invalid_schema", "inputs", inputs_error))
             inputs = dict(DEFAULT_INPUTS)
+    run_timeout = raw.get("timeout_seconds")
+    if run_timeout is not None and (not _is_number(run_timeout) or run_timeout <= 0):
+        errors.append(DefinitionError("invalid", "timeout_seconds", "a number of seconds above 0"))
+        run_timeout = None
+    cache = cache_parse(raw.get("cache", False))
+    if isinstance(cache, str):
+        errors.append(DefinitionError("invalid", "cache", cache))
+        cache = (False, None)
+    on_failure = raw.get("on_failure", "stop")
+    if on_failure not in ON_FAILURE:
+        errors.append(DefinitionError("invalid", "on_failure", f"one of: {', '.join(ON_FAILURE)}"))
+        on_failure = "stop"
     header = Definition(
         name=name.strip(),
         slug=slug,
         version=version.strip(),
         description=description,
         inputs=dict(inputs),
+        timeout_seconds=None if run_timeout is None else float(run_timeout),
+        cache=cache[0],
+        cache_ttl_seconds=cache[1],
+        on_failure=on_failure,
     )
     return header, steps_raw, errors
 
@@ -244,7 +301,7 @@ def _unknown(key: Any, known: frozenset[str]) -> str:
 def _inputs_check(inputs: Any) -> str:
     if not isinstance(inputs, Mapping):
         return "must be a JSON Schema object"
-    problem = _json_problem(inputs)
+    problem = json_problem(inputs)
     if problem:
         return problem
     return _schema_problem(json.dumps(inputs, sort_keys=True))
@@ -265,7 +322,7 @@ def _schema_problem(schema_text: str) -> str:
     return ""
 
 
-def _json_problem(value: Any) -> str:
+def json_problem(value: Any) -> str:
     """Why `value` is not plain JSON (a YAML date, a Python set, NaN…), or ""."""
     stack = [(value, "")]
     while stack:
@@ -293,7 +350,7 @@ def _json_problem(value: Any) -> str:
 def _step_fast(raw: Any, index: int) -> StepSpec | None:
     """The common well-formed step read in one pass (10,000 of them must validate in a few
     milliseconds); None sends anything unusual or wrong to `_step_parse`, which reports it."""
-    if type(raw) is not dict or not STEP_FIELDS.issuperset(raw) or "when" in raw:
+    if type(raw) is not dict or not STEP_FIELDS.issuperset(raw) or "when" in raw or "cache" in raw:
         return None
     get = raw.get
     step_id = get("id")
@@ -445,6 +502,11 @@ def _step_parse(raw: Any, index: int, errors: list[DefinitionError]) -> StepSpec
         retry_backoff=float(backoff),
         when=None,
     )
+    cache = cache_parse(raw.get("cache", False))
+    if isinstance(cache, str):
+        fail("cache", cache)
+    else:
+        step.cache, step.cache_ttl_seconds = cache
     _params_read(step, fail)
     when = raw.get("when")
     if when is not None:
@@ -503,7 +565,7 @@ def _params_read(step: StepSpec, report) -> None:
                 _ref_add(step, value, where, top_key, fail)
                 continue
             if LITERAL in value and len(value) == 1:
-                problem = _json_problem(value[LITERAL])
+                problem = json_problem(value[LITERAL])
                 if problem:
                     fail(where, f"not JSON: {problem}", "not_json")
                 continue
@@ -543,7 +605,7 @@ def _when_read(step: StepSpec, when: Any, fail) -> None:
         fail("when", parsed, "invalid_ref")
         return
     if "equals" in when:
-        problem = _json_problem(when["equals"])
+        problem = json_problem(when["equals"])
         if problem:
             fail("when.equals", f"not JSON: {problem}", "not_json")
             return

@@ -67,3 +67,31 @@ class WorkflowSlugTaken(WorkflowError):
 class WorkflowNotFound(WorkflowError):
     status = 404
     code = "not_found"
+
+
+class RunRefused(WorkflowError):
+    """A run that cannot start: the workflow no longer validates against today's catalog (a
+    skill deprecated or unapproved since it was saved…), or has no version. Nothing is created.
+    `errors` lists every problem, each naming its step and field."""
+
+    status = 409
+    code = "run_refused"
+
+    def __init__(self, message: str, errors: list[DefinitionError] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class RunInputsInvalid(WorkflowError):
+    """The inputs break the workflow's inputs schema; `field` names where (`inputs.url`)."""
+
+    status = 422
+    code = "inputs_invalid"
+
+
+class RunStateConflict(WorkflowError):
+    """The run is not in a state that allows this: cancelling a finished run, retrying a run
+    that has not failed."""
+
+    status = 409
+    code = "run_state"

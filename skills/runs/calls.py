@@ -42,7 +42,13 @@ def run_skill(
     return run_plan_call(plan, agent=agent)
 
 
-def run_plan_call(plan: RunPlan, *, agent: Agent | None = None) -> CallResult:
+def run_plan_call(
+    plan: RunPlan,
+    *,
+    agent: Agent | None = None,
+    call_id: str | None = None,
+    is_counted: bool = True,
+) -> CallResult:
     """Carry out a prepared run and return what the skill answered.
 
     Takes the plan's environment (building it on a miss), a warm runner of that
@@ -51,7 +57,10 @@ def run_plan_call(plan: RunPlan, *, agent: Agent | None = None) -> CallResult:
     has moved on. The call's samples (skill_run, and skill_load / hot_reload when it loaded)
     are recorded. A Docker environment runs the call in a fresh container of its image.
     Raises `RunUnavailable` when the host cannot carry it out now, `InstallError` when its
-    environment cannot be built.
+    environment cannot be built. `call_id` names a pooled call for
+    `skills.runtime.call_interrupt` (a workflow step being cancelled). With `is_counted`
+    False the caller adds the call to the skill's `run_count` itself, in a transaction it
+    commits anyway (a workflow step's: one commit fewer a step on PostgreSQL).
     """
     skill, version = plan.skill, plan.version
     environment = plan.with_environment().environment
@@ -79,11 +88,15 @@ def run_plan_call(plan: RunPlan, *, agent: Agent | None = None) -> CallResult:
                 )
         else:
             result = environment_pool(environment, network=plan.network).call(
-                **call, source=lambda: version.source, sample_context=context or None
+                **call,
+                source=lambda: version.source,
+                sample_context=context or None,
+                call_id=call_id,
             )
     except HOST_ERRORS as error:
         raise RunUnavailable.from_host_error(error) from error
-    Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
+    if is_counted:
+        Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
     return result
 
 

@@ -36,6 +36,7 @@ from skills.runtime.pool import (
     PoolKey,
     PoolStats,
     RunnerPool,
+    call_interrupt,
 )
 from skills.runtime.process import SPAWNER
 from skills.runtime.sandbox import SandboxUnavailable, bwrap_executable, sandbox_mode
@@ -57,6 +58,7 @@ __all__ = [
     "SkillRef",
     "bwrap_executable",
     "call",
+    "call_interrupt",
     "pool_for",
     "registry",
     "sandbox_mode",

@@ -49,6 +49,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# The runner serving each call that was given a `call_id`, so that another thread can kill it
+# (`call_interrupt`: a cancelled workflow step).
+_serving: dict[str, RunnerProcess] = {}
+_serving_lock = threading.Lock()
+
+
+def call_interrupt(call_id: str) -> bool:
+    """Kill the runner serving the call `call_id` in this process, if one is; True if it was.
+
+    The call then returns a `RunnerDied` failure and its runner is replaced, as after a crash.
+    """
+    with _serving_lock:
+        runner = _serving.get(call_id)
+    if runner is None:
+        return False
+    runner.interrupt()
+    return True
+
+
 class PoolBusy(RuntimeError):
     """No runner became free within the acquire timeout."""
 
@@ -131,6 +150,7 @@ class RunnerPool:
         limits: CallLimits | None = None,
         source: str | Callable[[], str] | None = None,
         sample_context: Mapping[str, Any] | None = None,
+        call_id: str | None = None,
     ) -> CallResult:
         """Run ``entrypoint(**params)`` of one skill version in a warm runner of this pool.
 
@@ -138,6 +158,7 @@ class RunnerPool:
         With ``source`` (the text, or a function returning it) the version named by
         ``content_hash`` runs exactly: the source is sent only when the runner does not have
         that version cached and the file holds another one (or is outside its sandbox).
+        ``call_id`` names the call for `call_interrupt` while it runs.
         """
         started = time.perf_counter()
         resolved = (limits or CallLimits()).resolved(self.config)
@@ -157,9 +178,17 @@ class RunnerPool:
         except (TypeError, ValueError) as error:
             raise ValueError(f"params must be JSON-encodable: {error}") from None
         runner = self._acquire(deadline=time.monotonic() + self.config.acquire_timeout)
-        with self._timed_call(skill_id, content_hash, sample_context) as measured:
-            result = self._call_in(runner, request, resolved, started, source)
-            measured.append(result)
+        if call_id is not None:
+            with _serving_lock:
+                _serving[call_id] = runner
+        try:
+            with self._timed_call(skill_id, content_hash, sample_context) as measured:
+                result = self._call_in(runner, request, resolved, started, source)
+                measured.append(result)
+        finally:
+            if call_id is not None:
+                with _serving_lock:
+                    _serving.pop(call_id, None)
         return result
 
     def warm(self, count: int | None = None) -> None:

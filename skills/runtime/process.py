@@ -8,6 +8,7 @@ megabytes never blocks on a full pipe and never mixes its bytes into the protoco
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import queue
@@ -16,6 +17,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -94,6 +96,25 @@ class Spawner:
 
 
 SPAWNER = Spawner()
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A function that makes the calling process be SIGKILLed when the thread that forked it
+    (the spawner's, which lives as long as its process) ends: Linux's PR_SET_PDEATHSIG."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def die_with_parent() -> None:
+        prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+    return die_with_parent
+
+
+_die_with_parent = _parent_death_signal()
 
 
 class BoundedBuffer:
@@ -180,6 +201,10 @@ class RunnerProcess:
                 env=runner_environment(home=home, interpreter=interpreter, extra=extra_env),
                 cwd=self._home or "/",
                 start_new_session=True,
+                # bwrap's --die-with-parent does this for a sandboxed runner; without it, a
+                # runner whose worker was SIGKILLed would finish its call anyway, and a
+                # workflow step retried elsewhere would have run twice.
+                preexec_fn=_die_with_parent if mode == "none" and _die_with_parent else None,
             )
         except OSError:
             self._close_fds()
@@ -262,6 +287,14 @@ class RunnerProcess:
         self._close_fds()
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
+
+    def interrupt(self) -> None:
+        """Kill the runner's process group from another thread than the one calling it: the
+        caller then reads the end of the answer pipe (`RunnerDied`) and tidies up as ever."""
+        if self._closed or os.getpid() != self._owner_pid:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)
 
     def exit_description(self) -> str:
         code = self._process.poll()

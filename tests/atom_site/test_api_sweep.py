@@ -48,9 +48,6 @@ CHECKS = [
 EXAMPLES_PER_OPERATION = 6
 REQUEST_TIMEOUT = 20  # seconds: a request that hangs fails its example instead of the run
 
-# The workflows API is being rewritten elsewhere; its paths join the sweep once they are
-# aligned with the one error shape and the complete OpenAPI (tests/atom_site/test_openapi.py).
-NOT_YET_SWEPT = r"^/api/workflows"
 # Operations whose accepted requests cannot be undone within a test: they build environments
 # from the package index (installs) or ask it to resolve arbitrary requirements. They get only
 # requests that break their schema, which must be refused (4xx) before anything is done.
@@ -131,9 +128,7 @@ def credentials(transactional_db) -> Callable[[str], dict[str, str]]:
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("kind", ["key with every scope", "key with no scopes", "no credentials"])
 def test_every_operation_answers_as_it_documents(kind, server, catalog, credentials):
-    schema = schemathesis.openapi.from_url(f"{server}/api/openapi.json").exclude(
-        path_regex=NOT_YET_SWEPT
-    )
+    schema = schemathesis.openapi.from_url(f"{server}/api/openapi.json")
     headers = credentials(kind)
     session = requests.Session()
     failures: dict[str, str] = {}

@@ -11,6 +11,7 @@ RATE_LIMITED = {
     ("post", "/api/installs/"),
     ("post", "/api/installs/batch"),
     ("post", "/api/installs/{job_id}/retry"),
+    ("post", "/api/workflows/{slug}/runs"),
 }
 HOST_BOUND = {
     ("get", "/api/health"),

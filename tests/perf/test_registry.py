@@ -17,6 +17,7 @@ def test_the_apps_register_the_operations_they_record():
         "workflow_validation",
         "step_queue_wait",
         "step_run",
+        "step_engine_overhead",
         "workflow_run",
     }
 

@@ -122,3 +122,75 @@ def _catalog_events_sent_before_the_test_databases_go(django_db_setup):
 def staff_client(client, staff):
     client.force_login(staff)
     return client
+
+
+# The engine's tests ------------------------------------------------------------------------
+
+ENGINE_SKILLS = {
+    "echo": "def run(value=None, label=''):\n    return {'value': value, 'label': label}\n",
+    "add": "def run(a=0, b=0):\n    return {'sum': a + b}\n",
+    "boom": "def run(**params):\n    raise ValueError('boom: ' + repr(params))\n",
+    "sleepy": (
+        "import os\nimport time\n\n"
+        "def run(seconds=1.0, mark='', value=None):\n"
+        "    if mark:\n"
+        "        with open(mark + '.started', 'a') as f:\n"
+        "            f.write(f'{os.getpid()}\\n')\n"
+        "    time.sleep(seconds)\n"
+        "    if mark:\n"
+        "        with open(mark, 'a') as f:\n"
+        "            f.write('done\\n')\n"
+        "    return {'slept': seconds, 'value': value}\n"
+    ),
+    "big": "def run(size=10):\n    return {'blob': 'x' * size}\n",
+    "not-json": "def run():\n    return {'when': object()}\n",
+}
+
+
+def engine_skill_text(name: str, body: str, *, timeout: float = 20) -> str:
+    return (
+        "# /// script\n"
+        '# requires-python = ">=3.12"\n'
+        "# dependencies = []\n"
+        "#\n"
+        "# [tool.atom]\n"
+        f'# name = "{name}"\n'
+        '# version = "1.0.0"\n'
+        '# category = "text"\n'
+        '# type = "transform"\n'
+        '# description = "A skill for engine tests."\n'
+        f"# timeout = {timeout}\n"
+        "# ///\n" + body
+    )
+
+
+@pytest.fixture
+def engine_skills(tmp_path_factory) -> None:
+    """Approved skills with no packages, from files (the runners read them)."""
+    folder = tmp_path_factory.mktemp("engine-skills")
+    sources = []
+    for name, body in ENGINE_SKILLS.items():
+        path = folder / f"{name}.py"
+        path.write_text(engine_skill_text(name, body))
+        sources.append(SkillSource.from_path(path))
+    skills_import(sources=sources, approve=True)
+
+
+@pytest.fixture
+def workflow_make(engine_skills):
+    """Save a workflow from steps (and options) and return it."""
+    from workflows.services import workflow_save
+
+    def make(slug: str, steps: list[dict[str, Any]], **options: Any):
+        definition = {"name": slug, "slug": slug, "steps": steps, **options}
+        return workflow_save(definition=definition).workflow
+
+    return make
+
+
+@pytest.fixture
+def q_sync(monkeypatch):
+    """django-q2 runs each task at once, in this process (a test about logic, not workers)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)

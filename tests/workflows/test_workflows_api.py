@@ -127,7 +127,7 @@ def test_put_of_a_changed_definition_makes_a_new_version(staff_client, catalog, 
 
     assert response.status_code == 200
     assert response.json()["change"] == "new_version"
-    versions = staff_client.get("/api/workflows/text-report/versions").json()
+    versions = staff_client.get("/api/workflows/text-report/versions").json()["items"]
     assert [(v["version"], v["is_current"]) for v in versions] == [
         (f"1.0.0+{versions[0]['content_hash'][:8]}", True),
         ("1.0.0", False),

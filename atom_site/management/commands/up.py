@@ -21,6 +21,7 @@ from atom_site.stack import (
 )
 from perf.schedules import schedules_ensure
 from workflows.library import workflows_demo_load
+from workflows.schedules import schedules_ensure as workflow_schedules_ensure
 
 
 class Command(BaseCommand):
@@ -92,6 +93,7 @@ class Command(BaseCommand):
         elif account.created:
             self.stdout.write(f"Created admin {account.username!r} from ATOM_ADMIN_PASSWORD.")
         schedules_ensure()  # perf: resource sampling, regression checks, hourly rollups
+        workflow_schedules_ensure()  # the reaper of steps whose worker died, run timeouts
         if not skip_demo:
             self.stdout.write(demo_load())
             self.stdout.write(workflows_demo_load())  # built from the demo catalog above

@@ -1,3 +1,5 @@
+import json
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -5,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows.analysis import workflow_analyze
-from workflows.errors import DefinitionInvalid
+from workflows.engine import listener_add, listener_remove, run_start
+from workflows.errors import DefinitionInvalid, WorkflowError
 from workflows.library import (
     WorkflowImportRefused,
     definition_load,
@@ -13,12 +16,12 @@ from workflows.library import (
     workflow_export,
     workflows_import,
 )
-from workflows.models import Workflow
+from workflows.models import Workflow, WorkflowRun
 from workflows.validation import definition_validate
 
 
 class Command(BaseCommand):
-    help = "Work with workflow definitions: import, list, validate, export."
+    help = "Work with workflows: import, list, validate, export, run."
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="action", required=True)
@@ -33,6 +36,17 @@ class Command(BaseCommand):
         exporting = commands.add_parser("export", help="write workflows as YAML files")
         exporting.add_argument("--output", "-o", type=Path, required=True, help="a folder")
         exporting.add_argument("slugs", nargs="*", help="default: every workflow")
+        running = commands.add_parser("run", help="run a workflow and follow it to the end")
+        running.add_argument("slug")
+        running.add_argument("--inputs", default="{}", help="the inputs as a JSON object")
+        running.add_argument(
+            "--here",
+            action="store_true",
+            help="carry the steps out in this process (no worker cluster needed)",
+        )
+        running.add_argument(
+            "--wait", type=float, default=3600, help="seconds to follow the run (default 3600)"
+        )
 
     def handle(self, *args, action: str, **options) -> None:
         getattr(self, f"_{action}")(**options)
@@ -127,3 +141,68 @@ class Command(BaseCommand):
             (output / f"{workflow.slug}.yaml").write_text(workflow_export(workflow=workflow))
             count += 1
         self.stdout.write(self.style.SUCCESS(f"Exported {count} workflow(s) to {output}"))
+
+    def _run(self, *, slug: str, inputs: str, here: bool, wait: float, **_) -> None:
+        workflow = Workflow.objects.select_related("current_version").filter(slug=slug).first()
+        if workflow is None:
+            raise CommandError(f"no workflow {slug!r}")
+        try:
+            values = json.loads(inputs)
+        except json.JSONDecodeError as error:
+            raise CommandError(f"--inputs is not JSON: {error}") from None
+        from django_q.conf import Conf
+
+        was_sync = Conf.SYNC
+        if here:
+            Conf.SYNC = True  # each step task runs at once, in this process
+            listener_add(self._progress_event)
+        started = time.monotonic()
+        try:
+            run = run_start(workflow, values)
+        except WorkflowError as refused:
+            raise CommandError(refused.message) from None
+        finally:
+            Conf.SYNC = was_sync
+            listener_remove(self._progress_event)
+        self.stdout.write(f"run {run.pk} of {slug} started ({run.ws_url})")
+        run = self._follow(run, deadline=started + wait, quiet=here)
+        self.stdout.write(self._summary(run, time.monotonic() - started))
+        if run.status != "succeeded":
+            raise CommandError(f"run {run.pk} {run.status}: {run.error_message}")
+
+    def _progress_event(self, event: dict) -> None:
+        if event.get("event") == "step":
+            cached = " (cached)" if event.get("is_cached") else ""
+            error = f": {event['error']}" if event.get("error") else ""
+            self.stdout.write(
+                f"  {event['step']}: {event['status']}{cached} (attempt {event['attempt']}){error}"
+            )
+
+    def _follow(self, run: WorkflowRun, *, deadline: float, quiet: bool) -> WorkflowRun:
+        seen: dict[str, tuple[str, int]] = {}
+        while True:
+            run.refresh_from_db()
+            if not quiet:
+                for step in run.steps.order_by("index").only("step_id", "status", "attempt"):
+                    state = (step.status, step.attempt)
+                    if seen.get(step.step_id) != state and step.status != "pending":
+                        seen[step.step_id] = state
+                        self.stdout.write(
+                            f"  {step.step_id}: {step.status} (attempt {step.attempt})"
+                        )
+            if run.is_finished or time.monotonic() > deadline:
+                return run
+            time.sleep(0.1)
+
+    @staticmethod
+    def _summary(run: WorkflowRun, seconds: float) -> str:
+        counts: dict[str, int] = {}
+        cached = 0
+        for status, is_cached in run.steps.values_list("status", "is_cached"):
+            counts[status] = counts.get(status, 0) + 1
+            cached += is_cached
+        parts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+        return (
+            f"run {run.pk} {run.status} in {seconds:.2f} s: {sum(counts.values())} steps "
+            f"({parts}; {cached} cached)"
+        )
