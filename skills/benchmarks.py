@@ -1,7 +1,8 @@
 """The skills app's operations for `manage.py perf benchmark`, measured on the running system's
 own data and read only: nothing is installed, written or queued. Each is registered under the
 operation name the app records, so `--set-baseline` gives those operations their baselines.
-Imported by `SkillsConfig.ready()`.
+Imported by `SkillsConfig.ready()`, so what the measured functions need is imported when they
+run, not at every process's start-up.
 
 An operation the running system has no data for (an empty catalog, no ready environment) is
 reported as skipped, not measured on something made up.
@@ -12,9 +13,6 @@ from __future__ import annotations
 from django.db.models import Count
 
 from perf.benchmarking import BenchmarkSkipped, benchmark_register
-from skills.installer.builder import environment_ready_lookup
-from skills.installer.resolution import dependencies_resolve
-from skills.marketplace.search import skill_search
 from skills.models import (
     Environment,
     EnvironmentStatus,
@@ -43,6 +41,8 @@ def _busiest_category() -> tuple[str]:
 @benchmark_register(MARKETPLACE_SEARCH, rounds=30, setup=_busiest_category)
 def marketplace_search_category(category: str) -> None:
     """The first page of the busiest category, past the cache (what a miss costs)."""
+    from skills.marketplace.search import skill_search
+
     skill_search(category=category, use_cache=False)
 
 
@@ -61,6 +61,8 @@ def _ready_environment_key() -> tuple[str]:
 @benchmark_register(ENVIRONMENT_CACHE_HIT, rounds=30, inner=10, setup=_ready_environment_key)
 def environment_cache_hit(key: str) -> None:
     """Finding the ready environment of a requirement set that is already installed."""
+    from skills.installer.builder import environment_ready_lookup
+
     environment_ready_lookup(key=key)
 
 
@@ -85,4 +87,6 @@ def _catalog_requirement_sets() -> tuple[dict[str, list[str]]]:
 def dependency_resolution(requirement_sets: dict[str, list[str]]) -> None:
     """The catalog's (first 50) approved Python skills' requirements, resolved together as one
     environment would need them: the pre-check, then uv (resolved only, never installed)."""
+    from skills.installer.resolution import dependencies_resolve
+
     dependencies_resolve(requirement_sets=requirement_sets, explain=True)
