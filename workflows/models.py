@@ -169,6 +169,9 @@ class StepRun(models.Model):
     cache_key = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=255, blank=True, help_text="host:pid of the claimer.")
     queued_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="A retry waiting for its delay: not claimed before."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

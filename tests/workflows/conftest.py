@@ -142,6 +142,16 @@ ENGINE_SKILLS = {
         "            f.write('done\\n')\n"
         "    return {'slept': seconds, 'value': value}\n"
     ),
+    "flaky": (
+        "import os\nimport time\n\n"
+        "def run(mark=''):\n"
+        "    with open(mark, 'a') as f:\n"
+        "        f.write(f'{time.time()}\\n')\n"
+        "    with open(mark) as f:\n"
+        "        if len(f.read().split()) == 1:\n"
+        "            raise RuntimeError('the first call fails')\n"
+        "    return {'calls': 2}\n"
+    ),
     "big": "def run(size=10):\n    return {'blob': 'x' * size}\n",
     "not-json": "def run():\n    return {'when': object()}\n",
 }

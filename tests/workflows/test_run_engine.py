@@ -360,6 +360,36 @@ def test_the_reaper_fails_a_lost_step_without_attempts_left_and_times_runs_out(
     assert {step.status for step in steps_of(late).values()} == {"cancelled"}
 
 
+def test_a_retry_is_not_claimed_before_its_delay_and_the_reaper_hands_over_a_lost_one(
+    workflow_make, q_sync
+):
+    from workflows.engine.steps import step_task_run
+
+    workflow = workflow_make("later", [{"id": "a", "skill": "add", "params": {"a": 2},
+                                        "retries": 1}])  # fmt: skip
+    with q_sync_off():
+        run = run_start(workflow, {})
+    step = steps_of(run)["a"]
+    # As a worker leaves a failed attempt whose retry waits, had that worker died since.
+    due = timezone.now() + datetime.timedelta(hours=1)
+    StepRun.objects.filter(pk=step.pk).update(attempt=1, not_before=due, queued_at=due)
+
+    assert step_task_run(step_pk=step.pk) == "0 step(s)"  # a task delivered early takes nothing
+    assert runs_reap().retries_dispatched == []
+    assert steps_of(run)["a"].attempt == 1
+
+    overdue = timezone.now() - datetime.timedelta(minutes=1)
+    StepRun.objects.filter(pk=step.pk).update(not_before=overdue, queued_at=overdue)
+    report = runs_reap()
+
+    run.refresh_from_db()
+    step.refresh_from_db()
+    assert report.retries_dispatched == [step.pk]
+    assert (run.status, step.status, step.attempt, step.output) == ("succeeded", "succeeded", 2,
+                                                                    {"sum": 2})  # fmt: skip
+    assert step.not_before is None
+
+
 class q_sync_off:
     """Enqueue for real (nothing runs: no cluster in these tests)."""
 

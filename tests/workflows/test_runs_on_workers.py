@@ -24,11 +24,20 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 @pytest.fixture
 def cluster(manage_py, process_env, engine_skills):
+    yield from _cluster(manage_py, process_env, workers=3)
+
+
+@pytest.fixture
+def one_worker(manage_py, process_env, engine_skills):
+    yield from _cluster(manage_py, process_env, workers=1)
+
+
+def _cluster(manage_py, process_env, *, workers: int):
     process = subprocess.Popen(
         [*manage_py, "qcluster"],
         env={
             **process_env,
-            "ATOM_Q_WORKERS": "3",
+            "ATOM_Q_WORKERS": str(workers),
             "ATOM_SANDBOX": "none",
             "ATOM_STEP_HEARTBEAT_SECONDS": "0.3",
         },
@@ -188,3 +197,34 @@ def test_cancelling_kills_a_running_step_and_twice_is_a_conflict(workflow_make, 
     # The pool recovers: the next run on the same workers succeeds.
     again = run_start(workflow_make("short", [{"id": "a", "skill": "add"}]), {})
     assert finished(again, cluster).status == "succeeded"
+
+
+def test_a_retry_waiting_for_its_delay_leaves_the_worker_free(workflow_make, one_worker, tmp_path):
+    calls = tmp_path / "calls"
+    flaky = workflow_make(
+        "flaky",
+        [{"id": "flaky", "skill": "flaky", "params": {"mark": str(calls)}, "retries": 1,
+          "retry_delay_seconds": 3, "retry_backoff": 2}],
+    )  # fmt: skip
+    other = workflow_make("other", [{"id": "nap", "skill": "sleepy", "params": {"seconds": 0.2}}])
+    finished(run_start(other, {}), one_worker)  # the worker's runner is warm
+
+    run = run_start(flaky, {})
+    deadline = time.monotonic() + 60
+    step = StepRun.objects.get(run=run)
+    while step.not_before is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        step.refresh_from_db()
+    assert (step.status, step.attempt, step.error_type) == ("queued", 1, "RuntimeError")
+    meanwhile = finished(run_start(other, {}), one_worker)  # the one worker is free
+
+    run = finished(run, one_worker)
+    step.refresh_from_db()
+    nap = StepRun.objects.get(run=meanwhile)
+    first, second = (float(line) for line in lines(calls))
+    assert (run.status, step.status, step.attempt, step.output) == (
+        "succeeded", "succeeded", 2, {"calls": 2})  # fmt: skip
+    assert nap.worker == step.worker  # the same worker ran the other run's step
+    assert nap.finished_at < step.started_at  # while the retry waited
+    assert second - first >= 3  # and the retry came after its delay
+    assert step.started_at >= step.queued_at  # not claimed before `not_before`

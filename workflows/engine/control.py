@@ -9,8 +9,9 @@ steps whose worker died: a running step whose heartbeat stopped `ATOM_STEP_STALE
 or that has run past its timeout plus the install timeout plus that grace, goes back to queued
 for another attempt (or fails when it has none left); a queued step waiting longer than
 `ATOM_STEP_REQUEUE_SECONDS` gets a fresh task (a worker that released it may have died before
-running it; a second task is harmless: the claim decides); a run past its `timeout_seconds`
-fails, its unfinished steps cancelled (killed).
+running it; a second task is harmless: the claim decides); a retry overdue by a few seconds
+is enqueued (the worker whose timer would have enqueued it died); a run past its
+`timeout_seconds` fails, its unfinished steps cancelled (killed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from skills.runtime import call_interrupt
+from workflows.engine.retries import retries_dispatch_overdue
 from workflows.engine.shape import shape_for
 from workflows.engine.start import steps_enqueue
 from workflows.engine.states import ACTIVE_RUN, run_end, step_fail
@@ -54,6 +56,7 @@ class ReapReport:
     requeued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     reenqueued: list[int] = field(default_factory=list)
+    retries_dispatched: list[int] = field(default_factory=list)
     runs_timed_out: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[int]]:
@@ -93,6 +96,8 @@ def runs_reap(*, now: datetime.datetime | None = None) -> ReapReport:
         )
         steps_enqueue(waiting)
         report.reenqueued = [pk for pk, _ in waiting]
+
+    report.retries_dispatched = retries_dispatch_overdue(now=now)
 
     for run in WorkflowRun.objects.filter(
         status__in=ACTIVE_RUN, timeout_seconds__isnull=False

@@ -256,6 +256,7 @@ def run_retry(*, run: WorkflowRun) -> WorkflowRun:
             step.remaining_dependencies = waiting
             step.max_attempts = step.attempt + spec.spec.retries + 1
             step.queued_at = None if waiting else now
+            step.not_before = None
             step.started_at = step.finished_at = step.heartbeat_at = None
             step.output = step.output_bytes = None
             step.error_type = step.error_message = step.error_traceback = ""
@@ -267,6 +268,7 @@ def run_retry(*, run: WorkflowRun) -> WorkflowRun:
                 "remaining_dependencies",
                 "max_attempts",
                 "queued_at",
+                "not_before",
                 "started_at",
                 "finished_at",
                 "heartbeat_at",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from perf.recording import record_sample
@@ -80,15 +80,21 @@ def step_claim_next(*, run_id: int, now: datetime.datetime) -> StepRun | None:
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     first = (
         f"(SELECT {quote('id')} FROM {quote(StepRun._meta.db_table)} WHERE {quote('run_id')} = %s"
-        f" AND {quote('status')} = %s ORDER BY {quote('index')} LIMIT 1{lock})"
+        f" AND {quote('status')} = %s AND {_DUE} ORDER BY {quote('index')} LIMIT 1{lock})"
     )
+    stamp = connection.ops.adapt_datetimefield_value(now)
     for _ in range(3):  # lost the row to another worker (SQLite): try the next one
-        step = _claim(first, [run_id, StepStatus.QUEUED], now)
+        step = _claim(first, [run_id, StepStatus.QUEUED, stamp], now)
         if step is not None:
             return step
-        if not StepRun.objects.filter(run_id=run_id, status=StepStatus.QUEUED).exists():
+        due = Q(not_before__isnull=True) | Q(not_before__lte=now)
+        if not StepRun.objects.filter(due, run_id=run_id, status=StepStatus.QUEUED).exists():
             return None
     return None
+
+
+# A retry waiting for its delay (`not_before` in the future) is queued but not to be claimed.
+_DUE = '("not_before" IS NULL OR "not_before" <= %s)'
 
 
 def _claim(target: str, target_params: list, now: datetime.datetime) -> StepRun | None:
@@ -99,9 +105,10 @@ def _claim(target: str, target_params: list, now: datetime.datetime) -> StepRun 
         f"UPDATE {quote(StepRun._meta.db_table)} SET {quote('status')} = %s, "
         f"{quote('attempt')} = {quote('attempt')} + 1, {quote('started_at')} = %s, "
         f"{quote('heartbeat_at')} = %s, {quote('worker')} = %s "
-        f"WHERE {quote('id')} = {target} AND {quote('status')} = %s RETURNING {columns}"
+        f"WHERE {quote('id')} = {target} AND {quote('status')} = %s AND {_DUE} RETURNING {columns}"
     )
-    params = [StepStatus.RUNNING, stamp, stamp, worker_name(), *target_params, StepStatus.QUEUED]
+    params = [StepStatus.RUNNING, stamp, stamp, worker_name(), *target_params, StepStatus.QUEUED,
+              stamp]  # fmt: skip
     # Read to the end, so that the statement (and SQLite's write transaction) is finished.
     taken = list(StepRun.objects.raw(sql, params))
     return taken[0] if taken else None
@@ -212,39 +219,36 @@ def step_succeed(
     return Succeeded(released=released, claimed=claimed)
 
 
-def step_error_note(
-    *, step: StepRun, error: dict[str, str], params: Any, counted_skill_id: int | None = None
+def step_retry_later(
+    *,
+    step: StepRun,
+    error: dict[str, str],
+    params: Any,
+    not_before: datetime.datetime,
+    counted_skill_id: int | None = None,
 ) -> bool:
-    """Keep an attempt's error on a step that will be retried; False when it is not ours."""
-    now = timezone.now()
+    """A failed attempt to be retried: running → queued, not to be claimed before `not_before`,
+    its error kept. The worker is free meanwhile (`workflows.engine.retries` hands the step to
+    the queue when it is due). False when the step was no longer ours."""
     with transaction.atomic():
         _skill_runs_count(counted_skill_id)
-        return bool(
-            StepRun.objects.filter(
-                pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
-            ).update(
-                error_type=error["type"],
-                error_message=error["message"],
-                error_traceback=error.get("traceback", ""),
-                params=params,
-                heartbeat_at=now,
-            )
+        moved = StepRun.objects.filter(
+            pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
+        ).update(
+            status=StepStatus.QUEUED,
+            queued_at=not_before,
+            not_before=not_before,
+            error_type=error["type"],
+            error_message=error["message"],
+            error_traceback=error.get("traceback", ""),
+            params=params,
         )
-
-
-def step_next_attempt(*, step: StepRun) -> bool:
-    """running attempt N → running attempt N + 1 (after a retry's delay); False when the step
-    was cancelled or reclaimed meanwhile."""
-    now = timezone.now()
-    moved = StepRun.objects.filter(
-        pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
-    ).update(attempt=F("attempt") + 1, started_at=now, heartbeat_at=now)
-    if moved:
-        step.attempt += 1
-        announce(
-            {"event": "step", "run": step.run_id, "step": step.step_id, "status": "retrying",
-             "attempt": step.attempt}
-        )  # fmt: skip
+        if moved:
+            _on_commit_announce(
+                {"event": "step", "run": step.run_id, "step": step.step_id, "status": "retrying",
+                 "attempt": step.attempt, "error": error["type"],
+                 "not_before": not_before.isoformat()}
+            )  # fmt: skip
     return bool(moved)
 
 

@@ -10,6 +10,7 @@ round trip through the queue per step would cost more than the step (docs/workfl
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import time
@@ -33,6 +34,7 @@ from workflows.engine.refs import (
     params_resolve,
     steps_referenced,
 )
+from workflows.engine.retries import retry_dispatch_when_due
 from workflows.engine.shape import shape_for
 from workflows.engine.start import TASK_MARGIN_SECONDS, steps_enqueue, task_timeout
 from workflows.engine.states import (
@@ -41,9 +43,8 @@ from workflows.engine.states import (
     run_mark_running,
     step_claim,
     step_claim_next,
-    step_error_note,
     step_fail,
-    step_next_attempt,
+    step_retry_later,
     step_succeed,
 )
 from workflows.engine.watch import WATCH
@@ -194,10 +195,8 @@ def _step_carry_out(
         )
         return None
 
-    while True:
-        attempt = _attempt(step, spec, run, version, params, context, state)
-        if attempt.error is None:
-            break
+    attempt = _attempt(step, spec, run, version, params, context, state)
+    if attempt.error is not None:
         error = attempt.error
         retryable = error["type"] not in NOT_RETRIED and not WATCH.is_lost(step.pk)
         counted = version.skill_id if attempt.is_called else None
@@ -206,11 +205,12 @@ def _step_carry_out(
                       counted_skill_id=counted)  # fmt: skip
             _overhead_record(claimed, attempt, context, ok=False)
             return None
-        if not step_error_note(step=step, error=error, params=params, counted_skill_id=counted):
-            return None
         delay = spec.retry_delay_seconds * spec.retry_backoff ** (step.attempt - 1)
-        if not _retry_wait(step, delay) or not step_next_attempt(step=step):
-            return None
+        due = timezone.now() + datetime.timedelta(seconds=delay)
+        if step_retry_later(step=step, error=error, params=params, not_before=due,
+                            counted_skill_id=counted):  # fmt: skip
+            retry_dispatch_when_due(step_pk=step.pk, timeout_seconds=step.timeout_seconds, due=due)
+        return None
 
     succeeded = step_succeed(
         step=step,
@@ -252,20 +252,6 @@ def _outputs_for(step: StepRun, *, spec_refs: set[str], carried: dict[str, Any])
         ).values_list("step_id", "output"):
             outputs[step_id] = output
     return outputs
-
-
-def _retry_wait(step: StepRun, delay: float) -> bool:
-    """Wait out a retry's delay in the worker, beating meanwhile; False if the step was lost."""
-    WATCH.register(step_pk=step.pk, attempt=step.attempt, call_id=f"step-{step.pk}-wait")
-    try:
-        end = time.monotonic() + delay
-        while (remaining := end - time.monotonic()) > 0:
-            if WATCH.is_lost(step.pk):
-                return False
-            time.sleep(min(remaining, 0.2))
-        return not WATCH.is_lost(step.pk)
-    finally:
-        WATCH.unregister(step_pk=step.pk)
 
 
 def _attempt(
