@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from workflows.analysis import workflow_analyze
 from workflows.drawing import dag_svg
 from workflows.engine import run_cancel, run_retry, run_start
-from workflows.errors import DefinitionInvalid, WorkflowError
+from workflows.errors import DefinitionInvalid, StepErrors, WorkflowError, errors_by_step
 from workflows.models import StepRun, Workflow, WorkflowRun, WorkflowVersion
 from workflows.services import validated_save
 from workflows.validation import ValidatedWorkflow, definition_validate
@@ -46,7 +46,8 @@ class WorkflowForm(forms.ModelForm):
         try:
             self.validated = definition_validate(definition=cleaned["definition"])
         except DefinitionInvalid as invalid:
-            self.add_error("definition", [str(error) for error in invalid.errors])
+            self.add_error("definition", [_step_errors_html(group)
+                                          for group in errors_by_step(invalid.errors)])  # fmt: skip
             return cleaned
         slug = self.validated.definition.slug
         if self.instance.pk and slug != self.instance.slug:
@@ -58,6 +59,15 @@ class WorkflowForm(forms.ModelForm):
             message = f"slug: a workflow {slug!r} exists; change that one, or choose another name"
             self.add_error("definition", message)
         return cleaned
+
+
+def _step_errors_html(group: StepErrors) -> SafeString:
+    """One step's errors under its id (the form's error list shows one item per step)."""
+    return format_html(
+        '<span class="workflow-step-errors"><strong>{}</strong><ul>{}</ul></span>',
+        group.title,
+        format_html_join("", "<li>{}</li>", ((error.where_in_step(),) for error in group.errors)),
+    )
 
 
 class WorkflowVersionInline(admin.TabularInline):
@@ -117,7 +127,11 @@ class WorkflowAdmin(admin.ModelAdmin):
         except DefinitionInvalid as invalid:
             return format_html(
                 "<p>This version does not validate against today's catalog:</p><ul>{}</ul>",
-                format_html_join("", "<li>{}</li>", ((str(error),) for error in invalid.errors)),
+                format_html_join(
+                    "",
+                    "<li>{}</li>",
+                    ((_step_errors_html(group),) for group in errors_by_step(invalid.errors)),
+                ),
             )
         analysis = workflow_analyze(validated=validated)
         estimate = analysis.estimate

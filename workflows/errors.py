@@ -33,6 +33,41 @@ class DefinitionError:
             step = f"steps[{self.index}]: "
         return f"{where}{step}{self.field}: {self.message}"
 
+    def where_in_step(self) -> str:
+        """The error as listed under its step: the file's line when there is one, the field."""
+        line = f"line {self.line}: " if self.line else ""
+        return f"{line}{self.field}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class StepErrors:
+    """The errors of one step (or of the definition as a whole: `step` and `index` empty)."""
+
+    step: str
+    index: int | None
+    errors: tuple[DefinitionError, ...]
+
+    @property
+    def title(self) -> str:
+        if self.index is None and not self.step:
+            return "the definition"
+        if self.index is None:
+            return f"step {self.step!r}"
+        return f"step {self.step!r} (steps[{self.index}])" if self.step else f"steps[{self.index}]"
+
+
+def errors_by_step(errors: list[DefinitionError]) -> list[StepErrors]:
+    """The errors grouped per step, the definition's own first, then the steps in their order
+    in `steps`; each group keeps its errors in the order they were found."""
+    groups: dict[tuple[int, str], list[DefinitionError]] = {}
+    for error in errors:
+        position = -1 if error.index is None else error.index
+        groups.setdefault((position, error.step), []).append(error)
+    return [
+        StepErrors(step=step, index=None if position < 0 else position, errors=tuple(found))
+        for (position, step), found in sorted(groups.items(), key=lambda item: item[0])
+    ]
+
 
 class WorkflowError(Exception):
     """Base of every refusal the workflows app reports; `status` is the HTTP status."""

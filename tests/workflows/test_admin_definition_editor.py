@@ -2,6 +2,7 @@
 analysis (generations, critical path, estimate, the DAG as SVG) on the change page."""
 
 import json
+import re
 
 import pytest
 
@@ -25,13 +26,37 @@ def test_saving_an_invalid_definition_shows_every_error_per_step(staff_client, c
     response = add(staff_client, definition(steps=EVERY_BAD_STEP))
 
     assert response.status_code == 200
-    errors = response.context["adminform"].form.errors["definition"]
-    assert len(errors) == 14
-    assert errors[0] == "step 'dup': id: duplicate step id (first used by steps[0])"
-    assert "step 'a': depends_on: cycle: a → b → c → a" in errors
-    assert "step 'slow': timeout_seconds: 100000 s is over the maximum of 600 s" in errors
-    assert "cycle: a → b → c → a" in response.content.decode()
+    groups = response.context["adminform"].form.errors["definition"]
+    # One entry per step at fault, in the steps' order, each listing that step's errors.
+    titles = [re.search(r"<strong>(.*?)</strong>", group).group(1) for group in groups]
+    assert titles == [
+        "step &#x27;dup&#x27; (steps[1])", "step &#x27;x&#x27; (steps[2])",
+        "step &#x27;selfish&#x27; (steps[3])", "step &#x27;a&#x27; (steps[4])",
+        "step &#x27;ghost&#x27; (steps[7])", "step &#x27;drafty&#x27; (steps[8])",
+        "step &#x27;old&#x27; (steps[9])", "step &#x27;pinned&#x27; (steps[10])",
+        "step &#x27;sideways&#x27; (steps[11])", "step &#x27;asks&#x27; (steps[12])",
+        "step &#x27;bad_params&#x27; (steps[13])", "step &#x27;slow&#x27; (steps[14])",
+    ]  # fmt: skip
+    page = response.content.decode()
+    bad_params = page[page.index("step &#x27;bad_params&#x27;") :]
+    bad_params = bad_params[: bad_params.index("</ul>")]
+    assert re.findall(r"<li>(params\.\w+): ", bad_params) == [
+        "params.extra", "params.text", "params.top"]  # fmt: skip
+    assert "<li>depends_on: cycle: a → b → c → a</li>" in page
+    assert "<li>timeout_seconds: 100000 s is over the maximum of 600 s</li>" in page
+    assert "<li>id: duplicate step id (first used by steps[0])</li>" in page
     assert Workflow.objects.count() == 0
+
+
+def test_errors_of_the_whole_definition_come_before_the_steps(staff_client, catalog, definition):
+    broken = definition(name=7, steps=[{"id": "a", "skill": "upper-text", "retries": -1}])
+
+    groups = add(staff_client, broken).context["adminform"].form.errors["definition"]
+
+    assert [re.search(r"<strong>(.*?)</strong>", group).group(1) for group in groups] == [
+        "the definition", "step &#x27;a&#x27; (steps[0])"]  # fmt: skip
+    assert "<li>name: " in groups[0]
+    assert "<li>retries: " in groups[1]
 
 
 def test_saving_a_valid_definition_creates_the_workflow_and_its_version(staff_client, catalog,
