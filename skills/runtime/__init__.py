@@ -38,8 +38,9 @@ from skills.runtime.pool import (
     RunnerPool,
     call_interrupt,
 )
+from skills.runtime.cgroups import cgroup_support_for
 from skills.runtime.process import SPAWNER
-from skills.runtime.sandbox import SandboxUnavailable, bwrap_executable, sandbox_mode
+from skills.runtime.sandbox import SANDBOX_UID, SandboxUnavailable, bwrap_executable, sandbox_mode
 
 __all__ = [
     "CallError",
@@ -59,6 +60,7 @@ __all__ = [
     "bwrap_executable",
     "call",
     "call_interrupt",
+    "isolation_status",
     "pool_for",
     "registry",
     "sandbox_mode",
@@ -125,6 +127,35 @@ def call(
         params=params,
         limits=limits,
     )
+
+
+def isolation_status(config: RuntimeConfig | None = None) -> tuple[bool, str]:
+    """How this host isolates runners, in one line, and whether it is what the settings ask.
+
+    Without cgroups it still works, on rlimits and a lower runner cap, and says so: the
+    limits then count each process alone, not a runner with its children.
+    """
+    config = config or registry().config
+    try:
+        mode = sandbox_mode(config.sandbox)
+    except SandboxUnavailable as error:
+        return False, str(error)
+    support = cgroup_support_for(config.cgroups)
+    if mode == "bwrap":
+        sandbox = f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID})"
+    else:
+        sandbox = "none (runners see the host's files and network)"
+    if support.is_available:
+        limits = (
+            f"memory and {config.max_processes} processes per runner through {support.describe()}"
+        )
+        return True, f"sandbox {sandbox}; limits: {limits}"
+    cap = min(config.runners_per_host, config.runners_per_host_without_cgroups)
+    limits = (
+        f"rlimits only, per process, not per runner with its children: cgroups are "
+        f"{support.describe()}; at most {cap} runners on this host"
+    )
+    return config.cgroups != "required", f"sandbox {sandbox}; limits: {limits}"
 
 
 def _forget_after_fork() -> None:

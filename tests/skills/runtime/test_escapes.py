@@ -236,3 +236,39 @@ def test_the_sandbox_shows_only_the_parts_of_etc_a_program_needs(make_registry, 
     assert user == "skill"
     assert {"shadow", "sudoers", "ssh", "gshadow"}.isdisjoint(listed)
     assert {"passwd", "group", "ld.so.cache"} <= set(listed)
+
+
+def test_a_timeout_kills_a_detached_child_that_ignores_signals(python_pool, write_skill):
+    marker = f"atom-stubborn-{uuid.uuid4().hex}"
+    stubborn = write_skill(
+        "stubborn.py",
+        f"""
+        import subprocess, sys, time
+        def run():
+            code = (
+                "import os, signal, time; os.setsid(); "
+                "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+            )
+            subprocess.Popen([sys.executable, "-c", code, "{marker}"], start_new_session=True)
+            time.sleep(60)
+        """,
+    )
+
+    result = python_pool.call(skill_id="stubborn", path=stubborn, limits=CallLimits(timeout=1))
+
+    assert result.error.type == "TimeoutError"
+    assert _wait_until_gone(marker) == []
+
+
+def test_without_cgroups_runs_fall_back_to_rlimits_and_fewer_runners(make_registry, write_skill):
+    registry = make_registry(cgroups="off", runners_per_host=64)
+    pool = registry.pool_for("fallback", sys.executable, "python")
+    hungry = write_skill("hungry.py", "def run():\n    return len(b'x' * (1 << 30))\n")
+    [standby] = pool.runners()
+
+    result = pool.call(skill_id="hungry", path=hungry, limits=CallLimits(memory_mb=128))
+
+    assert registry.runner_cap == 8
+    assert standby.cgroup is None
+    assert (result.error.type, result.is_runner_replaced) == ("MemoryError", True)
+    assert "memory limit of 128 MB (RLIMIT_AS)" in result.error.message
