@@ -28,6 +28,7 @@ from skills.runtime.calls import (
     SkillCallError,
     SkillRef,
 )
+from skills.runtime.cgroups import cgroup_support_for
 from skills.runtime.config import CallLimits, RuntimeConfig
 from skills.runtime.host import PoolRegistry
 from skills.runtime.pool import (
@@ -38,7 +39,6 @@ from skills.runtime.pool import (
     RunnerPool,
     call_interrupt,
 )
-from skills.runtime.cgroups import cgroup_support_for
 from skills.runtime.process import SPAWNER
 from skills.runtime.sandbox import SANDBOX_UID, SandboxUnavailable, bwrap_executable, sandbox_mode
 
