@@ -89,11 +89,13 @@ def pool_for(
     network: bool = False,
     preload: Sequence[SkillRef] | None = None,
     module_paths: Sequence[Path] = (),
+    preimport: Sequence[str] = (),
 ) -> RunnerPool:
     """The warm pool of one environment (``interpreter`` is its python, or node for Node).
 
     ``preload`` defaults to ``ATOM_PRELOAD_SKILLS``; ``module_paths`` are a Node
-    environment's ``node_modules`` directories.
+    environment's ``node_modules`` directories; ``preimport`` the distributions its runners
+    import before their first call (a Python environment's requirements).
     """
     return registry().pool_for(
         environment_key,
@@ -102,6 +104,7 @@ def pool_for(
         network=network,
         preload=preload,
         module_paths=module_paths,
+        preimport=preimport,
     )
 
 

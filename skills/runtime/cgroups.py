@@ -14,6 +14,7 @@ runtime then falls back to rlimits and a lower runner cap (docs/sandbox.md).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import itertools
@@ -23,7 +24,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from skills.runtime.sandbox import SandboxUnavailable
+
 CONTROLLERS = ("memory", "pids")
+
+
+class CgroupUnavailable(SandboxUnavailable):
+    """A runner's group could not be made: the runner does not start without its limits."""
+
+
 _names = itertools.count(1)
 
 
@@ -73,7 +82,13 @@ def _own_groups() -> dict[str, str]:
 def _writable_base(parent: Path) -> Path:
     base = parent / f"atom-{os.getpid()}"
     base.mkdir(exist_ok=True)
+    atexit.register(_base_remove, base)
     return base
+
+
+def _base_remove(base: Path) -> None:
+    with contextlib.suppress(OSError):
+        base.rmdir()
 
 
 @functools.cache
@@ -115,20 +130,12 @@ def cgroup_support() -> CgroupSupport:
         )
 
 
-def cgroups_remove_base() -> None:
-    """Remove this process's (empty) base groups, at exit."""
-    support = cgroup_support()
-    for base in support.bases.values():
-        with contextlib.suppress(OSError):
-            base.rmdir()
-
-
 class RunnerCgroup:
     """One runner's group: its limits, its counters, and its processes."""
 
     def __init__(self, support: CgroupSupport, *, memory_bytes: int, max_processes: int) -> None:
         self.version = support.version
-        name = f"runner-{next(_names)}"
+        name = f"runner-{os.getpid()}-{next(_names)}"  # forked workers share the base
         self.directories = {controller: base / name for controller, base in support.bases.items()}
         for directory in self.directories.values():
             directory.mkdir()
@@ -276,7 +283,14 @@ def runner_cgroup_make(
     """A new runner's group, or None where this host has none to give."""
     if not support.is_available:
         return None
-    return RunnerCgroup(support, memory_bytes=memory_mb * 1024 * 1024, max_processes=max_processes)
+    try:
+        return RunnerCgroup(
+            support, memory_bytes=memory_mb * 1024 * 1024, max_processes=max_processes
+        )
+    except OSError as error:
+        raise CgroupUnavailable(
+            f"cannot make a runner's cgroup under {support.describe()}: {error}"
+        ) from None
 
 
 def cgroup_support_for(mode: str) -> CgroupSupport:

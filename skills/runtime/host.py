@@ -55,6 +55,7 @@ class PoolRegistry:
         network: bool = False,
         preload: Sequence[SkillRef] | None = None,
         module_paths: Sequence[Path] = (),
+        preimport: Sequence[str] = (),
     ) -> RunnerPool:
         """The pool for this environment, created (and warmed to its minimum) on first use."""
         key = PoolKey(environment_key=environment_key, kind=kind, network=network)
@@ -70,6 +71,7 @@ class PoolRegistry:
                 registry=self,
                 preload=preload_from_settings(self.config.preload) if preload is None else preload,
                 module_paths=module_paths,
+                preimport=preimport,
             )
             self._pools[key] = pool
             self._start_reaper()

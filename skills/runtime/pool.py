@@ -123,7 +123,7 @@ class RunnerPool:
     environment only for the same function version): a version's first call takes a standby
     runner (started ahead, its interpreter up, bound to nothing) and binds it; later calls of
     that version reuse its idle runners, up to ``max_runners`` at once. ``min_runners`` standby
-    runners are kept started.
+    runners are kept started, with the environment's packages (``preimport``) already imported.
     """
 
     def __init__(
@@ -135,6 +135,7 @@ class RunnerPool:
         registry: PoolRegistry | None = None,
         preload: Sequence[SkillRef] = (),
         module_paths: Sequence[Path] = (),
+        preimport: Sequence[str] = (),
     ) -> None:
         if key.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
@@ -152,6 +153,8 @@ class RunnerPool:
             )
         self.preload = tuple(preload)
         self.module_paths = tuple(Path(path) for path in module_paths)
+        # Distributions every runner imports before its first call (the environment's own).
+        self.preimport = tuple(preimport)
         self.last_used = time.monotonic()
         self._registry = registry
         self._condition = threading.Condition()
@@ -445,6 +448,7 @@ class RunnerPool:
                 extra_env=self._extra_env(),
                 start_timeout=self.config.start_timeout,
                 cgroup=cgroup,
+                preimport=self.preimport,
             )
             runner.version = version
         except BaseException:
@@ -652,7 +656,15 @@ class RunnerPool:
         source: str | Callable[[], str] | None,
     ) -> CallResult:
         deadline = time.monotonic() + limits.timeout
-        runner.group_call_begin(limits.memory_mb)
+        if not runner.group_call_begin(limits.memory_mb):
+            self._discard(runner, "retired")
+            return failure_result(
+                MEMORY_LIMIT,
+                f"the skill's runner already holds more than the call's memory limit of "
+                f"{limits.memory_mb} MB; it is replaced",
+                started=started,
+                runner_pid=runner.pid,
+            )
         try:
             answer, stdout, stderr = runner.request(
                 request, timeout=limits.timeout, max_output_bytes=limits.max_output_bytes

@@ -184,6 +184,7 @@ class RunnerProcess:
         extra_env: Mapping[str, str] | None = None,
         start_timeout: float = 15.0,
         cgroup: RunnerCgroup | None = None,
+        preimport: Iterable[str] = (),
     ) -> None:
         self.kind = kind
         self.cgroup = cgroup
@@ -222,6 +223,7 @@ class RunnerProcess:
             cache_size=cache_size,
             memory_mb=memory_mb,
             read_only=read_only,
+            preimport=preimport,
         )
         try:
             self._process = SPAWNER.run(
@@ -281,13 +283,18 @@ class RunnerProcess:
             pass
         return 0
 
-    def group_call_begin(self, memory_mb: int) -> None:
-        """Before a call: the group's limit for it, its peak reset, its counters noted."""
+    def group_call_begin(self, memory_mb: int) -> bool:
+        """Before a call: the group's limit for it, its peak reset, its counters noted. False
+        when the runner already holds more than the call may (the limit cannot be lowered)."""
         if self.cgroup is None:
-            return
-        self.cgroup.memory_limit_set(memory_mb * 1024 * 1024)
+            return True
+        try:
+            self.cgroup.memory_limit_set(memory_mb * 1024 * 1024)
+        except OSError:
+            return False
         self.cgroup.peak_reset()
         self._counters_before = self.cgroup.counters()
+        return True
 
     def group_call_end(self) -> GroupReport | None:
         """After a call (answered or not): kill what it left running, report what it used."""

@@ -596,6 +596,37 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def packages_preimport(distributions: list[str]) -> None:
+    """Import the top-level modules of the environment's distributions, so that a skill's
+    first call finds them loaded. A module that fails to import is left to the skill, whose
+    own import then reports the error."""
+    if not distributions:
+        return
+    from importlib import import_module, metadata
+
+    for name in distributions:
+        try:
+            distribution = metadata.distribution(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            continue
+        top_level = (distribution.read_text("top_level.txt") or "").split()
+        if not top_level:
+            top_level = sorted(
+                {
+                    str(file).split("/")[0].removesuffix(".py")
+                    for file in distribution.files or ()
+                    if str(file).endswith(".py") and ".dist-info" not in str(file)
+                }
+            )
+        for module in top_level:
+            if module.startswith("_") or not module.isidentifier():
+                continue
+            try:
+                import_module(module)
+            except BaseException:  # noqa: BLE001, S112 - the skill's own import will say why
+                continue
+
+
 def warm_up(base_dir: str) -> None:
     """Take once, before the first call, the first-use costs of the paths every call takes
     (a scratch directory, compiling a module, encoding an answer): a standby runner's first
@@ -629,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", dest="out_fd", type=int)
     parser.add_argument("--cache-size", type=int, default=256)
     parser.add_argument("--sandboxed", action="store_true", help="own PID namespace and /tmp")
+    parser.add_argument("--preimport", default="", help="distributions to import before a call")
     parser.add_argument(
         "--once",
         nargs=2,
@@ -646,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGALRM, on_alarm)
     base_dir = tempfile.mkdtemp(prefix="atom-runner-")
     os.chdir(base_dir)
+    packages_preimport([name for name in options.preimport.split(",") if name])
     runner = Runner(SkillLoader(options.cache_size), base_dir, sandboxed=options.sandboxed)
     try:
         if once:

@@ -208,6 +208,7 @@ def runner_command(
     cache_size: int,
     memory_mb: int,
     read_only: Iterable[Path] = (),
+    preimport: Iterable[str] = (),
 ) -> list[str]:
     """The full command line of one runner, sandbox included."""
     if kind == "python":
@@ -219,6 +220,9 @@ def runner_command(
     else:
         raise ValueError(f"unknown runner kind {kind!r}")
     command += ["--in", str(in_fd), "--out", str(out_fd), "--cache-size", str(cache_size)]
+    packages = ",".join(preimport)
+    if packages and kind == "python":
+        command += ["--preimport", packages]
     if mode == "none":
         return command
     if kind == "python":

@@ -222,3 +222,17 @@ def standby_wait(pool, count: int = 1) -> None:
             return
         time.sleep(0.025)
     raise AssertionError(f"no standby runner after 10 s: {pool.stats()}")
+
+
+def test_standby_runners_import_the_environments_packages_before_a_first_call(
+    make_registry, write_skill
+):
+    registry = make_registry()
+    probe = write_skill(
+        "probe.py", "import sys\ndef run():\n    return 'jsonschema' in sys.modules\n"
+    )
+    plain = registry.pool_for("plain", sys.executable, "python")
+    primed = registry.pool_for("primed", sys.executable, "python", preimport=["jsonschema"])
+
+    assert plain.call(skill_id="probe", path=probe).result is False
+    assert primed.call(skill_id="probe", path=probe).result is True
