@@ -165,6 +165,7 @@ class RunnerPool:
         self._current: dict[str, str] = {}  # the hash each skill last ran with
         self._starting = 0
         self._warming = 0  # of those starting, the standby ones
+        self._waiting_for_warm = 0
         self._closed = False
         self._counters = dict.fromkeys(
             (
@@ -397,6 +398,20 @@ class RunnerPool:
                     runner.version = version
                     self._per_version[version] += 1
                     self._busy.add(runner)
+                elif (
+                    self._warming > self._waiting_for_warm
+                    and self._per_version[version] < self.config.max_runners
+                ):
+                    # A standby runner is starting: wait for it rather than start another
+                    # beside it (two starts at once would each take as long as both).
+                    self._waiting_for_warm += 1
+                    try:
+                        self._condition.wait(max(0.0, min(deadline - time.monotonic(), 0.5)))
+                    finally:
+                        self._waiting_for_warm -= 1
+                    if time.monotonic() >= deadline:
+                        raise PoolBusy(self._busy_message())
+                    continue
                 elif self._per_version[version] < self.config.max_runners:
                     self._starting += 1
                     self._per_version[version] += 1

@@ -35,6 +35,20 @@ MAX_REQUEST_BYTES = 256 * 1024 * 1024
 MAX_TRACEBACK_CHARS = 32_768
 MEGABYTE = 1024 * 1024
 CACHE_HIT, CACHE_LOADED, CACHE_RELOADED = "hit", "loaded", "reloaded"
+# Standard modules most skills import, imported by every runner before its first call: a new
+# skill version's first call then pays for its own code only (about 2.4 MB more per runner).
+COMMON_MODULES = (
+    "collections",
+    "dataclasses",
+    "datetime",
+    "enum",
+    "functools",
+    "itertools",
+    "math",
+    "pathlib",
+    "re",
+    "typing",
+)
 
 
 class CpuTimeLimitExceeded(BaseException):
@@ -600,9 +614,13 @@ def packages_preimport(distributions: list[str]) -> None:
     """Import the top-level modules of the environment's distributions, so that a skill's
     first call finds them loaded. A module that fails to import is left to the skill, whose
     own import then reports the error."""
+    from importlib import import_module
+
+    for module in COMMON_MODULES:
+        import_module(module)
     if not distributions:
         return
-    from importlib import import_module, metadata
+    from importlib import metadata
 
     for name in distributions:
         try:
