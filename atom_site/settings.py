@@ -290,7 +290,7 @@ ATOM_RUN_SYNC_TIMEOUT = env_float("ATOM_RUN_SYNC_TIMEOUT", 30, minimum=0.1, maxi
 ATOM_SANDBOX = env_str("ATOM_SANDBOX", "auto").strip().lower()
 if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
     raise ImproperlyConfigured(f"ATOM_SANDBOX={ATOM_SANDBOX!r}: use auto, bwrap or none")
-# Skill files (path, or skill-id=path) loaded into every runner of a matching pool at start.
+# Skill files (path, or skill-id=path): a new pool of a matching kind starts a runner for each.
 ATOM_PRELOAD_SKILLS = env_list("ATOM_PRELOAD_SKILLS", [])
 
 # Marketplace -----------------------------------------------------------------------------------
