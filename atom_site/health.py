@@ -15,6 +15,8 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
 
+from skills.runtime import isolation_status
+
 ALIVE_CLUSTER_STATES = frozenset({Conf.STARTING, Conf.WORKING, Conf.IDLE})
 
 
@@ -76,6 +78,15 @@ def check_cluster() -> str:
     return f"{len(stats)} cluster(s) alive with {workers} worker(s)"
 
 
+def check_runner_isolation() -> str:
+    """How skills are isolated here; failing only when the settings ask for more than the host
+    has (ATOM_SANDBOX=bwrap, ATOM_RUNNER_CGROUPS=required)."""
+    is_ok, detail = isolation_status()
+    if not is_ok:
+        raise RuntimeError(detail)
+    return detail
+
+
 async def check_channel_layer() -> str:
     """Send a message to a fresh channel and read it back through the configured layer."""
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
@@ -119,6 +130,7 @@ SYNC_CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("migrations", check_migrations),
     ("broker", check_broker),
     ("cluster", check_cluster),
+    ("runner_isolation", check_runner_isolation),
 ]
 
 

@@ -250,6 +250,8 @@ PERF_METRICS_TOKEN = env_str("ATOM_PERF_METRICS_TOKEN")
 # Runtime ---------------------------------------------------------------------------------------
 # Warm runner pools that load, hot-reload and run skills in isolation; see docs/runtime.md.
 
+# A warm runner serves one skill version (docs/sandbox.md): MIN standby runners per environment
+# wait, bound to no skill, for a version's first call; MAX runners serve one version at once.
 ATOM_RUNNER_MIN = env_int("ATOM_RUNNER_MIN", 1, minimum=0, maximum=256)
 ATOM_RUNNER_MAX = env_int("ATOM_RUNNER_MAX", 4, minimum=1, maximum=256)
 if ATOM_RUNNER_MIN > ATOM_RUNNER_MAX:
@@ -259,7 +261,23 @@ if ATOM_RUNNER_MIN > ATOM_RUNNER_MAX:
 ATOM_RUNNER_IDLE_SECONDS = env_float("ATOM_RUNNER_IDLE_SECONDS", 300, minimum=1)
 ATOM_RUNNER_MAX_CALLS = env_int("ATOM_RUNNER_MAX_CALLS", 1000, minimum=1)
 ATOM_RUNNERS_PER_HOST = env_int("ATOM_RUNNERS_PER_HOST", 64, minimum=1, maximum=10_000)
-# How long a call waits for a free runner of a full pool before failing (503 through the API).
+# The warm runners' memory together; past it (or past the count), the least recently used idle
+# runner is shut.
+ATOM_RUNNERS_MEMORY_MB = env_int("ATOM_RUNNERS_MEMORY_MB", 4096, minimum=64)
+# cgroups count every descendant of a runner: auto (use them where this host can), required
+# (refuse to run without), off (rlimits only, and the lower runner cap below).
+ATOM_RUNNER_CGROUPS = env_str("ATOM_RUNNER_CGROUPS", "auto").strip().lower()
+if ATOM_RUNNER_CGROUPS not in ("auto", "required", "off"):
+    raise ImproperlyConfigured(
+        f"ATOM_RUNNER_CGROUPS={ATOM_RUNNER_CGROUPS!r}: use auto, required or off"
+    )
+ATOM_RUNNERS_PER_HOST_WITHOUT_CGROUPS = env_int(
+    "ATOM_RUNNERS_PER_HOST_WITHOUT_CGROUPS", 8, minimum=1, maximum=10_000
+)
+# Processes one runner and everything it started may have at once (the cgroup's pids.max).
+ATOM_RUN_MAX_PROCESSES = env_int(
+    "ATOM_RUN_MAX_PROCESSES", 128, minimum=8, maximum=100_000
+)  # How long a call waits for a free runner of a full pool before failing (503 through the API).
 ATOM_RUNNER_ACQUIRE_SECONDS = env_float("ATOM_RUNNER_ACQUIRE_SECONDS", 60, minimum=0.01)
 ATOM_LOADER_CACHE_SIZE = env_int("ATOM_LOADER_CACHE_SIZE", 256, minimum=1, maximum=100_000)
 ATOM_RUN_TIMEOUT_DEFAULT = env_float("ATOM_RUN_TIMEOUT_DEFAULT", 30, minimum=0.1, maximum=3600)
@@ -272,7 +290,7 @@ ATOM_RUN_SYNC_TIMEOUT = env_float("ATOM_RUN_SYNC_TIMEOUT", 30, minimum=0.1, maxi
 ATOM_SANDBOX = env_str("ATOM_SANDBOX", "auto").strip().lower()
 if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
     raise ImproperlyConfigured(f"ATOM_SANDBOX={ATOM_SANDBOX!r}: use auto, bwrap or none")
-# Skill files (path, or skill-id=path) loaded into every runner of a matching pool at start.
+# Skill files (path, or skill-id=path): a new pool of a matching kind starts a runner for each.
 ATOM_PRELOAD_SKILLS = env_list("ATOM_PRELOAD_SKILLS", [])
 
 # Marketplace -----------------------------------------------------------------------------------

@@ -52,6 +52,13 @@ TARGET_LIST: tuple[Target, ...] = (
            "SHA-256 of a key ~1 µs; PBKDF2 (basic auth) 265 ms", "≤ 0.3 ms", 0.3 * MS),
     Target("runner_pool_idle_memory", "runner_memory", "20 idle runners, RSS in all", "—", "—",
            "≤ 1 GB", float(2**30), unit="bytes"),
+    # From the runtime isolation issue: a runner serves one skill version.
+    Target("skill_first_call_standby_warm", "skill_run",
+           "first call of a skill whose environment's standby runner is warm (new runner)", "—",
+           "fork of a warm interpreter 1.1 ms (3.3 ms with pandas)", "≤ 15 ms", 15 * MS),
+    Target("runners_100_skills_memory", "runner_memory",
+           "100 warm skills of one environment: their runners' memory in all, under the caps",
+           "—", "—", "≤ ATOM_RUNNERS_MEMORY_MB (4 GiB)", float(4 * 2**30), unit="bytes"),
     Target("marketplace_category", "marketplace_search",
            "marketplace, category filter, 100,000 skills, through the API", "< 100 ms",
            "0.2–0.9 ms raw SQL", "≤ 5 ms p95", 5 * MS, "p95"),

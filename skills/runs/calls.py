@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F
+from packaging.requirements import InvalidRequirement, Requirement
 
 from perf.recording import measure_performance
 from skills.installer.keys import InterpreterError
@@ -114,4 +115,21 @@ def environment_pool(environment: Environment, *, network: bool = False) -> Runn
             network=network,
             module_paths=[environment.node_path] if environment.node_path else [],
         )
-    return pool_for(environment.key, environment.python_path, "python", network=network)
+    return pool_for(
+        environment.key,
+        environment.python_path,
+        "python",
+        network=network,
+        preimport=requirement_names(environment.requirements),
+    )
+
+
+def requirement_names(requirements: list[str]) -> list[str]:
+    """The distribution names of an environment's requirements (what its runners import)."""
+    names = []
+    for line in requirements:
+        try:
+            names.append(Requirement(line).name)
+        except InvalidRequirement:
+            continue
+    return names

@@ -28,6 +28,7 @@ from skills.runtime.calls import (
     SkillCallError,
     SkillRef,
 )
+from skills.runtime.cgroups import cgroup_support_for
 from skills.runtime.config import CallLimits, RuntimeConfig
 from skills.runtime.host import PoolRegistry
 from skills.runtime.pool import (
@@ -39,7 +40,7 @@ from skills.runtime.pool import (
     call_interrupt,
 )
 from skills.runtime.process import SPAWNER, output_listener
-from skills.runtime.sandbox import SandboxUnavailable, bwrap_executable, sandbox_mode
+from skills.runtime.sandbox import SANDBOX_UID, SandboxUnavailable, bwrap_executable, sandbox_mode
 
 __all__ = [
     "CallError",
@@ -60,6 +61,7 @@ __all__ = [
     "call",
     "call_interrupt",
     "output_listener",
+    "isolation_status",
     "pool_for",
     "registry",
     "sandbox_mode",
@@ -88,11 +90,13 @@ def pool_for(
     network: bool = False,
     preload: Sequence[SkillRef] | None = None,
     module_paths: Sequence[Path] = (),
+    preimport: Sequence[str] = (),
 ) -> RunnerPool:
     """The warm pool of one environment (``interpreter`` is its python, or node for Node).
 
     ``preload`` defaults to ``ATOM_PRELOAD_SKILLS``; ``module_paths`` are a Node
-    environment's ``node_modules`` directories.
+    environment's ``node_modules`` directories; ``preimport`` the distributions its runners
+    import before their first call (a Python environment's requirements).
     """
     return registry().pool_for(
         environment_key,
@@ -101,6 +105,7 @@ def pool_for(
         network=network,
         preload=preload,
         module_paths=module_paths,
+        preimport=preimport,
     )
 
 
@@ -126,6 +131,35 @@ def call(
         params=params,
         limits=limits,
     )
+
+
+def isolation_status(config: RuntimeConfig | None = None) -> tuple[bool, str]:
+    """How this host isolates runners, in one line, and whether it is what the settings ask.
+
+    Without cgroups it still works, on rlimits and a lower runner cap, and says so: the
+    limits then count each process alone, not a runner with its children.
+    """
+    config = config or registry().config
+    try:
+        mode = sandbox_mode(config.sandbox)
+    except SandboxUnavailable as error:
+        return False, str(error)
+    support = cgroup_support_for(config.cgroups)
+    if mode == "bwrap":
+        sandbox = f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID})"
+    else:
+        sandbox = "none (runners see the host's files and network)"
+    if support.is_available:
+        limits = (
+            f"memory and {config.max_processes} processes per runner through {support.describe()}"
+        )
+        return True, f"sandbox {sandbox}; limits: {limits}"
+    cap = min(config.runners_per_host, config.runners_per_host_without_cgroups)
+    limits = (
+        f"rlimits only, per process, not per runner with its children: cgroups are "
+        f"{support.describe()}; at most {cap} runners on this host"
+    )
+    return config.cgroups != "required", f"sandbox {sandbox}; limits: {limits}"
 
 
 def _forget_after_fork() -> None:

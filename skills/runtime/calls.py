@@ -13,6 +13,8 @@ TIMEOUT = "TimeoutError"
 RUNNER_DIED = "RunnerDied"
 PROTOCOL_ERROR = "ProtocolError"
 SOURCE_UNREADABLE = "SourceUnreadable"
+MEMORY_LIMIT = "MemoryLimitExceeded"  # the runner's group, every process of the call together
+PROCESS_LIMIT = "ProcessLimitExceeded"
 
 
 class SkillCallError(Exception):
@@ -66,7 +68,9 @@ class CallResult:
     load_seconds: float  # inside the runner, 0 on a cache hit
     duration_seconds: float  # inside the runner, the entrypoint alone
     wall_seconds: float  # on the host, end to end, waiting for a runner included
-    peak_rss_kb: int | None  # the runner's peak resident set (ru_maxrss), whole life
+    # The call's peak memory: its runner's group (every process) where cgroups are used, else
+    # the runner process's own peak resident set over its life.
+    peak_rss_kb: int | None
     runner_pid: int | None
     is_runner_replaced: bool  # the runner was killed or died and will be replaced
 
@@ -121,6 +125,7 @@ def failure_result(
     started: float,
     runner_pid: int | None,
     output: tuple[CapturedOutput, CapturedOutput] = (NO_OUTPUT, NO_OUTPUT),
+    peak_rss_kb: int | None = None,
 ) -> CallResult:
     """A call the host itself failed: the runner timed out, died or broke the protocol."""
     return CallResult(
@@ -134,7 +139,8 @@ def failure_result(
         load_seconds=0.0,
         duration_seconds=0.0,
         wall_seconds=time.perf_counter() - started,
-        peak_rss_kb=None,
+        peak_rss_kb=peak_rss_kb,
         runner_pid=runner_pid,
-        is_runner_replaced=error_type in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR),
+        is_runner_replaced=error_type
+        in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR, MEMORY_LIMIT, PROCESS_LIMIT),
     )

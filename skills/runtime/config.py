@@ -8,16 +8,26 @@ from pathlib import Path
 from typing import Any
 
 SANDBOX_MODES = ("auto", "bwrap", "none")
+CGROUP_MODES = ("auto", "required", "off")
 KINDS = ("python", "node")
 
 
 @dataclass(frozen=True)
 class RuntimeConfig:
+    # Standby runners per environment: started, packages importable, bound to no skill yet.
     min_runners: int = 1
+    # Runners per skill version (a version's concurrency).
     max_runners: int = 4
     idle_seconds: float = 300.0
     max_calls: int = 1000
+    # Warm runners on the host, and their memory together: past either, the least recently
+    # used idle runner is shut.
     runners_per_host: int = 64
+    runners_memory_mb: int = 4096
+    # Without cgroups (rlimits only, which do not add up children) the host runs fewer.
+    runners_per_host_without_cgroups: int = 8
+    cgroups: str = "auto"
+    max_processes: int = 128
     loader_cache_size: int = 256
     default_timeout: float = 30.0
     timeout_cap: float = 600.0
@@ -36,8 +46,12 @@ class RuntimeConfig:
     def __post_init__(self) -> None:
         if self.sandbox not in SANDBOX_MODES:
             raise ValueError(f"sandbox must be one of {', '.join(SANDBOX_MODES)}")
+        if self.cgroups not in CGROUP_MODES:
+            raise ValueError(f"cgroups must be one of {', '.join(CGROUP_MODES)}")
         if not 0 <= self.min_runners <= self.max_runners:
             raise ValueError("min_runners must be between 0 and max_runners")
+        if self.max_processes < 8:
+            raise ValueError("max_processes must be at least 8")
 
     @classmethod
     def from_settings(cls) -> RuntimeConfig:
@@ -53,6 +67,12 @@ class RuntimeConfig:
             idle_seconds=read("ATOM_RUNNER_IDLE_SECONDS", defaults.idle_seconds),
             max_calls=read("ATOM_RUNNER_MAX_CALLS", defaults.max_calls),
             runners_per_host=read("ATOM_RUNNERS_PER_HOST", defaults.runners_per_host),
+            runners_memory_mb=read("ATOM_RUNNERS_MEMORY_MB", defaults.runners_memory_mb),
+            runners_per_host_without_cgroups=read(
+                "ATOM_RUNNERS_PER_HOST_WITHOUT_CGROUPS", defaults.runners_per_host_without_cgroups
+            ),
+            cgroups=read("ATOM_RUNNER_CGROUPS", defaults.cgroups),
+            max_processes=read("ATOM_RUN_MAX_PROCESSES", defaults.max_processes),
             acquire_timeout=read("ATOM_RUNNER_ACQUIRE_SECONDS", defaults.acquire_timeout),
             loader_cache_size=read("ATOM_LOADER_CACHE_SIZE", defaults.loader_cache_size),
             default_timeout=read("ATOM_RUN_TIMEOUT_DEFAULT", defaults.default_timeout),

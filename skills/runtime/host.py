@@ -1,6 +1,7 @@
-"""The per-host registry of runner pools: one pool per (environment, kind, network), a cap on
-runners per host (when a pool needs a runner and the host is full, the idle runners of the
-least recently used other pool are shut first), and the reaper of idle runners.
+"""The per-host registry of runner pools: one pool per (environment, kind, network), the caps on
+warm runners per host and on their memory together (when a pool needs a runner and the host
+is over either, the least recently used idle runner of any pool is shut first), and the
+reaper of idle runners.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from skills.runtime.calls import SkillRef
+from skills.runtime.cgroups import cgroup_support_for
 from skills.runtime.config import RuntimeConfig
 from skills.runtime.pool import PoolKey, RunnerPool
 
@@ -30,6 +32,19 @@ class PoolRegistry:
         self._reaper: threading.Thread | None = None
         self._stopping = threading.Event()
         self._owner_pid = os.getpid()
+        self.cgroups = cgroup_support_for(config.cgroups)
+
+    @property
+    def runner_cap(self) -> int:
+        """Warm runners this host may keep: fewer where rlimits, which do not add up a
+        runner's children, are all that bounds them."""
+        if self.cgroups.is_available:
+            return self.config.runners_per_host
+        return min(self.config.runners_per_host, self.config.runners_per_host_without_cgroups)
+
+    def memory_in_use(self) -> int:
+        """Bytes the warm runners of every pool hold now (their groups, else their own RSS)."""
+        return sum(runner.memory_bytes() for pool in self.pools() for runner in pool.runners())
 
     def pool_for(
         self,
@@ -40,6 +55,7 @@ class PoolRegistry:
         network: bool = False,
         preload: Sequence[SkillRef] | None = None,
         module_paths: Sequence[Path] = (),
+        preimport: Sequence[str] = (),
     ) -> RunnerPool:
         """The pool for this environment, created (and warmed to its minimum) on first use."""
         key = PoolKey(environment_key=environment_key, kind=kind, network=network)
@@ -55,6 +71,7 @@ class PoolRegistry:
                 registry=self,
                 preload=preload_from_settings(self.config.preload) if preload is None else preload,
                 module_paths=module_paths,
+                preimport=preimport,
             )
             self._pools[key] = pool
             self._start_reaper()
@@ -71,24 +88,29 @@ class PoolRegistry:
             return self._runners
 
     def reserve_slot(self, requester: RunnerPool) -> bool:
-        """Count one more runner on the host, shutting idle runners of the least recently
-        used other pool when the host is full. False when nothing could be freed."""
+        """Count one more runner on the host, shutting the least recently used idle runner of
+        any pool while the host is at its runner cap or over its memory cap. False when nothing
+        could be freed."""
+        memory_cap = self.config.runners_memory_mb * 1024 * 1024
         while True:
+            is_memory_full = self.memory_in_use() >= memory_cap
             with self._lock:
-                if self._runners < self.config.runners_per_host:
+                if self._runners < self.runner_cap and not is_memory_full:
                     self._runners += 1
                     return True
-                candidates = sorted(
-                    (
-                        pool
-                        for pool in self._pools.values()
-                        if pool is not requester and pool.stats().idle
-                    ),
-                    key=lambda pool: pool.last_used,
-                )
+                candidates = [
+                    (runner.last_used, index, pool, runner)
+                    for index, pool in enumerate(self._pools.values())
+                    for runner in pool.idle_runners()
+                ]
             if not candidates:
+                if is_memory_full and self._runners < self.runner_cap:
+                    with self._lock:  # nothing to shut: let the call run rather than fail it
+                        self._runners += 1
+                    return True
                 return False
-            candidates[0].shrink_idle()
+            _, _, pool, runner = min(candidates, key=lambda item: (item[0], item[1]))
+            pool.evict(runner)
 
     def release_slot(self) -> None:
         with self._lock:

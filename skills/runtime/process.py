@@ -24,10 +24,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from skills.runtime.calls import CapturedOutput
+from skills.runtime.cgroups import RunnerCgroup, cgroup_join
 from skills.runtime.sandbox import runner_command, runner_environment
 
 HEADER = struct.Struct(">I")
@@ -123,6 +125,31 @@ def _parent_death_signal() -> Callable[[], None] | None:
 _die_with_parent = _parent_death_signal()
 
 
+def _child_setup(*, procs_files: list[str], dies_with_parent: bool) -> Callable[[], None] | None:
+    """What the runner's process does between fork and exec: join its group first, so that
+    bwrap and everything after it are counted, and die with the spawner's thread."""
+    if not procs_files and not dies_with_parent:
+        return None
+
+    def setup() -> None:
+        if procs_files:
+            cgroup_join(procs_files)
+        if dies_with_parent and _die_with_parent is not None:
+            _die_with_parent()
+
+    return setup
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    """What a runner's group saw during one call."""
+
+    peak_kb: int
+    oom_kills: int
+    forks_refused: int
+    strays_killed: int
+
+
 class BoundedBuffer:
     """Keeps the first ``limit`` bytes written to it and counts the rest."""
 
@@ -168,8 +195,15 @@ class RunnerProcess:
         read_only: Iterable[Path] = (),
         extra_env: Mapping[str, str] | None = None,
         start_timeout: float = 15.0,
+        cgroup: RunnerCgroup | None = None,
+        preimport: Iterable[str] = (),
     ) -> None:
         self.kind = kind
+        self.cgroup = cgroup
+        # The (skill id, content hash) this runner serves, once a call or preload bound it.
+        self.version: tuple[str, str] | None = None
+        self._counters_before = (0, 0)
+        self._group_final: tuple[tuple[int, int], int] | None = None
         self.mode = mode
         self.network = network
         self.calls = 0
@@ -201,6 +235,7 @@ class RunnerProcess:
             cache_size=cache_size,
             memory_mb=memory_mb,
             read_only=read_only,
+            preimport=preimport,
         )
         try:
             self._process = SPAWNER.run(
@@ -216,10 +251,15 @@ class RunnerProcess:
                 # bwrap's --die-with-parent does this for a sandboxed runner; without it, a
                 # runner whose worker was SIGKILLed would finish its call anyway, and a
                 # workflow step retried elsewhere would have run twice.
-                preexec_fn=_die_with_parent if mode == "none" and _die_with_parent else None,
+                preexec_fn=_child_setup(
+                    procs_files=cgroup.procs_files if cgroup is not None else [],
+                    dies_with_parent=mode == "none",
+                ),
             )
-        except OSError:
+        except (OSError, subprocess.SubprocessError):
             self._close_fds()
+            if cgroup is not None:
+                cgroup.remove()
             if self._home is not None:
                 shutil.rmtree(self._home, ignore_errors=True)
             raise
@@ -238,6 +278,52 @@ class RunnerProcess:
             self.kill()
             raise ProtocolViolation(f"runner sent {ready!r} instead of its ready message")
         self.child_pid = ready.get("pid")
+        if cgroup is not None:
+            cgroup.remember_members()
+
+    def memory_bytes(self) -> int:
+        """What the runner holds now: its group's usage, else its own resident set."""
+        if self.cgroup is not None:
+            return self.cgroup.usage_bytes()
+        pid = self.child_pid if self.mode == "none" else None
+        try:
+            with open(f"/proc/{pid or self.pid}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def group_call_begin(self, memory_mb: int) -> bool:
+        """Before a call: the group's limit for it, its peak reset, its counters noted. False
+        when the runner already holds more than the call may (the limit cannot be lowered)."""
+        if self.cgroup is None:
+            return True
+        try:
+            self.cgroup.memory_limit_set(memory_mb * 1024 * 1024)
+        except OSError:
+            return False
+        self.cgroup.peak_reset()
+        self._counters_before = self.cgroup.counters()
+        return True
+
+    def group_call_end(self) -> GroupReport | None:
+        """After a call (answered or not): kill what it left running, report what it used."""
+        if self.cgroup is None:
+            return None
+        if self._group_final is not None:  # killed during the call: what its group had seen
+            (oom_kills, forks_refused), peak = self._group_final
+            strays = 0
+        else:
+            strays = self.cgroup.kill_strays()
+            (oom_kills, forks_refused), peak = self.cgroup.counters(), self.cgroup.peak_bytes()
+        return GroupReport(
+            peak_kb=peak // 1024,
+            oom_kills=oom_kills - self._counters_before[0],
+            forks_refused=forks_refused - self._counters_before[1],
+            strays_killed=strays,
+        )
 
     @property
     def is_alive(self) -> bool:
@@ -299,6 +385,9 @@ class RunnerProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=5)
         self._close_fds()
+        if self.cgroup is not None:
+            self._group_final = (self.cgroup.counters(), self.cgroup.peak_bytes())
+            self.cgroup.remove()
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
 

@@ -3,27 +3,51 @@
 Two modes (docs/decisions.md, "Runner isolation"):
 
 - ``bwrap``: the runner runs under bubblewrap in fresh user, PID, IPC, UTS, cgroup and network
-  namespaces (network kept only for pools that allow it), seeing a read-only view of the system
-  directories, its interpreter and environment, and nothing else of the host; /tmp is a private,
-  size-capped tmpfs.
+  namespaces (network kept only for pools that allow it), as uid 1000 with no capabilities,
+  seeing a read-only view of the system directories, the few files of /etc a program needs
+  (`ETC_VISIBLE`), its interpreter and environment, and nothing else of the host; /tmp is a
+  private, size-capped tmpfs.
 - ``none``: a plain child process in its own session, with the same scrubbed environment,
   resource limits and private working directories, but the host's filesystem and network.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 RUNTIME_DIR = Path(__file__).resolve().parent
 PYTHON_RUNNER = RUNTIME_DIR / "runner.py"
 NODE_RUNNER = RUNTIME_DIR / "runner.js"
-SYSTEM_READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+SYSTEM_READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What of /etc a Python or Node program needs: TLS roots, the loader's cache, time zone, name
+# service switch. Never shadow, sudoers, SSH keys: /etc is not mounted, only these are.
+ETC_VISIBLE = (
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/pki",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/hosts",
+    "/etc/gai.conf",
+    "/etc/mime.types",
+    "/etc/alternatives",
+)
+ETC_NETWORK = ("/etc/resolv.conf",)
+SANDBOX_UID = 1000
+SANDBOX_PASSWD = f"skill:x:{SANDBOX_UID}:{SANDBOX_UID}:skill:/tmp:/usr/sbin/nologin\n"
+SANDBOX_GROUP = f"skill:x:{SANDBOX_UID}:\n"
 SANDBOX_TMP_BYTES = 256 * 1024 * 1024
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -131,18 +155,37 @@ def bwrap_arguments(
     executable = bwrap_executable()
     if executable is None:
         raise SandboxUnavailable("bubblewrap is not available on this host")
-    arguments = [executable, "--die-with-parent", "--unshare-all"]
+    # A user namespace even when Atom runs as root (--unshare-all only tries one then), so the
+    # skill is uid 1000 with no capabilities rather than root.
+    arguments = [executable, "--die-with-parent", "--unshare-all", "--unshare-user"]
+    arguments += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
     if network:
         arguments.append("--share-net")
     arguments += ["--hostname", "atom-runner"]
     # The private /tmp first: a bind below /tmp (a test's environment) must land on top of it.
     arguments += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    etc = [*ETC_VISIBLE, *(ETC_NETWORK if network else ())]
     for path in _outermost(
-        [Path(path) for path in SYSTEM_READ_ONLY if os.path.exists(path)] + list(read_only)
+        [Path(path) for path in (*SYSTEM_READ_ONLY, *etc) if os.path.exists(path)] + list(read_only)
     ):
         arguments += ["--ro-bind", str(path), str(path)]
+    identity = identity_directory()
+    arguments += ["--ro-bind", str(identity / "passwd"), "/etc/passwd"]
+    arguments += ["--ro-bind", str(identity / "group"), "/etc/group"]
     arguments += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     return arguments
+
+
+@functools.cache
+def identity_directory() -> Path:
+    """A minimal passwd and group naming the sandbox's one user, made once per process."""
+    directory = Path(tempfile.mkdtemp(prefix="atom-sandbox-identity-"))
+    os.chmod(directory, 0o755)
+    for name, text in (("passwd", SANDBOX_PASSWD), ("group", SANDBOX_GROUP)):
+        (directory / name).write_text(text, encoding="utf-8")
+        os.chmod(directory / name, 0o644)
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
 
 
 def _outermost(paths: list[Path]) -> list[Path]:
@@ -165,6 +208,7 @@ def runner_command(
     cache_size: int,
     memory_mb: int,
     read_only: Iterable[Path] = (),
+    preimport: Iterable[str] = (),
 ) -> list[str]:
     """The full command line of one runner, sandbox included."""
     if kind == "python":
@@ -176,7 +220,12 @@ def runner_command(
     else:
         raise ValueError(f"unknown runner kind {kind!r}")
     command += ["--in", str(in_fd), "--out", str(out_fd), "--cache-size", str(cache_size)]
+    packages = ",".join(preimport)
+    if packages and kind == "python":
+        command += ["--preimport", packages]
     if mode == "none":
         return command
+    if kind == "python":
+        command.append("--sandboxed")  # its own PID namespace and /tmp: it sweeps both per call
     visible = [RUNTIME_DIR, *interpreter_paths(interpreter), *read_only]
     return [*bwrap_arguments(network=network, read_only=visible), "--", *command]

@@ -164,19 +164,19 @@ def test_a_full_pool_is_503_and_the_attempt_is_recorded(api, ready, settings):
     settings.ATOM_RUNNER_MAX = 1
     settings.ATOM_RUNNER_ACQUIRE_SECONDS = 0.3
     sleeper = ready("sleeper", "import time\n\ndef run():\n    time.sleep(3)\n", extra="")
-    ready()  # the same (empty) requirement set: the same environment, the same pool
     busy = threading.Thread(target=run_skill, args=(sleeper, {}))
     busy.start()
     time.sleep(0.5)
 
-    response = post_run(api, "shout", {"params": {"text": "a"}})
+    # ATOM_RUNNER_MAX runners serve one skill version at once: its one runner is busy.
+    response = post_run(api, "sleeper", {"params": {}})
     busy.join()
 
     assert response.status_code == 503
     assert response.json()["detail"].startswith("no runner for ")
     run = SkillRun.objects.get()
     assert (run.status, run.error_type, run.error_stage) == ("failed", "PoolBusy", "host")
-    assert Skill.objects.get(slug="shout").run_count == 0
+    assert Skill.objects.get(slug="sleeper").run_count == 1
 
 
 @pytest.fixture

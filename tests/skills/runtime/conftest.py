@@ -1,6 +1,7 @@
 """Fixtures for the runtime: skill files in temporary directories and pools of real runners."""
 
 import hashlib
+import os
 import shutil
 import sys
 import textwrap
@@ -10,16 +11,32 @@ from pathlib import Path
 import pytest
 
 from skills.runtime import PoolRegistry, RunnerPool, RuntimeConfig, bwrap_executable
+from skills.runtime.cgroups import cgroup_support
 
 NODE = shutil.which("node")
+
+
+def missing(reason: str) -> None:
+    """Skip a test this machine cannot run, but fail it in CI, whose machine has everything."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: its machine must have it)")
+    pytest.skip(reason)
 
 
 @pytest.fixture(params=["none", "bwrap"])
 def sandbox(request: pytest.FixtureRequest) -> str:
     """Each runner test runs once as a plain process and once under bubblewrap."""
     if request.param == "bwrap" and bwrap_executable() is None:
-        pytest.skip("bubblewrap is not installed (or cannot create namespaces) here")
+        missing("bubblewrap is not installed (or cannot create namespaces) here")
     return request.param
+
+
+@pytest.fixture
+def cgroups() -> None:
+    """For tests of limits that count every descendant."""
+    support = cgroup_support()
+    if not support.is_available:
+        missing(f"cgroups are {support.describe()}")
 
 
 @pytest.fixture

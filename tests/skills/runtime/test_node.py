@@ -42,7 +42,7 @@ def test_an_es_module_skill_runs(node_pool, write_skill):
     assert node_pool.call(skill_id="double", path=path, params={"n": 21}).result == 42
 
 
-def test_an_edited_node_skill_runs_its_new_code_in_the_same_runner(node_pool, write_skill):
+def test_an_edited_node_skill_runs_its_new_code_in_a_runner_of_its_own(node_pool, write_skill):
     path = write_skill("v.js", "exports.run = () => 'one';\n")
     first = node_pool.call(skill_id="v", path=path, content_hash=content_hash(path))
     path.write_text("exports.run = () => 'two';\n")
@@ -50,7 +50,7 @@ def test_an_edited_node_skill_runs_its_new_code_in_the_same_runner(node_pool, wr
     second = node_pool.call(skill_id="v", path=path, content_hash=content_hash(path))
 
     assert (first.result, second.result, second.cache) == ("one", "two", "reloaded")
-    assert first.runner_pid == second.runner_pid
+    assert first.runner_pid != second.runner_pid
 
 
 def test_a_node_skill_that_throws_returns_its_error_and_stack(node_pool, write_skill):

@@ -1,0 +1,274 @@
+"""The escapes a hostile skill tried (issue 19), each tried again against real runners.
+
+A skill tampering with another's modules, a detached grandchild outliving its call, files left
+for the next call, children that together take more memory than a call may, a fork bomb, and
+reading what the host keeps secret.
+"""
+
+import hashlib
+import os
+import sys
+import uuid
+
+import pytest
+from django.conf import settings
+
+from skills.runtime import CallLimits
+from tests.skills.runtime.test_faults import _wait_until_gone
+
+
+def test_a_skill_that_replaces_hashlib_sha256_cannot_change_another_skills_results(
+    python_pool, write_skill
+):
+    tamper = write_skill(
+        "tamper.py",
+        """
+        import hashlib
+        class Zeros:
+            def __init__(self, data=b""):
+                pass
+            def update(self, data):
+                pass
+            def hexdigest(self):
+                return "0" * 64
+        def run():
+            hashlib.sha256 = Zeros
+            return hashlib.sha256(b"x").hexdigest()
+        """,
+    )
+    honest = write_skill(
+        "honest.py", "import hashlib\ndef run():\n    return hashlib.sha256(b'atom').hexdigest()\n"
+    )
+
+    tampered = python_pool.call(skill_id="tamper", path=tamper)
+    result = python_pool.call(skill_id="honest", path=honest)
+    loaded_after = python_pool.call(
+        skill_id="late", path=write_skill("late.py", "def run():\n    return 'loaded'\n")
+    )
+
+    assert tampered.result == "0" * 64
+    assert (result.ok, result.result) == (True, hashlib.sha256(b"atom").hexdigest())
+    assert (loaded_after.ok, loaded_after.result) == (True, "loaded")
+    assert len({tampered.runner_pid, result.runner_pid, loaded_after.runner_pid}) == 3
+
+
+def test_a_setsid_grandchild_is_dead_when_its_call_returns(make_registry, write_skill, cgroups):
+    pool = make_registry().pool_for("setsid", sys.executable, "python")
+    marker = f"atom-detached-{uuid.uuid4().hex}"
+    detaching = write_skill(
+        "detach.py",
+        f"""
+        import subprocess, sys
+        def run():
+            code = "import os, time; os.setsid(); time.sleep(60)"
+            subprocess.Popen([sys.executable, "-c", code, "{marker}"], start_new_session=True)
+            return "left it running"
+        """,
+    )
+
+    result = pool.call(skill_id="detach", path=detaching)
+
+    assert result.result == "left it running"
+    assert _wait_until_gone(marker) == []
+    assert pool.call(skill_id="detach", path=detaching).ok is True  # the runner itself stayed
+
+
+def test_a_call_never_sees_the_files_of_another_call(python_pool, write_skill):
+    writer = write_skill(
+        "writer.py",
+        """
+        import os, tempfile
+        def run():
+            paths = [os.path.join(tempfile.gettempdir(), "left.txt"), os.path.abspath("cwd.txt")]
+            for path in paths:
+                with open(path, "w") as handle:
+                    handle.write("secret")
+            return paths
+        """,
+    )
+    reader = write_skill(
+        "reader.py",
+        """
+        def run(paths):
+            seen = []
+            for path in paths:
+                try:
+                    with open(path) as handle:
+                        seen.append(handle.read())
+                except OSError:
+                    pass
+            return seen
+        """,
+    )
+
+    paths = python_pool.call(skill_id="writer", path=writer).result
+    other_skill = python_pool.call(skill_id="reader", path=reader, params={"paths": paths})
+    same_skill_next_call = python_pool.call(skill_id="writer", path=writer)
+
+    assert other_skill.result == []
+    assert same_skill_next_call.ok is True
+    assert all(not os.path.exists(path) for path in paths)
+
+
+def test_the_sandboxs_own_tmp_is_emptied_after_every_call(make_registry, write_skill):
+    pool = make_registry(sandbox="bwrap").pool_for("tmp", sys.executable, "python")
+    skill = write_skill(
+        "tmp.py",
+        """
+        import os
+        def run():
+            found = os.path.exists("/tmp/left-behind")
+            with open("/tmp/left-behind", "w") as handle:
+                handle.write("x")
+            return found
+        """,
+    )
+
+    assert [pool.call(skill_id="tmp", path=skill).result for _ in range(2)] == [False, False]
+
+
+def test_children_that_together_pass_the_memory_limit_fail_the_call(
+    make_registry, write_skill, cgroups
+):
+    pool = make_registry().pool_for("hoard", sys.executable, "python")
+    hoarding = write_skill(
+        "hoard.py",
+        """
+        import subprocess, sys
+        def run():
+            code = "import time; kept = b'x' * (400 * 1024 * 1024); time.sleep(5)"
+            children = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(10)]
+            return [child.wait() for child in children]
+        """,
+    )
+
+    result = pool.call(skill_id="hoard", path=hoarding, limits=CallLimits(timeout=60))
+
+    assert result.ok is False
+    assert result.error.type == "MemoryLimitExceeded"
+    assert "memory limit of 512 MB" in result.error.message
+    assert result.is_runner_replaced is True
+    assert result.peak_rss_kb <= 512 * 1024
+
+
+def test_a_fork_bomb_stops_at_the_process_cap_and_its_runner_is_replaced(
+    make_registry, write_skill, cgroups
+):
+    pool = make_registry(max_processes=32).pool_for("bomb", sys.executable, "python")
+    bomb = write_skill(
+        "bomb.py",
+        """
+        import os, time
+        def run():
+            while True:
+                try:
+                    if os.fork() == 0:
+                        time.sleep(60)
+                except OSError:
+                    return "refused"
+        """,
+    )
+
+    result = pool.call(skill_id="bomb", path=bomb, limits=CallLimits(timeout=30))
+    after = pool.call(skill_id="bomb", path=bomb, limits=CallLimits(timeout=30))
+
+    assert result.ok is False
+    assert result.error.type == "ProcessLimitExceeded"
+    assert "more than 32 processes" in result.error.message
+    assert result.is_runner_replaced is True
+    assert after.runner_pid != result.runner_pid
+    assert pool.stats().retired >= 1
+
+
+SNOOP = """
+import os
+def run(paths):
+    found = {"uid": os.getuid(), "secret_in_env": "SECRET_KEY" in os.environ}
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+            found[path] = "read"
+        except OSError as error:
+            found[path] = type(error).__name__
+    return found
+"""
+
+
+def test_a_sandboxed_skill_reads_none_of_the_hosts_secrets(make_registry, write_skill, sandbox):
+    if sandbox == "none":
+        pytest.skip("without a sandbox a runner sees what the host user sees")
+    pool = make_registry().pool_for("snoop", sys.executable, "python")
+    settings_file = str(settings.BASE_DIR / "atom_site" / "settings.py")
+    secrets = [
+        "/etc/shadow",
+        "/etc/sudoers",
+        "/etc/ssh/ssh_host_rsa_key",
+        "/root/.ssh/id_rsa",
+        str(settings.ATOM_DATA_DIR),
+        settings_file,
+        "/proc/1/environ",
+    ]
+
+    found = pool.call(
+        skill_id="snoop", path=write_skill("snoop.py", SNOOP), params={"paths": secrets}
+    ).result
+
+    assert found.pop("uid") == 1000
+    assert found.pop("secret_in_env") is False
+    assert set(found) == set(secrets)
+    assert "read" not in [found[path] for path in secrets if path != "/proc/1/environ"]
+    # Its own namespace's init: bwrap, with the scrubbed environment, never the host's.
+    assert found["/proc/1/environ"] in ("read", "PermissionError")
+
+
+def test_the_sandbox_shows_only_the_parts_of_etc_a_program_needs(make_registry, write_skill):
+    pool = make_registry(sandbox="bwrap").pool_for("etc", sys.executable, "python")
+    skill = write_skill(
+        "etc.py",
+        "import os, pwd\n"
+        "def run():\n"
+        "    return [sorted(os.listdir('/etc')), pwd.getpwuid(1000).pw_name]\n",
+    )
+
+    listed, user = pool.call(skill_id="etc", path=skill).result
+
+    assert user == "skill"
+    assert {"shadow", "sudoers", "ssh", "gshadow"}.isdisjoint(listed)
+    assert {"passwd", "group", "ld.so.cache"} <= set(listed)
+
+
+def test_a_timeout_kills_a_detached_child_that_ignores_signals(python_pool, write_skill):
+    marker = f"atom-stubborn-{uuid.uuid4().hex}"
+    stubborn = write_skill(
+        "stubborn.py",
+        f"""
+        import subprocess, sys, time
+        def run():
+            code = (
+                "import os, signal, time; os.setsid(); "
+                "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+            )
+            subprocess.Popen([sys.executable, "-c", code, "{marker}"], start_new_session=True)
+            time.sleep(60)
+        """,
+    )
+
+    result = python_pool.call(skill_id="stubborn", path=stubborn, limits=CallLimits(timeout=1))
+
+    assert result.error.type == "TimeoutError"
+    assert _wait_until_gone(marker) == []
+
+
+def test_without_cgroups_runs_fall_back_to_rlimits_and_fewer_runners(make_registry, write_skill):
+    registry = make_registry(cgroups="off", runners_per_host=64)
+    pool = registry.pool_for("fallback", sys.executable, "python")
+    hungry = write_skill("hungry.py", "def run():\n    return len(b'x' * (1 << 30))\n")
+    [standby] = pool.runners()
+
+    result = pool.call(skill_id="hungry", path=hungry, limits=CallLimits(memory_mb=128))
+
+    assert registry.runner_cap == 8
+    assert standby.cgroup is None
+    assert (result.error.type, result.is_runner_replaced) == ("MemoryError", True)
+    assert "memory limit of 128 MB (RLIMIT_AS)" in result.error.message
