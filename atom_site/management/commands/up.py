@@ -20,6 +20,7 @@ from atom_site.stack import (
     stack_processes,
 )
 from perf.schedules import schedules_ensure
+from skills.installer.schedules import schedules_ensure as install_schedules_ensure
 from workflows.library import workflows_demo_load
 from workflows.schedules import schedules_ensure as workflow_schedules_ensure
 
@@ -94,6 +95,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Created admin {account.username!r} from ATOM_ADMIN_PASSWORD.")
         schedules_ensure()  # perf: resource sampling, regression checks, hourly rollups
         workflow_schedules_ensure()  # the reaper of steps whose worker died, run timeouts
+        install_schedules_ensure()  # the reaper of install jobs whose worker died
         if not skip_demo:
             self.stdout.write(demo_load())
             self.stdout.write(workflows_demo_load())  # built from the demo catalog above
