@@ -111,7 +111,18 @@ def caches_for(*, redis_url: str, data_dir: Path, key_prefix: str) -> dict[str, 
                 "BACKEND": "atom_site.cache.SharedRedisCache",
                 "LOCATION": redis_url,
                 "KEY_PREFIX": key_prefix,
-            }
+                # A stopped Redis refuses at once; a hung one must not hang a request.
+                "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+                "FALLBACK": "database",
+            },
+            # Where the cache goes while Redis does not answer (atom_site/cache.py); its table
+            # is made by `manage.py createcachetable` (`up` runs it).
+            "database": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "atom_cache_fallback",
+                "KEY_PREFIX": key_prefix,
+                "OPTIONS": {"MAX_ENTRIES": 20_000},
+            },
         }
     return {
         "default": {

@@ -78,6 +78,7 @@ class Command(BaseCommand):
     def _prepare(self, *, skip_demo: bool) -> None:
         self.stdout.write("Applying migrations…")
         call_command("migrate", interactive=False, verbosity=0)  # the channel layer's file too
+        call_command("createcachetable")  # the cache's fallback while Redis does not answer
         account = admin_ensure(
             username=settings.ATOM_ADMIN_USERNAME,
             email=settings.ATOM_ADMIN_EMAIL,
