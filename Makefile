@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up test test-sqlite test-postgres test-docker bench bench-peers lint format migrations clean
+.PHONY: help up test test-sqlite test-postgres test-docker bench bench-peers loadtest lint format migrations clean
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,8 @@ bench: ## Run the benchmark suite; prints each figure beside its target
 
 bench-peers: ## The same workflows on Atom and on Prefect (installed from PyPI once), side by side
 	@bin/bench-peers
+loadtest: ## 50 clients for 60 s against Atom on loopback; ARGS="--minutes 30" to soak
+	@bin/loadtest $(ARGS)
 
 lint: ## ruff check and ruff format --check
 	@. bin/env.sh && "$$UV" run --frozen ruff check . && "$$UV" run --frozen ruff format --check .

@@ -1,18 +1,46 @@
-"""Django's Redis cache with one Redis client per server for the whole process.
+"""Django's Redis cache with one Redis client per server for the whole process, and the
+database behind it when Redis does not answer.
 
 Django's `RedisCacheClient` builds a new `redis.Redis` for every operation (copying about 340
 response callbacks), and its connection pools belong to the cache object, which Django
 keeps per thread. Under daphne every request runs in a new thread, so every request also opened
 new Redis connections. redis-py clients are thread-safe (a connection is taken from the pool per
 command) and their pools reset themselves in a forked child.
+
+With a `FALLBACK` alias (a database cache, see `atom_site.config.caches_for`), an operation that
+finds Redis down goes to that cache instead, with one warning per outage; Redis is tried again
+every `REDIS_RETRY_SECONDS`, and its return is logged too. Entries written during an outage
+live in the database until they expire; Redis keeps what it held before.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Any, ClassVar
 
+import redis.exceptions
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+logger = logging.getLogger(__name__)
+
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+REDIS_RETRY_SECONDS = 5.0
+OPERATIONS = (
+    "add",
+    "get",
+    "set",
+    "touch",
+    "delete",
+    "get_many",
+    "has_key",
+    "incr",
+    "set_many",
+    "delete_many",
+    "clear",
+)
 
 
 class SharedRedisCacheClient(RedisCacheClient):
@@ -33,7 +61,90 @@ class SharedRedisCacheClient(RedisCacheClient):
         return client
 
 
+class RedisOutage:
+    """Whether this process is treating Redis as down (one per process: Django keeps a cache
+    object per thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retry_at = 0.0
+        self.since: float | None = None
+
+    def is_skipping(self) -> bool:
+        return time.monotonic() < self.retry_at
+
+    def begin(self, *, server: str, error: Exception) -> None:
+        with self._lock:
+            first = self.since is None
+            if first:
+                self.since = time.monotonic()
+            self.retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+        if first:
+            logger.warning(
+                "Redis at %s does not answer (%s: %s); the cache uses the database until it "
+                "does (tried again every %g s)",
+                server,
+                type(error).__name__,
+                error,
+                REDIS_RETRY_SECONDS,
+            )
+
+    def end(self, *, server: str) -> None:
+        if self.since is None:
+            return
+        with self._lock:
+            if self.since is None:
+                return
+            down_for, self.since, self.retry_at = time.monotonic() - self.since, None, 0.0
+        logger.warning(
+            "Redis at %s answers again after %.1f s; the cache uses it", server, down_for
+        )
+
+
+outage = RedisOutage()
+
+
+def _degrading(name: str):
+    through_redis = getattr(RedisCache, name)
+
+    def operation(self: SharedRedisCache, *args, **kwargs):
+        if self.fallback_alias is None:
+            return through_redis(self, *args, **kwargs)
+        if outage.is_skipping():
+            return getattr(caches[self.fallback_alias], name)(*args, **kwargs)
+        try:
+            result = through_redis(self, *args, **kwargs)
+        except REDIS_DOWN as error:
+            outage.begin(server=self.server_shown, error=error)
+            return getattr(caches[self.fallback_alias], name)(*args, **kwargs)
+        outage.end(server=self.server_shown)
+        return result
+
+    operation.__name__ = name
+    return operation
+
+
 class SharedRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = SharedRedisCacheClient
+        self.fallback_alias: str | None = params.get("FALLBACK")
+        self.server_shown = self._servers[0].split("@")[-1]  # no password in a log line
+
+    def redis_ping(self) -> str:
+        """Ask Redis itself, past the fallback: for the health check."""
+        try:
+            self._cache.get_client(write=True).ping()
+        except REDIS_DOWN as error:
+            fallback = (
+                "the cache falls back to the database" if self.fallback_alias else "no fallback"
+            )
+            raise RuntimeError(
+                f"Redis at {self.server_shown} does not answer ({type(error).__name__}: {error}); "
+                f"{fallback}"
+            ) from None
+        return f"Redis at {self.server_shown} answers"
+
+
+for _name in OPERATIONS:
+    setattr(SharedRedisCache, _name, _degrading(_name))

@@ -8,6 +8,7 @@ and Redis without any other change.
 
 import os
 import secrets
+import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -110,7 +111,18 @@ def caches_for(*, redis_url: str, data_dir: Path, key_prefix: str) -> dict[str, 
                 "BACKEND": "atom_site.cache.SharedRedisCache",
                 "LOCATION": redis_url,
                 "KEY_PREFIX": key_prefix,
-            }
+                # A stopped Redis refuses at once; a hung one must not hang a request.
+                "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+                "FALLBACK": "database",
+            },
+            # Where the cache goes while Redis does not answer (atom_site/cache.py); its table
+            # is made by `manage.py createcachetable` (`up` runs it).
+            "database": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "atom_cache_fallback",
+                "KEY_PREFIX": key_prefix,
+                "OPTIONS": {"MAX_ENTRIES": 20_000},
+            },
         }
     return {
         "default": {
@@ -136,6 +148,20 @@ def channel_layers_for(*, redis_url: str, key_prefix: str) -> dict[str, Any]:
             "CONFIG": {"database": "channels", "polling_interval": 0.02, "expiry": 60},
         }
     }
+
+
+def certificate_file_default() -> str:
+    """The certificate bundle installer programs are told to trust when ATOM_INSTALL_CA_FILE is
+    empty: the caller's SSL_CERT_FILE, else the one OpenSSL and Python use, when it exists.
+
+    They read no configuration file of the host's, and a host that trusts its own authority
+    (an egress proxy's) says so in those files (/etc/pip.conf's `cert`, npm's global `cafile`).
+    """
+    named = os.environ.get("SSL_CERT_FILE", "")
+    if named and Path(named).is_file():
+        return named
+    cafile = ssl.get_default_verify_paths().cafile
+    return cafile if cafile and Path(cafile).is_file() else ""
 
 
 def secret_key_load_or_create(path: Path) -> str:

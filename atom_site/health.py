@@ -9,12 +9,14 @@ from dataclasses import asdict, dataclass
 from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
 
+from atom_site.cache import SharedRedisCache
 from skills.runtime import isolation_status
 
 ALIVE_CLUSTER_STATES = frozenset({Conf.STARTING, Conf.WORKING, Conf.IDLE})
@@ -62,6 +64,20 @@ def check_migrations() -> str:
         pending = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:5])
         raise RuntimeError(f"{len(plan)} migration(s) not applied: {pending}")
     return "all applied"
+
+
+def check_cache() -> str:
+    """Redis itself when the cache is Redis (past its database fallback), else a round trip."""
+    cache = caches["default"]
+    if isinstance(cache, SharedRedisCache):
+        return cache.redis_ping()
+    key, nonce = f"health:{secrets.token_hex(8)}", secrets.token_hex(8)
+    cache.set(key, nonce, timeout=10)
+    found = cache.get(key)
+    cache.delete(key)
+    if found != nonce:
+        raise RuntimeError(f"{type(cache).__name__} did not return what was written")
+    return f"{type(cache).__name__} round trip"
 
 
 def check_broker() -> str:
@@ -128,6 +144,7 @@ async def _timed(name: str, check: Callable, timeout: float) -> CheckResult:
 SYNC_CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("database", check_database),
     ("migrations", check_migrations),
+    ("cache", check_cache),
     ("broker", check_broker),
     ("cluster", check_cluster),
     ("runner_isolation", check_runner_isolation),

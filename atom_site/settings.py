@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from atom_site.config import (
     caches_for,
+    certificate_file_default,
     channel_layers_for,
     database_from_url,
     redis_url_checked,
@@ -197,6 +198,9 @@ ATOM_UV_BIN = env_str("ATOM_UV_BIN")  # empty: the uv installed with Atom
 # Same filesystem as ATOM_ENVS_DIR, so uv hardlinks files from its cache instead of copying.
 ATOM_UV_CACHE_DIR = env_path("ATOM_UV_CACHE_DIR", ATOM_DATA_DIR / "uv-cache")
 ATOM_INSTALL_INDEX_URL = env_str("ATOM_INSTALL_INDEX_URL")  # empty: uv's / pip's own default
+# The certificates uv, pip and npm trust (they read no configuration file Atom did not write);
+# empty: the caller's SSL_CERT_FILE or the system bundle, else each program's own default.
+ATOM_INSTALL_CA_FILE = env_str("ATOM_INSTALL_CA_FILE") or certificate_file_default()
 ATOM_NODE_BIN = env_str("ATOM_NODE_BIN", "node")
 ATOM_NPM_BIN = env_str("ATOM_NPM_BIN", "npm")
 ATOM_NPM_CACHE_DIR = env_path("ATOM_NPM_CACHE_DIR", ATOM_DATA_DIR / "npm-cache")

@@ -7,6 +7,7 @@ become ready. A builder that dies is noticed by its heartbeat going stale (or, o
 by its process being gone) and its claim can then be taken over.
 """
 
+import errno
 import logging
 import os
 import secrets
@@ -348,6 +349,21 @@ def temp_dirs_clean(*, key: str | None = None, older_than: float | None = None) 
     return removed
 
 
+# A disk that is full, read-only or refused: the host's to fix, said in one sentence.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_failure(error: OSError) -> InstallError | None:
+    """An `InstallError` naming the path and the environments folder for a storage error."""
+    if error.errno not in STORAGE_ERRNOS:
+        return None
+    where = error.filename or settings.ATOM_ENVS_DIR
+    return InstallError(
+        f"cannot write {where}: {error.strerror} "
+        f"(the environments folder, ATOM_ENVS_DIR, is {settings.ATOM_ENVS_DIR})"
+    )
+
+
 def _environment_build(
     *,
     spec: EnvironmentSpec,
@@ -409,15 +425,19 @@ def _environment_build(
     except BaseException as error:
         # Nothing half-built: the row says failed (only if the claim is still ours), and the
         # error propagates to the job.
-        message = (
-            error.message if isinstance(error, InstallError) else f"{type(error).__name__}: {error}"
-        )
+        failure = storage_failure(error) if isinstance(error, OSError) else None
+        if isinstance(failure or error, InstallError):
+            message = (failure or error).message
+        else:
+            message = f"{type(error).__name__}: {error}"
         Environment.objects.filter(pk=environment_pk, build_token=token).update(
             status=EnvironmentStatus.FAILED, error=message
         )
         log(f"failed: {message}")
         if job is not None:
             InstallJob.objects.filter(pk=job.pk).update(cache_hit=False)
+        if failure is not None:
+            raise failure from error
         raise
     if job is not None:
         InstallJob.objects.filter(pk=job.pk).update(

@@ -8,10 +8,12 @@ the rest after the transaction commits: one `install_environment_task` for a sin
 `MAX_CONCURRENT_INSTALLATIONS` at a time.
 """
 
+import functools
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +31,7 @@ from skills.installer.builder import (
     spec_for,
 )
 from skills.installer.keys import EnvironmentSpec
+from skills.installer.process import holder_is_dead
 from skills.installer.resolution import Conflict, conflicts_precheck
 from skills.models import (
     Agent,
@@ -340,3 +343,62 @@ def environment_rebuild(*, environment_pk: int, agent: Agent | None = None) -> I
         )
         transaction.on_commit(lambda: install_jobs_enqueue(job_pks=[job.pk]))
     return job
+
+
+# A job whose worker died this many times is failed rather than queued once more: something
+# in it (a package that exhausts memory) kills whichever worker takes it.
+JOB_ATTEMPTS_MAX = 3
+
+
+@dataclass(frozen=True)
+class JobsReaped:
+    requeued: list[int]
+    failed: list[int]
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"requeued": self.requeued, "failed": self.failed}
+
+
+def _job_worker_is_dead(job: InstallJob, *, stale_before) -> bool:
+    """Whether a running job's worker is gone: the build it holds has a dead holder, or it has
+    held no build for longer than a build may go without a heartbeat."""
+    environment = job.environment
+    if environment.status == "building":
+        return holder_is_dead(
+            host=environment.build_host,
+            pid=environment.build_pid,
+            heartbeat_at=environment.build_heartbeat_at,
+        )
+    return job.started_at is not None and job.started_at < stale_before
+
+
+def install_jobs_reap() -> JobsReaped:
+    """Running jobs whose worker died (SIGKILL, a lost host) are queued again, once each by a
+    conditional UPDATE; the build they held is taken over by the next one to claim it. A job
+    that died `JOB_ATTEMPTS_MAX` times fails instead."""
+    stale_before = timezone.now() - timedelta(seconds=settings.ATOM_INSTALL_STALE_SECONDS)
+    running = InstallJob.objects.filter(status=InstallJobStatus.RUNNING).select_related(
+        "environment"
+    )
+    requeued: list[int] = []
+    failed: list[int] = []
+    for job in running:
+        if not _job_worker_is_dead(job, stale_before=stale_before):
+            continue
+        still_running = InstallJob.objects.filter(
+            pk=job.pk, status=InstallJobStatus.RUNNING, attempts=job.attempts
+        )
+        if job.attempts >= JOB_ATTEMPTS_MAX:
+            error = f"its worker died {job.attempts} times"
+            if still_running.update(
+                status=InstallJobStatus.FAILED, error=error, finished_at=timezone.now()
+            ):
+                InstallLogLine.objects.create(job_id=job.pk, text=f"failed: {error}")
+                failed.append(job.pk)
+            continue
+        with transaction.atomic():
+            if still_running.update(status=InstallJobStatus.QUEUED):
+                InstallLogLine.objects.create(job_id=job.pk, text="its worker died: queued again")
+                transaction.on_commit(functools.partial(install_jobs_enqueue, job_pks=[job.pk]))
+                requeued.append(job.pk)
+    return JobsReaped(requeued=requeued, failed=failed)

@@ -14,6 +14,7 @@ def test_health_is_503_naming_the_cluster_when_no_worker_runs(client):
     assert {name for name, check in body["checks"].items() if check["ok"]} == {
         "database",
         "migrations",
+        "cache",
         "broker",
         "channel_layer",
         "runner_isolation",

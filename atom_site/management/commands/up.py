@@ -20,6 +20,7 @@ from atom_site.stack import (
     stack_processes,
 )
 from perf.schedules import schedules_ensure
+from skills.installer.schedules import schedules_ensure as install_schedules_ensure
 from workflows.library import workflows_demo_load
 from workflows.schedules import schedules_ensure as workflow_schedules_ensure
 
@@ -77,6 +78,7 @@ class Command(BaseCommand):
     def _prepare(self, *, skip_demo: bool) -> None:
         self.stdout.write("Applying migrations…")
         call_command("migrate", interactive=False, verbosity=0)  # the channel layer's file too
+        call_command("createcachetable")  # the cache's fallback while Redis does not answer
         account = admin_ensure(
             username=settings.ATOM_ADMIN_USERNAME,
             email=settings.ATOM_ADMIN_EMAIL,
@@ -94,6 +96,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Created admin {account.username!r} from ATOM_ADMIN_PASSWORD.")
         schedules_ensure()  # perf: resource sampling, regression checks, hourly rollups
         workflow_schedules_ensure()  # the reaper of steps whose worker died, run timeouts
+        install_schedules_ensure()  # the reaper of install jobs whose worker died
         if not skip_demo:
             self.stdout.write(demo_load())
             self.stdout.write(workflows_demo_load())  # built from the demo catalog above

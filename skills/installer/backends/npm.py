@@ -6,6 +6,7 @@ again."""
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -40,12 +41,45 @@ const names = JSON.parse(process.argv[1]);
 """
 
 
+def npm_config_text() -> str:
+    """The one npmrc npm reads, in place of the user's (~/.npmrc) and the global one: Atom's
+    own settings, so a file Atom did not write never names the registry."""
+    lines = [
+        "# Written by Atom from its settings; npm reads it instead of ~/.npmrc.",
+        "update-notifier=false",
+        "fund=false",
+        "audit=false",
+        "color=false",
+    ]
+    if settings.ATOM_INSTALL_CA_FILE:
+        lines.append(f"cafile={settings.ATOM_INSTALL_CA_FILE}")
+    if settings.ATOM_NPM_REGISTRY:
+        lines.append(f"registry={settings.ATOM_NPM_REGISTRY}")
+    return "\n".join(lines) + "\n"
+
+
+def file_written(path: Path, text: str) -> Path:
+    """`path` holding `text`, rewritten atomically when it differs."""
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}-{os.getpid()}-{threading.get_ident()}")
+        staged.write_text(text)
+        staged.replace(path)
+    return path
+
+
 def npm_environment() -> dict[str, str]:
+    directory = Path(settings.ATOM_DATA_DIR) / "npm"
+    # npm refuses one file as both; the global one is Atom's too, and says nothing.
+    user = file_written(directory / "npmrc", npm_config_text())
+    global_ = file_written(directory / "global-npmrc", "# Written by Atom: see npmrc.\n")
     return child_environment(
         {
             "NO_UPDATE_NOTIFIER": "1",
             "npm_config_update_notifier": "false",
             "npm_config_color": "false",
+            "npm_config_userconfig": str(user),
+            "npm_config_globalconfig": str(global_),
         }
     )
 

@@ -5,6 +5,7 @@ and the set resolved once more."""
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -37,7 +38,12 @@ def pip_environment() -> dict[str, str]:
         "PIP_NO_INPUT": "1",
         "PIP_PROGRESS_BAR": "off",
         "PIP_NO_COLOR": "1",
+        # pip reads no configuration file at all (global, user, site) when this is os.devnull;
+        # its PIP_* variables, Atom's choices, still apply.
+        "PIP_CONFIG_FILE": os.devnull,
     }
+    if settings.ATOM_INSTALL_CA_FILE:
+        extra["PIP_CERT"] = settings.ATOM_INSTALL_CA_FILE
     if settings.ATOM_INSTALL_INDEX_URL:
         extra["PIP_INDEX_URL"] = settings.ATOM_INSTALL_INDEX_URL
     return child_environment(extra)

@@ -56,7 +56,12 @@ def uv_environment() -> dict[str, str]:
         "UV_PYTHON_DOWNLOADS": "never",
         "UV_NO_PROGRESS": "1",
         "UV_LINK_MODE": "hardlink",
+        # No uv.toml of the user's, the system's or a project's above the working directory:
+        # one naming an index would bypass the supply-chain settings.
+        "UV_NO_CONFIG": "1",
     }
+    if settings.ATOM_INSTALL_CA_FILE:
+        extra["SSL_CERT_FILE"] = settings.ATOM_INSTALL_CA_FILE
     if settings.ATOM_INSTALL_INDEX_URL:
         extra["UV_INDEX_URL"] = settings.ATOM_INSTALL_INDEX_URL
         extra["UV_DEFAULT_INDEX"] = settings.ATOM_INSTALL_INDEX_URL

@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
 
@@ -299,3 +300,37 @@ def test_params_json_cannot_encode_are_refused_without_touching_a_runner(python_
 
     stats = python_pool.stats()
     assert (stats.died, stats.calls, stats.idle, stats.standby) == (0, 0, 0, 1)
+    assert (stats.died, stats.calls, stats.idle) == (0, 0, 1)
+
+
+def test_a_runner_killed_in_the_middle_of_a_call_fails_the_call_clearly_and_is_replaced(
+    python_pool, write_skill
+):
+    slow = write_skill("slow.py", "import time\ndef run():\n    time.sleep(30)\n")
+    quick = write_skill("quick.py", "def run():\n    return 'fine'\n")
+    python_pool.call(skill_id="quick", path=quick)
+    outcome = {}
+    caller = threading.Thread(
+        target=lambda: outcome.update(result=python_pool.call(skill_id="slow", path=slow))
+    )
+    caller.start()
+    deadline = time.monotonic() + 30
+    while python_pool.stats().busy == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # into the skill's sleep
+    [runner_pid] = {r.pid for r in python_pool.runners()} - {
+        r.pid for r in python_pool.idle_runners()
+    }
+
+    os.killpg(runner_pid, signal.SIGKILL)
+    caller.join(timeout=30)
+
+    assert not caller.is_alive()
+    result = outcome["result"]
+    assert result.ok is False
+    assert result.error.type == "RunnerDied"
+    assert "signal 9" in result.error.message or "SIGKILL" in result.error.message
+    assert result.is_runner_replaced is True
+    assert python_pool.call(skill_id="quick", path=quick).result == "fine"
+    assert runner_pid not in python_pool.host_pids()
+    assert python_pool.stats().died == 1
