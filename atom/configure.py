@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import sys
 import threading
@@ -61,6 +62,8 @@ def django_configure() -> None:
 
     if not apps.ready:
         django.setup()
+    # One INFO line per enqueued task is the server's log, not a notebook's output.
+    logging.getLogger("django-q").setLevel(logging.WARNING)
 
 
 def _database_name() -> str:

@@ -9,11 +9,12 @@ import pandas as pd
 from django.db.models import Count, Q
 
 from atom.configure import in_orm_thread_ready
-from atom.lookup import run_find, workflow_find
+from atom.lookup import run_find, skill_find, workflow_find
 from atom.tables import FLAG, INTEGER, NUMBER, OBJECT, TEXT, TIME, Moment, typed_frame, window_of
 from perf.analysis import operation_is_known
 from perf.analysis import summary as summary_compute
 from perf.models import Alert, Baseline, Budget, Sample
+from perf.recording import flush as samples_flush
 from perf.registry import operations_known
 from perf.regressions import (
     ThresholdInvalidError,
@@ -23,6 +24,7 @@ from perf.regressions import (
 )
 from skills.marketplace.search import SearchInvalid, skill_search
 from skills.models import Environment, InstallJob
+from skills.runs.notebook import skill_run_frame, skill_runs_frame
 from workflows.models import StepRun, WorkflowRun
 
 DEFAULT_SPAN = timedelta(hours=24)
@@ -285,8 +287,10 @@ def samples(
     skill: str | None = None,
     limit: int = 100_000,
 ) -> pd.DataFrame:
-    """Raw timing samples of one operation in [since, until), oldest first (seconds)."""
+    """Raw timing samples of one operation in [since, until), oldest first (seconds). The
+    samples this kernel recorded and still buffers are written first."""
     operation_check(operation)
+    samples_flush()
     since_at, until_at = window_of(since, until, default_span=DEFAULT_SPAN)
     found = Sample.objects.filter(
         operation=operation, created_at__gte=since_at, created_at__lt=until_at
@@ -345,6 +349,7 @@ def summary(
     if operation is not None:
         operation_check(operation)
     since_at, until_at = window_of(since, until, default_span=DEFAULT_SPAN)
+    samples_flush()
     budgets = {budget.operation: budget for budget in Budget.objects.all()}
     baselines = {b.operation: b for b in Baseline.objects.filter(skill="", version="")}
     rows = []
@@ -402,6 +407,7 @@ def regressions(
     if operation is not None:
         operation_check(operation)
     since_at, until_at = window_of(since, until, default_span=None)
+    samples_flush()
     try:
         threshold = threshold_checked(threshold)
     except ThresholdInvalidError as error:
@@ -470,3 +476,21 @@ def alerts(
         ({**row, "acknowledged_by": row["acknowledged_by__username"]} for row in rows),
         ALERT_COLUMNS,
     )
+
+
+@in_orm_thread_ready
+def calls(
+    skill: str, params: dict | None = None, *, repeat: int = 1, timeout: float | None = None
+) -> pd.DataFrame:
+    """Call a skill `repeat` times with the same params: one row per call, with its result or
+    error, the runner's cache (loaded, hit) and the times in the runner and end to end."""
+    skill_find(skill)
+    return skill_run_frame(skill, params, repeat=repeat, timeout=timeout)
+
+
+@in_orm_thread_ready
+def skill_runs(skill: str | None = None, *, limit: int = 1_000) -> pd.DataFrame:
+    """Recorded skill runs (API, admin "try it", queued), newest first."""
+    if skill is not None:
+        skill_find(skill)
+    return skill_runs_frame(skill, limit=limit)

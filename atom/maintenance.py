@@ -59,7 +59,8 @@ def baseline(operation: str, *, since: Moment = "24h", until: Moment = None) -> 
 @in_orm_thread_ready
 def gc_preview(*, unused_for: timedelta | str = "7d") -> pd.DataFrame:
     """The environments `manage.py envs gc --unused-for` would remove now (a dry run: nothing
-    is deleted), with their sizes: `.size_bytes.sum()` is what it would free."""
+    is deleted), with their sizes: `.size_bytes.sum()` is what it would free.
+    `unused_for=timedelta(0)` lists every environment not being built or waited for."""
     if isinstance(unused_for, str):
         start, end = window_of(unused_for, None, default_span=None)
         unused_for = end - start

@@ -8,6 +8,7 @@ from atom.configure import in_orm_thread_ready
 from atom.frames import DEFAULT_SPAN, operation_check
 from atom.tables import Moment, time_zone, window_of
 from perf.models import Baseline, Budget
+from perf.recording import flush as samples_flush
 from perf.series import DEFAULT_BUCKETS, operation_series
 
 PERCENTILE_STYLES = {"p50": "-", "p95": "--", "p99": ":"}
@@ -17,6 +18,7 @@ PERCENTILE_STYLES = {"p50": "-", "p95": "--", "p99": ":"}
 def _series(operation: str, since: Moment, until: Moment, buckets: int) -> dict[str, Any]:
     operation_check(operation)
     since_at, until_at = window_of(since, until, default_span=DEFAULT_SPAN)
+    samples_flush()
     budget = Budget.objects.filter(operation=operation).first()
     baseline = Baseline.objects.filter(operation=operation, skill="", version="").first()
     return {

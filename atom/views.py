@@ -34,6 +34,9 @@ class SkillView:
     run_count: int
     cost: InstallCost | None
 
+    def __repr__(self) -> str:
+        return f"<SkillView {self.slug} {self.version} ({self.status})>"
+
     def _repr_html_(self) -> str:
         from atom.displays import skill_html
 
@@ -80,6 +83,9 @@ class EnvironmentView:
     ready_at: datetime | None
     last_used_at: datetime | None
     skills: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<EnvironmentView {self.key[:12]} ({self.status})>"
 
     def _repr_html_(self) -> str:
         from atom.displays import environment_html
@@ -138,6 +144,9 @@ class WorkflowView:
     step_count: int
     analysis: Analysis
     svg: str
+
+    def __repr__(self) -> str:
+        return f"<WorkflowView {self.slug} {self.version}: {self.step_count} steps>"
 
     @property
     def critical_path(self) -> list[str]:
