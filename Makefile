@@ -1,12 +1,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up test test-sqlite test-postgres test-docker bench bench-peers loadtest lint format migrations clean
+.PHONY: help up notebook test test-sqlite test-postgres test-docker bench bench-peers loadtest lint format migrations clean
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 up: ## Install everything and run Atom (web, workers, watcher) with the demo catalog
 	@bin/up
+
+notebook: ## Start JupyterLab on notebooks/ for this project (URL and token printed; ATOM_NOTEBOOK_PORT)
+	@bin/notebook
 
 test: ## Install everything and run the whole suite on SQLite, then PostgreSQL + Redis
 	@bin/test

@@ -1,10 +1,8 @@
-"""Running skills from a Jupyter notebook, with results and timings as pandas DataFrames.
+"""Skill calls and recorded runs as pandas DataFrames; the notebook client serves them as
+`atom.calls` and `atom.skill_runs` (docs/notebooks.md):
 
-    from atom_site.notebook import setup
-    setup()
-    from skills.runs.notebook import skill_run_frame, skill_runs_frame
-
-    calls = skill_run_frame("change-case", {"text": "parseHTTPResponse"}, repeat=20)
+    import atom
+    calls = atom.calls("change-case", {"text": "parseHTTPResponse"}, repeat=20)
     calls[["cache", "load_ms", "run_ms", "wall_ms"]].describe()
 
 Calls go through `skills.runs.calls.run_skill`, as the API's and the admin's do: the skill's

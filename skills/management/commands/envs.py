@@ -12,12 +12,19 @@ from rich.console import Console
 
 from atom_site.events.record import Subject
 from atom_site.events.terminal import progress_follow
+from skills.installer.backends import InstallError
 from skills.installer.bytecode import cache_bytecode_wait
 from skills.installer.integrity import installs_verify
 from skills.installer.jobs import install_job_for_requirements, install_job_run
+from skills.installer.kernels import (
+    KernelRefused,
+    kernel_name,
+    skill_kernel_install,
+    skill_kernel_remove,
+)
 from skills.installer.keys import InterpreterError
 from skills.installer.maintenance import environments_collect
-from skills.models import Environment, InstallJob, InstallJobStatus
+from skills.models import Environment, InstallJob, InstallJobStatus, Skill
 from skills.policy import PolicyError
 from skills.requirements import RequirementError
 
@@ -61,6 +68,14 @@ class Command(BaseCommand):
             "--repair",
             action="store_true",
             help="discard broken locks and rebuild broken environments",
+        )
+        kernel = actions.add_parser(
+            "kernel", help="install a Jupyter kernel running in a skill's environment"
+        )
+        kernel.add_argument("skill", help="the skill's slug")
+        kernel.add_argument("--remove", action="store_true", help="remove the kernel instead")
+        kernel.add_argument(
+            "--prefix", help="where the kernelspec goes (default: this environment, sys.prefix)"
         )
         collect = actions.add_parser("gc", help="remove environments nobody used lately")
         collect.add_argument("--unused-for", default="7d", help="e.g. 7d (default), 12h, 30m")
@@ -165,6 +180,28 @@ class Command(BaseCommand):
             hint = "" if repair else " (run with --repair)"
             raise CommandError(report.summary + hint, returncode=1)
         self.stdout.write(report.summary)
+
+    def handle_kernel(self, *, skill: str, remove: bool, prefix: str | None, **_) -> None:
+        if remove:
+            if not skill_kernel_remove(slug=skill, prefix=prefix):
+                raise CommandError(f"no kernel for {skill} to remove")
+            self.stdout.write(f"removed the kernel {kernel_name(skill)}")
+            return
+        found = Skill.objects.select_related("current_version").filter(slug=skill).first()
+        if found is None:
+            raise CommandError(f"no skill {skill!r}")
+        try:
+            kernel = skill_kernel_install(skill=found, prefix=prefix)
+        except (KernelRefused, RequirementError, PolicyError) as error:
+            raise CommandError(f"refused: {error}") from None
+        except InstallError as error:
+            raise CommandError(f"install failed: {error.message}\n{error.output}") from None
+        finally:
+            cache_bytecode_wait()
+        self.stdout.write(
+            f"installed the kernel {kernel.name} ({kernel.display_name}) in {kernel.spec_dir}: "
+            f"{kernel.python}, environment {kernel.environment_key[:12]}"
+        )
 
     def handle_gc(self, *, unused_for: str, dry_run: bool, keep_cache: bool, **_) -> None:
         report = environments_collect(
