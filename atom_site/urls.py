@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("perf.urls")),
     path("marketplace/", include("skills.marketplace.urls")),
+    path("runs/", include("workflows.urls")),
 ]
