@@ -182,17 +182,21 @@ class DashboardAdmin(admin.ModelAdmin):
     def budget_view(request: HttpRequest, operation: str) -> HttpResponse:
         if not operation_is_known(operation):
             raise Http404(f"unknown operation {operation!r}")
-        text = request.POST.get("seconds", "").strip()
+        # Edited in ms, as the percentiles beside the field are printed; kept in seconds.
+        text = request.POST.get("milliseconds", "").strip()
         statistic = request.POST.get("statistic") or None
         try:
-            seconds = float(text)
+            milliseconds = float(text)
         except ValueError:
-            messages.error(request, f"seconds: {text!r} is not a number of seconds")
+            messages.error(request, f"milliseconds: {text!r} is not a number of milliseconds")
             return _back(request)
         try:
-            budget = budget_set(operation=operation, seconds=seconds, statistic=statistic)
+            budget = budget_set(
+                operation=operation, seconds=milliseconds / 1000, statistic=statistic
+            )
         except BudgetInvalidError as error:
-            messages.error(request, f"{error.field}: {error} (the {operation} budget is unchanged)")
+            field = "milliseconds" if error.field == "seconds" else error.field
+            messages.error(request, f"{field}: {error} (the {operation} budget is unchanged)")
             return _back(request)
         messages.success(request, f"Budget set: {budget}.")
         return _back(request)

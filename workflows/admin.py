@@ -237,6 +237,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):
     list_select_related = ("workflow", "requested_by")
     date_hierarchy = "created_at"
     readonly_fields = (
+        "live_page",
         "workflow",
         "version",
         "status",
@@ -263,6 +264,14 @@ class WorkflowRunAdmin(admin.ModelAdmin):
     @admin.display(description="Duration")
     def duration(self, run: WorkflowRun) -> str:
         return "-" if run.duration_seconds is None else _seconds(run.duration_seconds)
+
+    @admin.display(description="Live page")
+    def live_page(self, run: WorkflowRun) -> SafeString:
+        return format_html(
+            '<a href="{}" id="run-live-page">Follow run {} live: its DAG, steps and logs</a>',
+            run.page_url,
+            run.pk,
+        )
 
     def _each(self, request: HttpRequest, queryset: QuerySet[WorkflowRun], action, done: str):
         for run in queryset.select_related("workflow"):

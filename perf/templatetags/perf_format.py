@@ -38,3 +38,9 @@ def rate(bytes_per_second: float | None) -> str:
             return f"{bytes_per_second:.0f} {unit}"
         bytes_per_second /= 1000
     return f"{bytes_per_second:.1f} GB/s"
+
+
+@register.filter
+def ms_input(seconds: float) -> str:
+    """Seconds as the milliseconds a budget field shows: exact, without trailing zeros."""
+    return f"{round(seconds * 1000, 6):g}"

@@ -150,9 +150,16 @@ class SkillAdmin(admin.ModelAdmin):
     def current_version_label(self, skill: Skill) -> str:
         return skill.current_version.version if skill.current_version else "—"
 
-    @admin.display(description="error", boolean=True)
-    def has_error(self, skill: Skill) -> bool:
-        return bool(skill.last_error)
+    @admin.display(description="error")
+    def has_error(self, skill: Skill) -> str:
+        # Marked only where something is wrong: the admin's boolean icons would put a red ✗
+        # beside every healthy skill (False) under this heading.
+        if not skill.last_error:
+            return ""
+        return format_html(
+            '<span class="skill-error" style="color:#ba2121" title="{}">✗ error</span>',
+            skill.last_error.splitlines()[0][:200],
+        )
 
     @admin.display(description="last error")
     def last_error_box(self, skill: Skill) -> str:

@@ -150,12 +150,10 @@ def marketplace_install(request: HttpRequest, slug: str) -> HttpResponse:
 
 def marketplace_install_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(InstallJob.objects.select_related("environment"), pk=job_id)
-    lines = list(job.log_lines.values_list("id", "text")[:500])
     context = {
         "job": job,
         "skills": list(job.skills.order_by("slug").values_list("slug", flat=True)),
-        "log": [text for _, text in lines],
-        "log_after": lines[-1][0] if lines else 0,
+        "log": list(job.log_lines.values_list("text", flat=True)[:500]),
     }
     return render(request, "marketplace/install_job.html", context)
 

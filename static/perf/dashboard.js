@@ -26,7 +26,23 @@
       charts[key].destroy();
     }
     element.textContent = "";
-    charts[key] = new uPlot({ width: width(element), height: 260, ...options }, data, element);
+    // The window the x axis shows, for whoever reads the page (and its tests).
+    const shown = (chart, scale) => {
+      if (scale === "x") {
+        element.dataset.xRange = `${chart.scales.x.min},${chart.scales.x.max}`;
+      }
+    };
+    charts[key] = new uPlot(
+      { width: width(element), height: 260, hooks: { setScale: [shown] }, ...options },
+      data,
+      element,
+    );
+  }
+
+  // The x axis spans the window the endpoint answered for, not the samples' own extent
+  // (uPlot widens a lone point to years on either side).
+  function timeAxis(found) {
+    return { time: true, auto: false, range: [found.since, found.until] };
   }
 
   function constant(value, length) {
@@ -83,7 +99,7 @@
       element,
       {
         title: `${operation} (ms per bucket)`,
-        scales: { x: { time: true } },
+        scales: { x: timeAxis(found) },
         series: [
           {},
           { label: "p50", stroke: "#2b7bb9", width: 1.5 },
@@ -134,7 +150,7 @@
           `${host}-${index}`,
           element,
           {
-            scales: { x: { time: true } },
+            scales: { x: timeAxis(found) },
             series: [
               {},
               ...chart.fields.map((field, i) => ({ label: field, stroke: COLOURS[i] })),

@@ -58,11 +58,13 @@ def test_the_dashboard_shows_percentiles_against_budget_and_baseline(staff_clien
     assert "<td>250</td>" in row  # p50 in ms
     assert "<td>385</td>" in row  # p95
     assert "<td>397</td>" in row  # p99
-    assert 'name="seconds" value="1"' in row  # the budget, editable in place
+    # The budget, editable in place in ms like the percentiles beside it.
+    assert 'name="milliseconds" value="1000"' in row
+    assert "<th>budget (ms)</th>" in page(response)
     assert "110 / 120 / 130" in row  # baseline p50 / p95 / p99
     assert "regressed" in row
     # Budgeted operations without samples are listed too, with their budget.
-    assert 'name="seconds" value="5"' in _row(response, "package_install")
+    assert 'name="milliseconds" value="5000"' in _row(response, "package_install")
     assert "perf/vendor/uplot/uPlot.iife.min.js" in response.content.decode()
 
 
@@ -173,10 +175,10 @@ def test_the_resource_chart_returns_each_hosts_series(staff_client, recent):
     assert len(found["hosts"]["web-1"]["time"]) == 1
 
 
-def test_staff_edit_a_budget_in_place(staff_client):
+def test_staff_edit_a_budget_in_place_in_milliseconds(staff_client):
     response = staff_client.post(
         DASHBOARD + "budgets/skill_load/",
-        {"seconds": "0.25", "statistic": "p99", "next": DASHBOARD + "?since=2h"},
+        {"milliseconds": "250", "statistic": "p99", "next": DASHBOARD + "?since=2h"},
     )
 
     assert response.status_code == 302
@@ -185,22 +187,22 @@ def test_staff_edit_a_budget_in_place(staff_client):
     assert (budget.seconds, budget.statistic) == (0.25, "p99")
 
 
-@pytest.mark.parametrize("seconds", ["0", "-1", "abc", "", "inf", "nan"])
-def test_a_budget_of_zero_or_less_is_refused_naming_the_field(staff_client, seconds):
+@pytest.mark.parametrize("milliseconds", ["0", "-1", "abc", "", "inf", "nan"])
+def test_a_budget_of_zero_or_less_is_refused_naming_the_field(staff_client, milliseconds):
     before = list(Budget.objects.values_list("operation", "seconds", "statistic"))
 
     response = staff_client.post(
-        DASHBOARD + "budgets/skill_load/", {"seconds": seconds, "statistic": "p95"}
+        DASHBOARD + "budgets/skill_load/", {"milliseconds": milliseconds, "statistic": "p95"}
     )
 
     assert response.status_code == 302
     [message] = messages_of(response)
-    assert message.startswith("seconds:")
+    assert message.startswith("milliseconds:")
     assert list(Budget.objects.values_list("operation", "seconds", "statistic")) == before
 
 
 def test_a_budget_for_an_unknown_operation_is_404(staff_client):
-    response = staff_client.post(DASHBOARD + "budgets/no_such_operation/", {"seconds": "1"})
+    response = staff_client.post(DASHBOARD + "budgets/no_such_operation/", {"milliseconds": "1"})
 
     assert response.status_code == 404
     assert not Budget.objects.filter(operation="no_such_operation").exists()
@@ -317,3 +319,11 @@ def test_acknowledging_an_unknown_alert_is_404(staff_client):
 
     assert response.status_code == 404
     assert not Alert.objects.exists()
+
+
+def test_the_dashboard_uses_the_admins_breadcrumbs(staff_client):
+    html = staff_client.get(DASHBOARD).content.decode()
+
+    assert '<div class="breadcrumbs">' not in html
+    assert '<ol class="breadcrumbs">' in html
+    assert '<li aria-current="page">Dashboard</li>' in html

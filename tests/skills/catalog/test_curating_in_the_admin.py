@@ -1,4 +1,5 @@
 import io
+import re
 import zipfile
 
 import pytest
@@ -130,7 +131,7 @@ def test_a_watcher_error_is_shown_on_the_skill_page(admin_client_logged, tmp_pat
 
     assert b"tool.atom.version: &#x27;not a version&#x27; is not a PEP 440 version" in page.content
     assert b"Invalid file" in page.content  # the history inline
-    assert b'alt="True"' in listing.content  # the error column
+    assert "✗ error</span>" in listing.content.decode()  # the error column
 
 
 def test_the_agent_page_lists_its_skills(admin_client_logged, drafts):
@@ -157,3 +158,28 @@ def test_staff_without_change_permission_cannot_import(client):
 
     assert response.status_code == 302
     assert Skill.objects.count() == 0
+
+
+def test_the_error_column_marks_only_the_skills_in_error(admin_client_logged, drafts):
+    Skill.objects.filter(slug="beta").update(last_error="SyntaxError: invalid syntax (b.py, 3)")
+
+    html = admin_client_logged.get("/admin/skills/skill/?o=1").content.decode()
+
+    rows = re.findall(r"<tr>.*?</tr>", html, re.S)
+    [alpha] = [row for row in rows if ">alpha<" in row]
+    [beta] = [row for row in rows if ">beta<" in row]
+    assert "icon-no" not in html
+    assert "icon-yes" not in html
+    assert "✗ error" not in alpha
+    assert 'title="SyntaxError: invalid syntax (b.py, 3)">✗ error</span>' in beta
+
+
+@pytest.mark.parametrize("page", ["import/", "{pk}/try/"])
+def test_the_admin_pages_of_skills_use_the_admins_breadcrumbs(admin_client_logged, drafts, page):
+    skill = Skill.objects.get(slug="alpha")
+
+    html = admin_client_logged.get("/admin/skills/skill/" + page.format(pk=skill.pk)).content
+
+    assert b'<div class="breadcrumbs">' not in html
+    assert b'<ol class="breadcrumbs">' in html
+    assert b'<li aria-current="page">' in html

@@ -87,3 +87,15 @@ def test_a_skill_or_the_listed_page_downloads_as_a_bundle(client, catalog):
         ]
     html = client.get("/marketplace/skills/http-fetch/").content.decode()
     assert '<a href="/api/skills/export?slug=http-fetch" download>' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [("csv", "<q>csv</q>"), ("  pandas -excel ", "<q>pandas -excel</q>")],
+)
+def test_the_summary_quotes_the_query_once_as_typed(client, catalog, query, shown):
+    html = client.get("/marketplace/", {"query": query}).content.decode()
+
+    summary = re.search(r'<p class="summary">(.*?)</p>', html, re.S).group(1)
+    assert shown in summary
+    assert "&quot;" not in summary

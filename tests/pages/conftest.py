@@ -1,0 +1,53 @@
+"""The pages' browser and server: daphne (HTTP and websockets) against the test database, and
+chromium signed in as a staff user."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from tests.conftest import environment_for_processes
+from tests.pages.browser import HAS_CHROMIUM, browser_open, daphne_running, sign_in
+
+PASSWORD = "pages-pw"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/pages/" in str(item.path) and not HAS_CHROMIUM:
+            item.add_marker(pytest.mark.skip(reason="needs chromium (bin/test installs it)"))
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    """daphne on a free port, serving this session's test database; its base URL."""
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    with daphne_running(environment_for_processes(), log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with browser_open() as opened:
+        yield opened
+
+
+@pytest.fixture
+def staff_member(transactional_db):
+    # daphne checks passwords with the project's hashers, not the tests' fast one.
+    hashed = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
+    return get_user_model().objects.create(
+        username="pages-staff", password=hashed, is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def signed_in(browser, web, staff_member) -> Iterator:
+    """A fresh page signed in as the staff member (a context of its own: its own cookies)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    sign_in(page, web, staff_member.username, PASSWORD)
+    yield page
+    context.close()
