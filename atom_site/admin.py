@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from atom_site.keys import api_key_create, api_key_revoke
+from atom_site.keys import api_key_create, api_key_revoke, api_keys_changed
 from atom_site.models import ApiKey, ApiKeyScope
 
 
@@ -64,6 +64,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            api_keys_changed()
             return
         key, token = api_key_create(
             owner=obj.owner,

@@ -8,14 +8,19 @@ costs a microsecond, where the PBKDF2 of a password costs a third of a second.
 
 import hashlib
 import hmac
+import logging
 import secrets
 import string
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import connections, router, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
@@ -29,6 +34,11 @@ SECRET_ALPHABET = string.ascii_letters + string.digits
 # last_used_at is written at most once per key per this interval, not on every request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 SCOPES = tuple(ApiKeyScope.values)
+# Bumped in the shared cache by every change to a key: each process's copies of keys are
+# trusted only while it holds the value they were read under.
+KEYS_GENERATION = "api-keys:generation"
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyInvalid(ValueError):
@@ -129,7 +139,23 @@ def api_key_revoke(*, key: ApiKey) -> bool:
     revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
     if revoked:
         key.revoked_at = now
+        api_keys_changed()
     return bool(revoked)
+
+
+def api_keys_changed() -> None:
+    """A key's row changed (revoked, scopes, expiry…): every process reads keys afresh from
+    the next request on. Bumped when the change commits, so no process can read the old row
+    again under the new generation."""
+    transaction.on_commit(_generation_bump)
+
+
+def _generation_bump() -> None:
+    cache.add(KEYS_GENERATION, 0, timeout=None)
+    try:
+        cache.incr(KEYS_GENERATION)
+    except ValueError:  # evicted between the two calls
+        cache.add(KEYS_GENERATION, 1, timeout=None)
 
 
 def api_key_check(token: str) -> ApiKey:
@@ -141,7 +167,7 @@ def api_key_check(token: str) -> ApiKey:
     parsed = token_parse(token)
     if parsed is None:
         raise ApiKeyRefused("malformed API key: expected atom_<id>_<secret>")
-    key = _key_with_owner(parsed.public_id)
+    key = _key_cached_or_read(parsed.public_id)
     if key is None or not hmac.compare_digest(key.digest, secret_digest(parsed.secret)):
         raise ApiKeyRefused("unknown API key")
     now = timezone.now()
@@ -224,6 +250,54 @@ def _key_with_owner(public_id: str) -> ApiKey | None:
     if lookup is None:
         lookup = _lookups[connection.alias] = _KeyLookup(connection)
     return lookup.fetch(connection, public_id)
+
+
+class _KeyCopies:
+    """This process's copies of the keys it served lately (with their owners), each kept for
+    at most `ATOM_API_KEY_CACHE_SECONDS` and only while the shared generation is the one it was
+    read under: one shared-cache read a request instead of the database's."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.copies: dict[str, tuple[ApiKey, int, float]] = {}
+
+    def get(self, public_id: str, generation: int) -> ApiKey | None:
+        found = self.copies.get(public_id)
+        if found is None:
+            return None
+        key, read_under, read_at = found
+        if (
+            read_under != generation
+            or time.monotonic() - read_at > settings.ATOM_API_KEY_CACHE_SECONDS
+        ):
+            return None
+        return key
+
+    def put(self, public_id: str, key: ApiKey, generation: int) -> None:
+        with self.lock:
+            if len(self.copies) >= 1024:
+                self.copies.clear()
+            self.copies[public_id] = (key, generation, time.monotonic())
+
+
+_copies = _KeyCopies()
+
+
+def _key_cached_or_read(public_id: str) -> ApiKey | None:
+    if settings.ATOM_API_KEY_CACHE_SECONDS <= 0:
+        return _key_with_owner(public_id)
+    try:
+        generation = cache.get(KEYS_GENERATION, 0)
+    except Exception:  # the shared cache is down: the database still answers
+        logger.warning("api keys: the shared cache did not answer; reading the key", exc_info=True)
+        return _key_with_owner(public_id)
+    key = _copies.get(public_id, generation)
+    if key is None:
+        # Read after the generation: a change committed meanwhile bumps it past this copy.
+        key = _key_with_owner(public_id)
+        if key is not None:
+            _copies.put(public_id, key, generation)
+    return key
 
 
 def _last_used_record(key: ApiKey, now: datetime) -> None:

@@ -3,6 +3,10 @@
 - Operations open to everyone that show more to a signed-in user (the catalog's reads) list
   the empty security requirement `{}` beside the four ways in: a call may send nothing.
 - A 401 documents its `WWW-Authenticate` challenge and a 429 its `Retry-After`.
+- The two answers the layer around every operation gives, not the operation itself: a 413 on
+  each operation that reads a body (over `DATA_UPLOAD_MAX_MEMORY_SIZE`; a body sent to one
+  that reads none is never read), and a 405 with `Allow` on every operation (each path serves
+  some methods only; a method it does not serve is answered there, in the error shape).
 """
 
 from typing import Any
@@ -22,6 +26,17 @@ HEADERS = {
             "schema": {"type": "integer"},
         }
     },
+    "405": {
+        "Allow": {
+            "description": "The methods this path serves, comma-separated",
+            "schema": {"type": "string"},
+        }
+    },
+}
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+LAYER_ANSWERS = {
+    405: "Method Not Allowed: the path does not serve the method sent (`Allow` has those it does)",
+    413: "Content Too Large: the body is over DATA_UPLOAD_MAX_MEMORY_SIZE",
 }
 
 
@@ -37,7 +52,16 @@ def openapi_complete(schema: dict[str, Any], anonymous_allowed: set[str]) -> dic
                 "security", []
             ):
                 operation.setdefault("security", []).append({})
+            _layer_answers_add(operation)
             for status, response in operation.get("responses", {}).items():
                 if str(status) in HEADERS:  # ninja keys responses by int
                     response.setdefault("headers", {}).update(HEADERS[str(status)])
     return schema
+
+
+def _layer_answers_add(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    statuses = [405, 413] if "requestBody" in operation else [405]
+    for status in statuses:
+        if status not in responses and str(status) not in responses:
+            responses[status] = {"description": LAYER_ANSWERS[status], "content": ERROR_CONTENT}

@@ -317,6 +317,11 @@ ATOM_WORKFLOWS_DIR = env_path("ATOM_WORKFLOWS_DIR", BASE_DIR / "workflows_librar
 ATOM_WORKFLOW_MAX_STEPS = env_int("ATOM_WORKFLOW_MAX_STEPS", 10_000, minimum=1, maximum=1_000_000)
 ATOM_WORKFLOW_MAX_BYTES = env_int("ATOM_WORKFLOW_MAX_BYTES", 10_000_000, minimum=1024)
 
+# API keys ----------------------------------------------------------------------------------------
+# Seconds a process reuses a key (and its owner) it read; a change to a key (revocation, scopes,
+# expiry) is seen at once through a generation in the shared cache; 0 reads every time.
+ATOM_API_KEY_CACHE_SECONDS = env_float("ATOM_API_KEY_CACHE_SECONDS", 5.0, minimum=0, maximum=300)
+
 # API rate limits ---------------------------------------------------------------------------------
 # Per key (or per user, for sessions and basic auth) on the expensive endpoints, counted in the
 # shared cache (atom_site/rate_limits.py); "N/period" (60/minute, 1000/hour, 5/10s) or "off".

@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 
 from atom_site.auth import SIGNED_IN, scope_require, staff_require
 from atom_site.errors import ApiError, errors_documented
-from atom_site.pagination import PageNumber
+from atom_site.pagination import PageNumber, PageNumberOrCursor
 from perf.alerts import alert_acknowledge
 from perf.analysis import operation_is_known, summary
 from perf.budgets import NoSamplesError, baseline_set_from_window, budget_set
@@ -223,7 +223,7 @@ def summary_read(request: HttpRequest, filters: Query[SummaryFilter]):
 
 
 @router.get("/samples", response={200: list[SampleOut], **errors_documented(404, 422)})
-@paginate(PageNumber, page_size=50)
+@paginate(PageNumberOrCursor, page_size=50)
 def samples_list(request: HttpRequest, filters: Query[SampleFilter]) -> QuerySet[Sample]:
     """Raw samples, newest first, filtered by operation, skill, version, outcome and window."""
     _known(filters.operation)

@@ -27,7 +27,7 @@ from atom_site.auth import (
 from atom_site.errors import ApiError, ErrorOut, FieldErrorOut, errors_documented
 from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, follow_check
 from atom_site.events.record import Subject
-from atom_site.pagination import EventsPage, PageNumber
+from atom_site.pagination import EventsPage, PageNumber, PageNumberOrCursor
 from atom_site.rate_limits import rate_limit
 from skills.models import Agent, Skill
 from workflows.analysis import workflow_analyze
@@ -343,7 +343,7 @@ def workflow_run(request: HttpRequest, slug: str, payload: WorkflowRunIn):
 
 
 @runs_router.get("/", response={200: list[WorkflowRunOut], **errors_documented(401, 403, 422)})
-@paginate(PageNumber, page_size=20)
+@paginate(PageNumberOrCursor, page_size=20)
 def workflow_run_list(request: HttpRequest, filters: Query[RunFilters]):
     """Newest first; a user's own runs (staff: everyone's), by workflow and status."""
     scope_require(request, "read")

@@ -1,4 +1,4 @@
-"""Running skills through the API: `POST /skills/{slug}/run` and `GET /runs/{id}`.
+"""Running skills through the API: `POST /skills/{slug}/run`, `GET /runs/{id}` and `GET /runs/`.
 
 Answers (docs/runtime.md, "Runs through the API"): 200 with the finished run, whether the
 skill succeeded or failed (it ran: its error is in the run); 202 with a queued run to follow;
@@ -12,12 +12,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
 
 from atom_site.auth import SIGNED_IN, key_agent_require, request_api_key, scope_require
 from atom_site.errors import ApiError, errors_documented
 from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, follow_check
 from atom_site.events.record import Subject
-from atom_site.pagination import EventsPage
+from atom_site.pagination import EventsPage, PageNumberOrCursor
 from atom_site.rate_limits import rate_limit
 from skills.models import Agent, Skill, SkillRun, SkillVersion
 from skills.runs.errors import InvalidParams, RunError
@@ -191,3 +192,23 @@ def run_events(
     except FollowRefused as refused:
         raise PermissionDenied(str(refused)) from None
     return events_page(kind, Subject("skill_run", run.pk), run, after=after, limit=limit)
+
+
+class SkillRunFilters(Schema):
+    skill: str | None = Field(None, description="A skill's slug.")
+    status: str | None = None
+
+
+@router.get("/", response={200: list[RunOut], **errors_documented(401, 403, 422)}, auth=SIGNED_IN)
+@paginate(PageNumberOrCursor, page_size=20)
+def run_list(request: HttpRequest, filters: Query[SkillRunFilters]):
+    """Newest first; a user's own runs (staff: everyone's), by skill and status."""
+    scope_require(request, "read")
+    runs = SkillRun.objects.select_related("skill", "version", "agent", "requested_by")
+    if not request.user.is_staff:
+        runs = runs.filter(requested_by=request.user)
+    if filters.skill:
+        runs = runs.filter(skill__slug=filters.skill)
+    if filters.status:
+        runs = runs.filter(status=filters.status)
+    return runs.order_by("-created_at", "-id")

@@ -60,8 +60,9 @@ def test_a_key_is_shown_once_and_kept_as_its_digest_only(user_make):
 
 @pytest.mark.parametrize("is_bound", [True, False])
 def test_a_checked_key_carries_what_the_orm_reads_with_its_owner_in_one_query(
-    user_make, agent_make, is_bound, django_assert_num_queries
+    user_make, agent_make, is_bound, django_assert_num_queries, settings
 ):
+    settings.ATOM_API_KEY_CACHE_SECONDS = 0  # the read itself, not the process's copy
     agent = agent_make("helpdesk") if is_bound else None
     expires_at = timezone.now() + timedelta(days=3)
     _, token = api_key_create(
@@ -331,9 +332,11 @@ def test_an_agent_bound_key_runs_for_its_agent_and_no_other(
 # What signing in costs -----------------------------------------------------------------------
 
 
-def test_a_key_authenticated_get_costs_one_query_more_than_an_anonymous_one(
-    client, token_make, skill_publish, django_assert_num_queries
+@pytest.mark.parametrize(("cache_seconds", "more"), [(0, 1), (5, 0)])
+def test_a_key_authenticated_get_costs_one_query_more_than_an_anonymous_one_or_none_when_kept(
+    client, token_make, skill_publish, django_assert_num_queries, settings, cache_seconds, more
 ):
+    settings.ATOM_API_KEY_CACHE_SECONDS = cache_seconds
     skill_publish()
     token = token_make("read")
     url = "/api/skills/shout"
@@ -341,13 +344,51 @@ def test_a_key_authenticated_get_costs_one_query_more_than_an_anonymous_one(
     with CaptureQueriesContext(connection) as anonymous:
         assert client.get(url).status_code == 200
 
-    with django_assert_num_queries(len(anonymous) + 1):
+    with django_assert_num_queries(len(anonymous) + more):
         response = client.get(url, **bearer(token))
 
     assert response.status_code == 200
 
 
-def test_a_key_s_last_use_is_written_at_most_once_a_minute(client, token_make, skill_publish):
+def test_a_key_this_process_keeps_is_refused_at_once_when_revoked(
+    script, token_make, skill_publish, django_capture_on_commit_callbacks
+):
+    skill_publish()
+    token = token_make("run")
+    assert run_post(script, **bearer(token)).status_code in (200, 202)  # read, and kept
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(key=ApiKey.objects.get())
+
+    assert_challenged(run_post(script, **bearer(token)), "this API key is revoked")
+    assert SkillRun.objects.count() == 1
+
+
+def test_a_key_changed_in_the_admin_is_read_afresh(
+    admin_client, script, token_make, skill_publish, django_capture_on_commit_callbacks
+):
+    skill_publish()
+    token = token_make("run", "read")
+    key = ApiKey.objects.get()
+    assert run_post(script, **bearer(token)).status_code in (200, 202)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = admin_client.post(
+            f"/admin/atom_site/apikey/{key.pk}/change/",
+            {"name": key.name, "scopes": ["read"], "expires_at": ""},
+        )
+
+    assert changed.status_code == 302
+    refused = run_post(script, **bearer(token))
+    assert refused.status_code == 403
+    assert "run" in refused.json()["detail"]
+    assert SkillRun.objects.count() == 1
+
+
+def test_a_key_s_last_use_is_written_at_most_once_a_minute(
+    client, token_make, skill_publish, settings
+):
+    settings.ATOM_API_KEY_CACHE_SECONDS = 0  # the row is moved an hour back behind its copy
     skill_publish()
     token = token_make("read")
     key = ApiKey.objects.get()

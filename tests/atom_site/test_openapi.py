@@ -54,7 +54,7 @@ def test_the_four_ways_in_are_declared(spec):
 
 
 def expected_statuses(method: str, path: str, operation: dict) -> set[str]:
-    expected = set()
+    expected = {"405"}  # every path serves some methods only
     secured = bool(operation.get("security"))
     if secured:
         expected.add("401")
@@ -65,6 +65,8 @@ def expected_statuses(method: str, path: str, operation: dict) -> set[str]:
     has_query = any(param["in"] == "query" for param in operation.get("parameters", []))
     if has_query or "requestBody" in operation:
         expected.add("422")
+    if "requestBody" in operation:
+        expected.add("413")
     if (method, path) in RATE_LIMITED:
         expected.add("429")
     if (method, path) in HOST_BOUND:
@@ -104,6 +106,30 @@ def test_the_challenge_and_retry_after_headers_are_documented(spec):
 
     assert set(run["401"]["headers"]) == {"WWW-Authenticate"}
     assert set(run["429"]["headers"]) == {"Retry-After"}
+
+
+def test_oversized_bodies_and_other_methods_are_documented_where_they_are_answered(
+    spec, client, token_make
+):
+    agents = spec["paths"]["/api/agents/"]
+    detail = spec["paths"]["/api/skills/{slug}"]["get"]["responses"]
+
+    assert "413" in agents["post"]["responses"]
+    assert "413" not in agents["get"]["responses"]  # a GET's body is never read
+    assert set(detail["405"]["headers"]) == {"Allow"}
+    refused = client.put("/api/agents/", data=b"{}", content_type="application/json")
+    assert refused.status_code == 405
+    allowed = refused["Allow"]
+    assert set(allowed.split(", ")) == {"GET", "POST"}
+    assert refused.json() == {"detail": f"method PUT is not allowed here; allowed: {allowed}",
+                              "errors": []}  # fmt: skip
+    too_large = client.post("/api/agents/", data=b'{"slug": "' + b"a" * 3_000_000 + b'"}',
+                            content_type="application/json",
+                            HTTP_AUTHORIZATION=f"Bearer {token_make('admin')}")  # fmt: skip
+    assert too_large.status_code == 413
+    assert too_large.json()["errors"] == [
+        {"field": "body", "message": "the body is over 2621440 bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)"}
+    ]
 
 
 def test_reads_open_to_everyone_allow_no_credentials(spec):

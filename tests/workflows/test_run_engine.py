@@ -390,6 +390,30 @@ def test_a_retry_is_not_claimed_before_its_delay_and_the_reaper_hands_over_a_los
     assert step.not_before is None
 
 
+def test_on_postgresql_only_a_step_s_success_commits_without_waiting_for_the_disk(
+    workflow_make, q_sync
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    workflow = workflow_make("durable", DIAMOND, inputs=INPUTS)
+
+    with CaptureQueriesContext(connection) as queries:
+        run = run_start(workflow, {})
+
+    statements = [query["sql"] for query in queries.captured_queries]
+    relaxed = [i for i, sql in enumerate(statements) if sql == "SET LOCAL synchronous_commit = off"]
+    assert len(relaxed) == 4  # one per step's success, in its own transaction
+    assert all("\"status\" = 'succeeded'" in statements[i + 1] for i in relaxed)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)  # every other transaction still waits
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+
+
 class q_sync_off:
     """Enqueue for real (nothing runs: no cluster in these tests)."""
 

@@ -142,3 +142,23 @@ def test_the_admin_lists_runs_with_steps_and_cancels_them(admin_client, workflow
     assert response.status_code == 200
     run.refresh_from_db()
     assert run.status == "cancelled"
+
+
+def test_runs_are_listed_in_cursor_pages(user_client, workflow):
+    from workflows.engine import run_start
+
+    user = get_user_model().objects.get(username="runner")
+    started = [run_start(workflow, {"n": n}, requested_by=user).pk for n in range(5)]
+
+    first = user_client.get("/api/workflow-runs/?cursor=&page_size=2").json()
+    pages = [first]
+    while pages[-1]["next"]:
+        pages.append(
+            user_client.get(f"/api/workflow-runs/?cursor={pages[-1]['next']}&page_size=2").json()
+        )
+
+    assert [item["id"] for page in pages for item in page["items"]] == started[::-1]
+    assert [(page["count"], len(page["items"])) for page in pages] == [(None, 2), (None, 2),
+                                                                      (None, 1)]  # fmt: skip
+    numbered = user_client.get("/api/workflow-runs/?page=2&page_size=2").json()
+    assert (numbered["count"], numbered["items"]) == (5, pages[1]["items"])
