@@ -29,7 +29,13 @@ from workflows.engine.progress import run_events_record, step_entry
 from workflows.engine.retries import retries_dispatch_overdue
 from workflows.engine.shape import shape_for
 from workflows.engine.start import steps_enqueue
-from workflows.engine.states import ACTIVE_RUN, run_end, step_fail
+from workflows.engine.states import (
+    ACTIVE_RUN,
+    UNFINISHED_STEPS,
+    run_end,
+    run_finish_if_done,
+    step_fail,
+)
 from workflows.errors import RunStateConflict
 from workflows.models import RunStatus, StepRun, StepStatus, WorkflowRun
 
@@ -60,6 +66,7 @@ class ReapReport:
     reenqueued: list[int] = field(default_factory=list)
     retries_dispatched: list[int] = field(default_factory=list)
     runs_timed_out: list[int] = field(default_factory=list)
+    runs_finished: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[int]]:
         return asdict(self)
@@ -100,6 +107,16 @@ def runs_reap(*, now: datetime.datetime | None = None) -> ReapReport:
         report.reenqueued = [pk for pk, _ in waiting]
 
     report.retries_dispatched = retries_dispatch_overdue(now=now)
+    # A run whose last step ended while its own end could not be written (the database went
+    # away between the two) has nothing left to run: end it now.
+    stranded = (
+        WorkflowRun.objects.filter(status__in=ACTIVE_RUN, steps__isnull=False)
+        .exclude(steps__status__in=UNFINISHED_STEPS)
+        .distinct()
+    )
+    for run in stranded:
+        if run_finish_if_done(run=run):
+            report.runs_finished.append(run.pk)
 
     for run in WorkflowRun.objects.filter(
         status__in=ACTIVE_RUN, timeout_seconds__isnull=False
