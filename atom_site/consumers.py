@@ -70,6 +70,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def atom_event(self, message: dict) -> None:
         await self.send_json(message["payload"])
 
+    async def atom_events(self, message: dict) -> None:
+        for payload in message["payloads"]:
+            await self.send_json(payload)
+
 
 # Credentials -----------------------------------------------------------------------------------
 
@@ -177,15 +181,21 @@ class SubjectEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.subject.group, self.channel_name)
 
     async def atom_event(self, message: dict) -> None:
-        event = message["payload"]
+        await self._relay([message["payload"]])
+
+    async def atom_events(self, message: dict) -> None:
+        await self._relay(message["payloads"])
+
+    async def _relay(self, events: list[dict]) -> None:
         self.heard_at = time.monotonic()
         async with self.lock:
-            if self.is_ended or event["seq"] <= self.last:
-                return
-            if event["seq"] == self.last + 1:
-                await self._send_event(event)
-            else:  # one or more did not come (yet): the database has them
-                await self._catch_up()
+            for event in events:
+                if self.is_ended or event["seq"] <= self.last:
+                    continue
+                if event["seq"] == self.last + 1:
+                    await self._send_event(event)
+                else:  # one or more did not come (yet): the database has them
+                    await self._catch_up()
 
     async def _send_event(self, event: dict) -> None:
         await self.send_json({"type": "event", **event})
