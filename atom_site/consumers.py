@@ -32,6 +32,7 @@ from atom_site.events.read import (
 from atom_site.events.record import Subject
 from atom_site.keys import ApiKeyRefused, api_key_check
 from atom_site.models import ApiKey
+from atom_site.pagination import SEQ_MAX
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,90}$")
 # Groups anyone may follow: the catalog's announcements (skills/catalog/announcements.py).
@@ -68,6 +69,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def atom_event(self, message: dict) -> None:
         await self.send_json(message["payload"])
+
+    async def atom_events(self, message: dict) -> None:
+        for payload in message["payloads"]:
+            await self.send_json(payload)
 
 
 # Credentials -----------------------------------------------------------------------------------
@@ -111,7 +116,7 @@ def subject_open(
         user, key = credentials_check(scope)
     except (NoCredentials, ApiKeyRefused):
         return CLOSE_UNAUTHENTICATED, None
-    row = kind.load(pk)
+    row = kind.load(pk) if pk <= SEQ_MAX else None
     if row is None:
         return CLOSE_NOT_FOUND, None
     try:
@@ -140,10 +145,10 @@ class SubjectEventsConsumer(AsyncJsonWebsocketConsumer):
                 after = int(query["after"][0])
             except ValueError:
                 after = -1
-            if after < 0:
+            if not 0 <= after <= SEQ_MAX:
                 await self.close(code=CLOSE_BAD_REQUEST)
                 return
-        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        pk = self.scope["url_route"]["kwargs"]["pk"]
         code, row = await database_sync_to_async(subject_open)(self.kind, pk, self.scope)
         if code:
             await self.close(code=code)
@@ -176,15 +181,21 @@ class SubjectEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.subject.group, self.channel_name)
 
     async def atom_event(self, message: dict) -> None:
-        event = message["payload"]
+        await self._relay([message["payload"]])
+
+    async def atom_events(self, message: dict) -> None:
+        await self._relay(message["payloads"])
+
+    async def _relay(self, events: list[dict]) -> None:
         self.heard_at = time.monotonic()
         async with self.lock:
-            if self.is_ended or event["seq"] <= self.last:
-                return
-            if event["seq"] == self.last + 1:
-                await self._send_event(event)
-            else:  # one or more did not come (yet): the database has them
-                await self._catch_up()
+            for event in events:
+                if self.is_ended or event["seq"] <= self.last:
+                    continue
+                if event["seq"] == self.last + 1:
+                    await self._send_event(event)
+                else:  # one or more did not come (yet): the database has them
+                    await self._catch_up()
 
     async def _send_event(self, event: dict) -> None:
         await self.send_json({"type": "event", **event})

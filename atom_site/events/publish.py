@@ -25,6 +25,8 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 
 EXIT_FLUSH_TIMEOUT = 10.0
+# Events a layer message carries at most (a log event holds up to 500 lines).
+MESSAGE_PAYLOADS = 50
 
 Event = tuple[str, dict[str, Any]]
 
@@ -35,6 +37,29 @@ async def apublish_event(group: str, payload: dict[str, Any]) -> None:
     if layer is None:
         return
     await layer.group_send(group, {"type": "atom.event", "payload": payload})
+
+
+async def apublish_events(group: str, payloads: list[dict[str, Any]]) -> None:
+    """Send `payloads`, in order, to every websocket subscribed to `group`: one layer message
+    (`atom.events`) for several, as a run's burst of state changes comes."""
+    if len(payloads) == 1:
+        await apublish_event(group, payloads[0])
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    await layer.group_send(group, {"type": "atom.events", "payloads": payloads})
+
+
+def _by_group(batch: list[Event]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The batch as (group, payloads in order), at most MESSAGE_PAYLOADS a message."""
+    groups: dict[str, list[list[dict[str, Any]]]] = {}
+    for group, payload in batch:
+        chunks = groups.setdefault(group, [[]])
+        if len(chunks[-1]) == MESSAGE_PAYLOADS:
+            chunks.append([])
+        chunks[-1].append(payload)
+    return [(group, chunk) for group, chunks in groups.items() for chunk in chunks]
 
 
 class EventPublisher:
@@ -104,11 +129,15 @@ class EventPublisher:
         next_batch = sync_to_async(self._next_batch, thread_sensitive=True)
         while (batch := await next_batch()) is not None:
             try:
-                for group, payload in batch:
+                # Sending costs a layer round trip a message, whatever it holds: what queued
+                # up during the last send goes as one message a group.
+                for group, payloads in _by_group(batch):
                     try:
-                        await apublish_event(group, payload)
+                        await apublish_events(group, payloads)
                     except Exception:  # the change is committed; a listener can read it back
-                        logger.exception("could not publish %s", payload.get("event", "an event"))
+                        logger.exception(
+                            "could not publish %d event(s) to %s", len(payloads), group
+                        )
             finally:
                 with self._condition:
                     self._pending -= len(batch)
@@ -123,9 +152,6 @@ class EventPublisher:
             batch = list(self._events)
             self._events.clear()
             return batch
-
-
-publisher = EventPublisher()
 
 
 publisher = EventPublisher()

@@ -153,10 +153,12 @@ def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
 def _run_update(run: SkillRun, **fields: Any) -> None:
     """Write the fields and keep them on `run`, so callers answer it without reading it back;
     a queued run's new status is its live event too."""
-    with transaction.atomic():
-        SkillRun.objects.filter(pk=run.pk).update(**fields)
-        if run.is_queued and "status" in fields:
+    if run.is_queued and "status" in fields:
+        with transaction.atomic():
+            SkillRun.objects.filter(pk=run.pk).update(**fields)
             _event_record(run, fields["status"], fields.get("error_type", ""))
+    else:  # a run carried out in its request: nobody follows it live
+        SkillRun.objects.filter(pk=run.pk).update(**fields)
     for name, value in fields.items():
         setattr(run, name, value)
 
