@@ -9,7 +9,8 @@ already set (events carry states, not differences).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,3 +190,30 @@ def events_page(
         "next_after": next_after,
         "finished": is_finished and next_after >= last_seq(subject),
     }
+
+
+def events_follow(
+    subject: Subject,
+    *,
+    after: int = 0,
+    poll_seconds: float = 0.1,
+    timeout: float | None = None,
+    is_done: Callable[[], bool] | None = None,
+) -> Iterator[dict]:
+    """Yield the subject's events as they are written (polling the table: no channel layer
+    needed), until its final event, `timeout` seconds, or `is_done()` with nothing left."""
+    kind = SUBJECT_KINDS[subject.kind]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        stopping = is_done is not None and is_done()
+        events = events_after(subject, after=after, limit=HTTP_PAGE_LIMIT)
+        for event in events:
+            after = event["seq"]
+            yield event
+            if kind.is_final_event(event):
+                return
+        if len(events) == HTTP_PAGE_LIMIT:
+            continue
+        if stopping or (deadline is not None and time.monotonic() > deadline):
+            return
+        time.sleep(poll_seconds)

@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.1
 MAX_LINES = 500
 MAX_LINE_CHARS = 10_000
+# What one call may stream of its output (its record keeps an excerpt either way).
+MAX_LINES_PER_CALL = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,26 +202,33 @@ def log_lines_flush(subject: Subject) -> None:
 
 
 class LineSplitter:
-    """Turns the chunks a process prints into whole lines for a subject's log."""
+    """Turns the chunks a process prints into whole lines for a subject's log: at most
+    `MAX_LINES_PER_CALL` of them, then one line saying the rest is not streamed."""
 
     def __init__(self, subject: Subject, step: str | None) -> None:
         self.subject = subject
         self.step = step
         self._partial: dict[str, bytes] = {}
+        self._left = MAX_LINES_PER_CALL
 
     def __call__(self, stream: str, chunk: bytes) -> None:
+        if self._left <= 0:
+            return
         data = self._partial.get(stream, b"") + chunk
         *whole, rest = data.split(b"\n")
-        self._partial[stream] = rest
-        if whole:
-            log_lines_add(
-                self.subject,
-                [line.decode("utf-8", errors="replace") for line in whole],
-                step=self.step,
+        self._partial[stream] = rest[:MAX_LINE_CHARS]
+        if not whole:
+            return
+        lines = [line.decode("utf-8", errors="replace") for line in whole[: self._left]]
+        self._left -= len(whole)
+        if self._left <= 0:
+            lines.append(
+                f"[atom: more than {MAX_LINES_PER_CALL:,} lines; the rest is not streamed]"
             )
+        log_lines_add(self.subject, lines, step=self.step)
 
     def close(self) -> None:
-        rest = [part for part in self._partial.values() if part]
+        rest = [part for part in self._partial.values() if part] if self._left > 0 else []
         self._partial = {}
         if rest:
             lines = [part.decode("utf-8", errors="replace") for part in rest]

@@ -194,6 +194,19 @@ def install_request(
     return InstallRequestResult(batch=batch, jobs=jobs)
 
 
+def install_job_for_requirements(
+    *, language: str, requirements: list[str], backend: str | None = None
+) -> InstallJob:
+    """A queued job for the environment of a requirement set, for the caller to run itself
+    (`install_job_run`: the command line's `envs ensure`, followed by its events). Raises
+    `RequirementError` or `PolicyError` before anything is written."""
+    spec = spec_for(language=language, requirements=requirements, backend=backend)
+    with transaction.atomic():
+        job = InstallJob.objects.create(environment=environment_row_for(spec))
+        events_record(Subject("install", job.pk), [install_entry(InstallJobStatus.QUEUED)])
+    return job
+
+
 def install_jobs_enqueue(*, job_pks: list[int]) -> None:
     from django_q.tasks import async_task
 
