@@ -32,6 +32,7 @@ from atom_site.events.read import (
 from atom_site.events.record import Subject
 from atom_site.keys import ApiKeyRefused, api_key_check
 from atom_site.models import ApiKey
+from atom_site.pagination import SEQ_MAX
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,90}$")
 # Groups anyone may follow: the catalog's announcements (skills/catalog/announcements.py).
@@ -111,7 +112,7 @@ def subject_open(
         user, key = credentials_check(scope)
     except (NoCredentials, ApiKeyRefused):
         return CLOSE_UNAUTHENTICATED, None
-    row = kind.load(pk)
+    row = kind.load(pk) if pk <= SEQ_MAX else None
     if row is None:
         return CLOSE_NOT_FOUND, None
     try:
@@ -140,10 +141,10 @@ class SubjectEventsConsumer(AsyncJsonWebsocketConsumer):
                 after = int(query["after"][0])
             except ValueError:
                 after = -1
-            if after < 0:
+            if not 0 <= after <= SEQ_MAX:
                 await self.close(code=CLOSE_BAD_REQUEST)
                 return
-        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        pk = self.scope["url_route"]["kwargs"]["pk"]
         code, row = await database_sync_to_async(subject_open)(self.kind, pk, self.scope)
         if code:
             await self.close(code=code)

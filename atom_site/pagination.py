@@ -58,6 +58,9 @@ class PageNumber(PaginationBase):
         }
 
 
+SEQ_MAX = 2**63 - 1  # a 64-bit integer column's largest value, on SQLite and PostgreSQL
+
+
 class EventsPage(Schema):
     """A page of a subject's live events (atom_site/events; docs/live-progress.md)."""
 

@@ -27,7 +27,7 @@ from atom_site.auth import (
 from atom_site.errors import ApiError, ErrorOut, FieldErrorOut, errors_documented
 from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, follow_check
 from atom_site.events.record import Subject
-from atom_site.pagination import EventsPage, PageNumber
+from atom_site.pagination import SEQ_MAX, EventsPage, PageNumber
 from atom_site.rate_limits import rate_limit
 from skills.models import Agent, Skill
 from workflows.analysis import workflow_analyze
@@ -305,6 +305,9 @@ def _run_for(request: HttpRequest, run_id: int, scope: str) -> WorkflowRun:
     run = get_object_or_404(_runs(), pk=run_id)
     if run.requested_by_id != request.user.pk and not request.user.is_staff:
         raise PermissionDenied("only the user who started a run, or staff, may see or change it")
+    key = request_api_key(request)
+    if key is not None and key.agent_id is not None and run.agent_id != key.agent_id:
+        raise PermissionDenied("this key acts for another agent: it sees that agent's runs only")
     return run
 
 
@@ -350,6 +353,9 @@ def workflow_run_list(request: HttpRequest, filters: Query[RunFilters]):
     runs = _runs()
     if not request.user.is_staff:
         runs = runs.filter(requested_by=request.user)
+    key = request_api_key(request)
+    if key is not None and key.agent_id is not None:
+        runs = runs.filter(agent_id=key.agent_id)
     if filters.workflow:
         runs = runs.filter(workflow__slug=filters.workflow)
     if filters.status:
@@ -371,7 +377,7 @@ def workflow_run_detail(request: HttpRequest, run_id: int):
 def workflow_run_events(
     request: HttpRequest,
     run_id: int,
-    after: int = Query(0, ge=0, description="The last seq you have: events after it."),
+    after: int = Query(0, ge=0, le=SEQ_MAX, description="The last seq you have: events after it."),
     limit: int = Query(500, ge=1, le=500),
 ):
     """The run's live events after `after`, in order (docs/live-progress.md): the same events

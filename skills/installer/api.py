@@ -13,7 +13,7 @@ from atom_site.auth import SIGNED_IN, key_agent_require, scope_require
 from atom_site.errors import ApiError, ErrorOut, FieldErrorOut, errors_documented
 from atom_site.events.read import SUBJECT_KINDS, events_page
 from atom_site.events.record import Subject
-from atom_site.pagination import EventsPage
+from atom_site.pagination import SEQ_MAX, EventsPage
 from atom_site.rate_limits import rate_limit
 from skills.installer.backends import IndexUnreachableError
 from skills.installer.jobs import (
@@ -332,7 +332,7 @@ def install_detail(request: HttpRequest, job_id: int, log_after: int = Query(0))
 def install_events(
     request: HttpRequest,
     job_id: int,
-    after: int = Query(0, ge=0, description="The last seq you have: events after it."),
+    after: int = Query(0, ge=0, le=SEQ_MAX, description="The last seq you have: events after it."),
     limit: int = Query(500, ge=1, le=500),
 ):
     """The job's live events after `after` (status changes and batches of log lines), as its

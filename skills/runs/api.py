@@ -17,7 +17,7 @@ from atom_site.auth import SIGNED_IN, key_agent_require, request_api_key, scope_
 from atom_site.errors import ApiError, errors_documented
 from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, follow_check
 from atom_site.events.record import Subject
-from atom_site.pagination import EventsPage
+from atom_site.pagination import SEQ_MAX, EventsPage
 from atom_site.rate_limits import rate_limit
 from skills.models import Agent, Skill, SkillRun, SkillVersion
 from skills.runs.errors import InvalidParams, RunError
@@ -176,7 +176,7 @@ def run_detail(request: HttpRequest, run_id: int):
 def run_events(
     request: HttpRequest,
     run_id: int,
-    after: int = Query(0, ge=0, description="The last seq you have: events after it."),
+    after: int = Query(0, ge=0, le=SEQ_MAX, description="The last seq you have: events after it."),
     limit: int = Query(500, ge=1, le=500),
 ):
     """A queued run's live events after `after` (status changes and batches of what it

@@ -92,6 +92,14 @@ def test_the_http_endpoint_refuses_who_may_not_read_the_run(workflow_make, q_syn
 
     assert client.get(url).status_code == 401
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {bound}").status_code == 403
+    # An agent's key sees its agent's runs only, in the run's other endpoints too.
+    detail = f"/api/workflow-runs/{run.pk}"
+    assert client.get(detail, HTTP_AUTHORIZATION=f"Bearer {bound}").status_code == 403
+    listed = client.get("/api/workflow-runs/", HTTP_AUTHORIZATION=f"Bearer {bound}").json()
+    assert listed["count"] == 0
+    assert (
+        client.get("/api/workflow-runs/", HTTP_AUTHORIZATION=f"Bearer {good}").json()["count"] == 1
+    )
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {no_read}").status_code == 403
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {good}").status_code == 200
     refused = client.get("/api/workflow-runs/999999/events", HTTP_AUTHORIZATION=f"Bearer {good}")
@@ -105,7 +113,7 @@ def test_the_http_endpoint_refuses_who_may_not_read_the_run(workflow_make, q_syn
 
 def test_writers_racing_on_one_subject_get_every_number_once():
     subject = Subject("run", 424242)
-    writers, each = 6, 20
+    writers, each = 3, 40  # (more threads would grow the PostgreSQL pool other tests count)
     errors = []
 
     def write() -> None:
@@ -127,3 +135,39 @@ def test_writers_racing_on_one_subject_get_every_number_once():
     written = Event.objects.filter(subject="run", subject_id=424242)
     seqs = sorted(written.values_list("seq", flat=True))
     assert seqs == list(range(1, writers * each + 1))
+
+
+async def test_an_event_the_layer_never_delivered_is_read_back_from_the_table(
+    workflow_make, owner, monkeypatch
+):
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from atom_site.asgi import application
+    from atom_site.events import publisher
+    from atom_site.events.read import last_seq
+    from workflows.engine.states import run_end
+
+    workflow = await sync_to_async(workflow_make)("talk", STEPS)
+    run = await sync_to_async(run_start)(workflow, {}, requested_by=owner)  # no worker: queued
+    _, token = await sync_to_async(api_key_create)(owner=owner, name="k", scopes=["read"])
+    seen = await sync_to_async(last_seq)(Subject("run", run.pk))
+    socket = WebsocketCommunicator(application, f"/ws/runs/{run.pk}/?after={seen}&key={token}")
+    assert (await socket.connect())[0]
+    # A worker killed between its commit and its publish: the events are written, never sent.
+    monkeypatch.setattr(publisher, "publish", lambda group, payload: None)
+
+    await sync_to_async(event_record)(Subject("run", run.pk), "log", step="talk", lines=["hi"])
+    await sync_to_async(run_end)(run=run, status="cancelled", error_type="Cancelled")
+
+    log = await socket.receive_json_from(timeout=10)
+    assert (log["type"], log["seq"], log["lines"]) == ("event", seen + 1, ["hi"])
+    messages = [await socket.receive_json_from(timeout=10) for _ in range(4)]
+    assert [(m["type"], m.get("kind"), m.get("status")) for m in messages] == [
+        ("event", "step", "cancelled"),
+        ("event", "step", "cancelled"),
+        ("event", "run", "cancelled"),
+        ("end", None, None),
+    ]
+    assert [m["seq"] for m in messages] == [seen + 2, seen + 3, seen + 4, seen + 4]
+    assert (await socket.receive_output(timeout=5))["code"] == 1000

@@ -40,6 +40,7 @@ class Released:
     pk: int
     step_id: str
     timeout_seconds: float
+    attempt: int = 0
 
 
 def worker_name() -> str:
@@ -145,13 +146,14 @@ def _release(*, run_id: int, dependents: tuple[str, ...], now: datetime.datetime
         f"UPDATE {quote(StepRun._meta.db_table)} SET {quote('status')} = %s, "
         f"{quote('queued_at')} = %s WHERE {quote('run_id')} = %s AND {quote('status')} = %s "
         f"AND {quote('remaining_dependencies')} = 0 AND {quote('step_id')} IN ({placeholders}) "
-        f"RETURNING {quote('id')}, {quote('step_id')}, {quote('timeout_seconds')}"
+        f"RETURNING {quote('id')}, {quote('step_id')}, {quote('timeout_seconds')}, "
+        f"{quote('attempt')}"
     )
     stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(decrement, [run_id, *dependents])
         cursor.execute(sql, [StepStatus.QUEUED, stamp, run_id, StepStatus.PENDING, *dependents])
-        return [Released(pk, step_id, timeout) for pk, step_id, timeout in cursor.fetchall()]
+        return [Released(*row) for row in cursor.fetchall()]
 
 
 def _skill_runs_count(skill_id: int | None) -> None:
@@ -216,7 +218,7 @@ def step_succeed(
         entries = [
             step_entry(step.step_id, status, step.attempt, duration_seconds=duration_seconds,
                        is_cached=is_cached),
-            *(step_entry(item.step_id, StepStatus.QUEUED, 0) for item in released),
+            *(step_entry(item.step_id, StepStatus.QUEUED, item.attempt) for item in released),
         ]  # fmt: skip
         if claimed is not None:
             entries.append(_running_entry(claimed))
