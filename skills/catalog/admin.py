@@ -222,6 +222,11 @@ class SkillAdmin(admin.ModelAdmin):
         run = None
         if request.method == "POST" and form.is_valid():
             run = self._try_run(request, skill, form)
+            if run is not None and run.is_queued:
+                # Its own address, so the page that follows it can reload onto the outcome.
+                return redirect(f"{request.path}?run={run.pk}")
+        elif request.GET.get("run", "").isdigit():
+            run = SkillRun.objects.filter(pk=int(request.GET["run"]), skill=skill).first()
         context = {
             **self.admin_site.each_context(request),
             "title": f"Try {skill.slug}",

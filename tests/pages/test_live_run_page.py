@@ -4,6 +4,7 @@ bounded (the last 2,000 lines, in the DOM and in memory)."""
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ from atom_site.events.record import Subject, log_lines_add, log_lines_flush
 from skills.catalog.importer import SkillSource, skills_import
 from tests.pages.browser import page_check, watching
 from tests.skills.conftest import skill_source
-from workflows.engine import run_start
+from workflows.engine import run_cancel, run_start
 from workflows.models import WorkflowRun
 from workflows.services import workflow_save
 
@@ -155,3 +156,26 @@ def test_the_run_page_renders_cleanly(signed_in, web, gated_workflow, staff_memb
     run = run_start(gated_workflow, {"gate": "/nonexistent"}, requested_by=staff_member)
 
     assert page_check(signed_in, f"{web}/runs/{run.pk}/", "live run page") == []
+
+
+def test_when_its_websocket_keeps_dropping_the_page_polls_the_events(
+    signed_in, web, gated_workflow, staff_member
+):
+    run = run_start(gated_workflow, {"gate": "/nonexistent"}, requested_by=staff_member)
+    page = signed_in
+    dropped = []
+
+    def drop(socket) -> None:
+        dropped.append(socket.url)
+        socket.close(code=1011, reason="dropped by the test")
+
+    page.route_web_socket(re.compile(r".*/ws/runs/\d+/.*"), drop)
+    page.goto(f"{web}/runs/{run.pk}/", wait_until="networkidle")
+    page.wait_for_function("document.body.dataset.live === 'polling'")
+
+    run_cancel(run=run)
+
+    page.wait_for_selector("#run-status.status-cancelled")
+    page.wait_for_function("document.body.dataset.live === 'ended'")
+    assert len(dropped) == 3
+    assert statuses(page) == {"gate": "cancelled", "shout": "cancelled", "count": "cancelled"}
