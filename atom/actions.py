@@ -13,16 +13,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+from django.db.models import Sum
+from django.utils import timezone
 from tqdm.auto import tqdm
 
 from atom.configure import in_orm_thread, in_orm_thread_ready, ready_require
 from atom.lookup import run_find, skill_find, workflow_find
+from atom.performance import SAMPLE_COLUMNS
+from atom.tables import typed_frame
+from perf.models import Sample
 from skills.installer.jobs import install_request, skill_version_spec
 from skills.models import InstallJob
 from skills.runs.calls import run_skill as skill_call
 from workflows.builder import Workflow as WorkflowBuilder
 from workflows.engine import run_start
 from workflows.models import RUN_FINISHED, StepRun, WorkflowRun
+from workflows.operations import STEP_RUN
 
 POLL_SECONDS = 0.2
 # A run still queued this long with no cluster alive gets a hint on how to start one.
@@ -255,10 +262,40 @@ class RunHandle:
         self.watch(timeout=timeout, progress=False)
         return _run_outcome(self.id)
 
+    def samples(self, operation: str = STEP_RUN, *, timeout: float = 30.0) -> pd.DataFrame:
+        """The timing samples the workers recorded for this run's steps (`step_run` by default:
+        each attempt's call, end to end), once they are written. Workers write their samples
+        in batches (at most `ATOM_PERF_FLUSH_INTERVAL` seconds late), so this waits, up to
+        `timeout` seconds, until there is one per attempt: afterwards an estimate reads them."""
+        self.watch(progress=False)
+        deadline = time.monotonic() + timeout
+        rows, expected = _run_samples(self.id, operation)
+        while len(rows) < expected and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            rows, expected = _run_samples(self.id, operation)
+        return typed_frame(rows, SAMPLE_COLUMNS)
+
     def _repr_html_(self) -> str:
         from atom.displays import run_html
 
         return run_html(self.id)
+
+
+@in_orm_thread
+def _run_samples(run_id: int, operation: str) -> tuple[list[dict[str, Any]], int]:
+    """The run's samples of `operation` (its workflow's, recorded while it ran) and how many
+    attempts ran a call (a cached step records none)."""
+    run = run_find(run_id)
+    attempts = StepRun.objects.filter(
+        run_id=run_id, started_at__isnull=False, is_cached=False
+    ).aggregate(total=Sum("attempt"))["total"]
+    found = Sample.objects.filter(
+        operation=operation,
+        workflow=run.workflow.slug,
+        created_at__gte=run.started_at or run.created_at,
+        created_at__lte=run.finished_at or timezone.now(),
+    )
+    return list(found.order_by("created_at", "id").values(*SAMPLE_COLUMNS)), attempts or 0
 
 
 _STEP_FINISHED = ("succeeded", "failed", "skipped", "cancelled")

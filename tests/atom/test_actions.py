@@ -95,6 +95,9 @@ def test_a_workflow_run_is_watched_and_gives_each_steps_output(workflow_make, q_
     assert html.count("<rect") == 2  # one Gantt bar per step
     assert "<td>two</td>" in html
     assert atom.runs("sums")["id"].tolist() == [run.id]
+    recorded = run.samples()  # waits for the sample writer's batch
+    assert recorded["step"].tolist() == ["one", "two"]
+    assert recorded["operation"].tolist() == ["step_run", "step_run"]
 
 
 def test_a_failed_run_raises_its_steps_errors_not_a_traceback(workflow_make, q_sync):
