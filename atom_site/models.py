@@ -1,6 +1,8 @@
-"""API keys: how scripts, services and agents sign in to the API (atom_site/keys.py)."""
+"""API keys: how scripts, services and agents sign in to the API (atom_site/keys.py); the
+persisted live events of runs and install jobs (atom_site/events/)."""
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -53,3 +55,46 @@ class ApiKey(models.Model):
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
+
+
+class EventStream(models.Model):
+    """The event counter of one subject (a workflow run, an install job, a queued skill run):
+    `last_seq` is the sequence number of its last event, moved by one upsert per write
+    (atom_site/events/record.py), so sequence numbers come without gaps or repeats."""
+
+    subject = models.CharField(max_length=16)
+    subject_id = models.BigIntegerField()
+    last_seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "subject_id"], name="eventstream_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.subject_id} (last {self.last_seq})"
+
+
+class Event(models.Model):
+    """One persisted event of a subject: a state change or a batch of log lines."""
+
+    subject = models.CharField(max_length=16)
+    subject_id = models.BigIntegerField()
+    seq = models.PositiveBigIntegerField()
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=16)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "subject_id", "seq"], name="event_subject_seq_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.subject_id} #{self.seq} {self.kind}"
+
+    def as_message(self) -> dict[str, Any]:
+        """The event as the websocket and the HTTP endpoints carry it."""
+        return {"seq": self.seq, "at": self.at.isoformat(), "kind": self.kind, **self.data}

@@ -56,3 +56,13 @@ class PageNumber(PaginationBase):
             "page_size": page_size,
             "pages": max(1, math.ceil(count / page_size)),
         }
+
+
+class EventsPage(Schema):
+    """A page of a subject's live events (atom_site/events; docs/live-progress.md)."""
+
+    items: list[dict[str, Any]] = Field(
+        ..., description='Events in order: {"seq", "at", "kind", …the kind\'s fields}.'
+    )
+    next_after: int = Field(..., description="The seq of the last item (or `after`): ask next.")
+    finished: bool = Field(..., description="The subject is finished and this is its last event.")

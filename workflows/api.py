@@ -20,11 +20,14 @@ from atom_site.auth import (
     SIGNED_IN,
     SIGNED_IN_OR_ANONYMOUS,
     key_agent_require,
+    request_api_key,
     scope_require,
     staff_require,
 )
 from atom_site.errors import ApiError, ErrorOut, FieldErrorOut, errors_documented
-from atom_site.pagination import PageNumber
+from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, follow_check
+from atom_site.events.record import Subject
+from atom_site.pagination import EventsPage, PageNumber
 from atom_site.rate_limits import rate_limit
 from skills.models import Agent, Skill
 from workflows.analysis import workflow_analyze
@@ -275,7 +278,9 @@ class WorkflowRunOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None
-    ws_url: str
+    ws_url: str = Field(..., description="Its live events over a websocket.")
+    page_url: str = Field(..., description="Its live page.")
+    events_url: str = Field(..., description="Its live events over HTTP (`?after=`).")
 
 
 class WorkflowRunDetailOut(WorkflowRunOut):
@@ -358,6 +363,26 @@ def workflow_run_list(request: HttpRequest, filters: Query[RunFilters]):
 def workflow_run_detail(request: HttpRequest, run_id: int):
     """The run with every step: status, attempts, timings, output (and a preview), error."""
     return _run_for(request, run_id, "read")
+
+
+@runs_router.get(
+    "/{run_id}/events", response={200: EventsPage, **errors_documented(401, 403, 404, 422)}
+)
+def workflow_run_events(
+    request: HttpRequest,
+    run_id: int,
+    after: int = Query(0, ge=0, description="The last seq you have: events after it."),
+    limit: int = Query(500, ge=1, le=500),
+):
+    """The run's live events after `after`, in order (docs/live-progress.md): the same events
+    as its websocket, for clients without one."""
+    run = _run_for(request, run_id, "read")
+    kind = SUBJECT_KINDS["run"]
+    try:
+        follow_check(kind, run, user=request.user, key=request_api_key(request))
+    except FollowRefused as refused:
+        raise PermissionDenied(str(refused)) from None
+    return events_page(kind, Subject("run", run.pk), run, after=after, limit=limit)
 
 
 @runs_router.post(

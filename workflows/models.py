@@ -139,6 +139,14 @@ class WorkflowRun(models.Model):
     def ws_url(self) -> str:
         return f"/ws/runs/{self.pk}/"
 
+    @property
+    def page_url(self) -> str:
+        return f"/runs/{self.pk}/"
+
+    @property
+    def events_url(self) -> str:
+        return f"/api/workflow-runs/{self.pk}/events"
+
 
 class StepRun(models.Model):
     """One step of one run. `remaining_dependencies` counts the parents still to finish: the

@@ -4,35 +4,19 @@ A change is announced only after its transaction commits: the marketplace cache 
 bumped at once (so every cached search is invalidated, without scanning keys, before the caller
 returns) and an event is queued for the channel layer, for runners and live pages.
 
-Sending on the channel layer costs milliseconds (database or Redis round trips), so a
-background thread does it: the caller's path only appends to a queue. One thread sends in the
-order the changes committed, on one event loop and connection kept for the process's life;
-`flush` waits until all are sent, and runs at exit so a short-lived command that imports and
-exits still delivers its events. Python 3.12 refuses to start threads once the interpreter is
-shutting down, so every thread sending needs is started with the first event, not at exit.
+Sending on the channel layer costs milliseconds, so the site's one publisher thread does it
+(atom_site/events/publish.py): the caller's path only appends to a queue.
 """
 
-import atexit
-import logging
-import multiprocessing.util
-import os
-import threading
-from collections import deque
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import cache
 from django.db import transaction
 
-from atom_site.events import apublish_event
-
-logger = logging.getLogger(__name__)
+from atom_site.events import publisher
 
 CATALOG_GENERATION_KEY = "skills:catalog-generation"
 SKILLS_GROUP = "skills"
-EXIT_FLUSH_TIMEOUT = 10.0
-
-Event = tuple[str, dict[str, Any]]
 
 
 def catalog_generation() -> int:
@@ -64,113 +48,6 @@ def catalog_changed(event: str, changes: list[dict[str, Any]]) -> None:
     transaction.on_commit(announce)
 
 
-class EventPublisher:
-    """Sends events on the channel layer from one daemon thread, in the order given.
-
-    The thread runs one event loop for its whole life (so the layer's connection is reused),
-    waiting for events in a thread-sensitive call: the thread itself blocks on the queue while
-    the loop awaits it, and the channel layer's own database work runs there too.
-    """
-
-    def __init__(self) -> None:
-        self._reset()
-
-    def _reset(self) -> None:
-        self._events: deque[Event] = deque()
-        self._condition = threading.Condition()
-        self._pending = 0  # queued or being sent
-        self._is_stopping = False
-        self._thread: threading.Thread | None = None
-
-    def publish(self, group: str, payload: dict[str, Any]) -> None:
-        with self._condition:
-            self._events.append((group, payload))
-            self._pending += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._thread_start()
-            self._condition.notify_all()
-
-    def _thread_start(self) -> None:
-        """Start the sender and wait until its threads exist (once per process)."""
-        ready = threading.Event()
-        self._is_stopping = False
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name="atom-event-publisher", daemon=True
-        )
-        self._thread.start()
-        ready.wait(timeout=5)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every event published so far is sent (or failed); False on timeout."""
-        with self._condition:
-            return self._condition.wait_for(lambda: self._pending == 0, timeout=timeout)
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Send what is queued, then end the thread and its loop (a later event starts them
-        again). At exit the loop's thread must be idle, or the interpreter waits for it."""
-        with self._condition:
-            thread = self._thread
-            self._is_stopping = True
-            self._condition.notify_all()
-        if thread is not None:
-            thread.join(timeout)
-
-    def after_fork(self) -> None:
-        """A forked child (a django-q2 worker) has no publisher thread; its parent sends what
-        the parent queued."""
-        self._reset()
-
-    def _run(self, ready: threading.Event) -> None:
-        try:
-            async_to_sync(self._serve)(ready)
-        except Exception:
-            logger.exception("the catalog event publisher stopped")
-
-    async def _serve(self, ready: threading.Event) -> None:
-        ready.set()
-        next_batch = sync_to_async(self._next_batch, thread_sensitive=True)
-        while (batch := await next_batch()) is not None:
-            try:
-                for group, payload in batch:
-                    try:
-                        await apublish_event(group, payload)
-                    except Exception:  # the change is committed; a listener can read it back
-                        logger.exception("could not publish %s", payload.get("event", "an event"))
-            finally:
-                with self._condition:
-                    self._pending -= len(batch)
-                    self._condition.notify_all()
-
-    def _next_batch(self) -> list[Event] | None:
-        """Every queued event, once there is one; None when stopping with nothing queued."""
-        with self._condition:
-            self._condition.wait_for(lambda: self._events or self._is_stopping)
-            if not self._events:
-                return None
-            batch = list(self._events)
-            self._events.clear()
-            return batch
-
-
-publisher = EventPublisher()
-
-
 def announcements_flush(timeout: float | None = None) -> bool:
     """Wait until every catalog event announced in this process has been sent."""
     return publisher.flush(timeout)
-
-
-def _flush_at_exit() -> None:
-    if not publisher.flush(EXIT_FLUSH_TIMEOUT):
-        logger.warning("some catalog events were not sent before exit")
-    publisher.stop(EXIT_FLUSH_TIMEOUT)
-
-
-os.register_at_fork(after_in_child=publisher.after_fork)
-# Sending needs a thread pool (asgiref runs each loop in one), and thread pools refuse work once
-# the interpreter starts shutting down, before ordinary atexit handlers run: threading's own
-# exit hooks run earlier, newest first, so this one runs before concurrent.futures shuts down.
-getattr(threading, "_register_atexit", atexit.register)(_flush_at_exit)
-# Multiprocessing children (django-q2 workers) leave through os._exit, which skips exit hooks
-# but runs multiprocessing's finalizers.
-multiprocessing.util.Finalize(None, _flush_at_exit, exitpriority=100)

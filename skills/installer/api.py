@@ -11,6 +11,9 @@ from ninja import Field, Query, Router, Schema, Status
 
 from atom_site.auth import SIGNED_IN, key_agent_require, scope_require
 from atom_site.errors import ApiError, ErrorOut, FieldErrorOut, errors_documented
+from atom_site.events.read import SUBJECT_KINDS, events_page
+from atom_site.events.record import Subject
+from atom_site.pagination import EventsPage
 from atom_site.rate_limits import rate_limit
 from skills.installer.backends import IndexUnreachableError
 from skills.installer.jobs import (
@@ -321,6 +324,24 @@ def install_detail(request: HttpRequest, job_id: int, log_after: int = Query(0))
     if job is None:
         raise ApiError(404, f"no install job {job_id}", field="job_id")
     return job_out(job, log_after=log_after)
+
+
+@router.get(
+    "/{job_id}/events", response={200: EventsPage, **errors_documented(404, 422)}, auth=None
+)
+def install_events(
+    request: HttpRequest,
+    job_id: int,
+    after: int = Query(0, ge=0, description="The last seq you have: events after it."),
+    limit: int = Query(500, ge=1, le=500),
+):
+    """The job's live events after `after` (status changes and batches of log lines), as its
+    websocket sends them (docs/live-progress.md)."""
+    kind = SUBJECT_KINDS["install"]
+    job = kind.load(job_id)
+    if job is None:
+        raise ApiError(404, f"no install job {job_id}", field="job_id")
+    return events_page(kind, Subject("install", job.pk), job, after=after, limit=limit)
 
 
 @router.post(

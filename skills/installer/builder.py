@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from atom_site.events.record import Subject, log_lines_add
 from perf.recording import measure_performance, record_sample
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
@@ -55,8 +56,11 @@ def job_log_writer(job: InstallJob | None) -> LogWriter:
     if job is None:
         return lambda line: logger.info("install: %s", line)
 
+    subject = Subject("install", job.pk)
+
     def write(line: str) -> None:
         InstallLogLine.objects.create(job_id=job.pk, text=line[:10_000])
+        log_lines_add(subject, [line])
 
     return write
 

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from atom_site.events.record import Subject, events_record, log_lines_flush
 from skills.installer.backends import BackendUnavailable, InstallError
 from skills.installer.builder import (
     environment_mark_used,
@@ -175,7 +176,13 @@ def install_request(
             if ready:
                 environment_mark_used(environment=ready)
                 InstallLogLine.objects.create(job=job, text=f"cache hit: {ready.location}")
+                events_record(
+                    Subject("install", job.pk),
+                    [("log", {"lines": [f"cache hit: {ready.location}"]}),
+                     install_entry(InstallJobStatus.SUCCEEDED)],
+                )  # fmt: skip
             else:
+                events_record(Subject("install", job.pk), [install_entry(InstallJobStatus.QUEUED)])
                 queued.append(job.pk)
             jobs.append(job)
         if queued and not run_now:
@@ -185,6 +192,19 @@ def install_request(
         for job in jobs:
             job.refresh_from_db()
     return InstallRequestResult(batch=batch, jobs=jobs)
+
+
+def install_job_for_requirements(
+    *, language: str, requirements: list[str], backend: str | None = None
+) -> InstallJob:
+    """A queued job for the environment of a requirement set, for the caller to run itself
+    (`install_job_run`: the command line's `envs ensure`, followed by its events). Raises
+    `RequirementError` or `PolicyError` before anything is written."""
+    spec = spec_for(language=language, requirements=requirements, backend=backend)
+    with transaction.atomic():
+        job = InstallJob.objects.create(environment=environment_row_for(spec))
+        events_record(Subject("install", job.pk), [install_entry(InstallJobStatus.QUEUED)])
+    return job
 
 
 def install_jobs_enqueue(*, job_pks: list[int]) -> None:
@@ -203,12 +223,15 @@ def install_job_run(*, job_pk: int) -> InstallJob:
     the job was queued is never installed.
     """
     started = time.perf_counter()
-    taken = InstallJob.objects.filter(pk=job_pk, status=InstallJobStatus.QUEUED).update(
-        status=InstallJobStatus.RUNNING,
-        started_at=timezone.now(),
-        attempts=F("attempts") + 1,
-        error="",
-    )
+    with transaction.atomic():
+        taken = InstallJob.objects.filter(pk=job_pk, status=InstallJobStatus.QUEUED).update(
+            status=InstallJobStatus.RUNNING,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            error="",
+        )
+        if taken:
+            events_record(Subject("install", job_pk), [install_entry(InstallJobStatus.RUNNING)])
     job = InstallJob.objects.select_related("environment").get(pk=job_pk)
     if not taken:
         return job
@@ -238,15 +261,29 @@ def install_job_run(*, job_pk: int) -> InstallJob:
     return InstallJob.objects.get(pk=job_pk)
 
 
+def install_entry(status: str, error: str = "") -> tuple[str, dict[str, str]]:
+    """An install job's state change as a live event (atom_site/events)."""
+    return "install", {"status": status, "error": error}
+
+
 def _job_finish(*, job_pk: int, started: float, error: str) -> None:
-    InstallJob.objects.filter(pk=job_pk, status=InstallJobStatus.RUNNING).update(
-        status=InstallJobStatus.FAILED if error else InstallJobStatus.SUCCEEDED,
-        error=error,
-        finished_at=timezone.now(),
-        total_seconds=time.perf_counter() - started,
-    )
-    if error:
-        InstallLogLine.objects.create(job_id=job_pk, text=f"failed: {error}")
+    subject = Subject("install", job_pk)
+    log_lines_flush(subject)  # the build's lines come before its outcome
+    status = InstallJobStatus.FAILED if error else InstallJobStatus.SUCCEEDED
+    with transaction.atomic():
+        finished = InstallJob.objects.filter(pk=job_pk, status=InstallJobStatus.RUNNING).update(
+            status=status,
+            error=error,
+            finished_at=timezone.now(),
+            total_seconds=time.perf_counter() - started,
+        )
+        entries = []
+        if error:
+            InstallLogLine.objects.create(job_id=job_pk, text=f"failed: {error}")
+            entries.append(("log", {"lines": [f"failed: {error}"[:10_000]]}))
+        if finished:
+            entries.append(install_entry(status, error))
+        events_record(subject, entries)
 
 
 def install_batch_run(*, job_pks: list[int]) -> list[InstallJob]:
@@ -281,6 +318,10 @@ def install_job_retry(*, job_pk: int) -> InstallJob:
         )
         if retried:
             InstallLogLine.objects.create(job_id=job_pk, text="retry requested")
+            events_record(
+                Subject("install", job_pk),
+                [("log", {"lines": ["retry requested"]}), install_entry(InstallJobStatus.QUEUED)],
+            )
             transaction.on_commit(lambda: install_jobs_enqueue(job_pks=[job_pk]))
     return InstallJob.objects.get(pk=job_pk)
 
@@ -293,5 +334,9 @@ def environment_rebuild(*, environment_pk: int, agent: Agent | None = None) -> I
         ).update(status="pending", error="rebuild requested")
         job = InstallJob.objects.create(environment_id=environment_pk, agent=agent)
         InstallLogLine.objects.create(job=job, text="rebuild requested")
+        events_record(
+            Subject("install", job.pk),
+            [("log", {"lines": ["rebuild requested"]}), install_entry(job.status)],
+        )
         transaction.on_commit(lambda: install_jobs_enqueue(job_pks=[job.pk]))
     return job

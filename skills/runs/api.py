@@ -11,10 +11,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
-from atom_site.auth import SIGNED_IN, key_agent_require, scope_require
+from atom_site.auth import SIGNED_IN, key_agent_require, request_api_key, scope_require
 from atom_site.errors import ApiError, errors_documented
+from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, follow_check
+from atom_site.events.record import Subject
+from atom_site.pagination import EventsPage
 from atom_site.rate_limits import rate_limit
 from skills.models import Agent, Skill, SkillRun, SkillVersion
 from skills.runs.errors import InvalidParams, RunError
@@ -163,3 +166,28 @@ def run_detail(request: HttpRequest, run_id: int):
     if run.requested_by_id != request.user.pk and not request.user.is_staff:
         raise PermissionDenied("only the user who asked for a run, or staff, may read it")
     return run
+
+
+@router.get(
+    "/{run_id}/events",
+    response={200: EventsPage, **errors_documented(401, 403, 404, 422)},
+    auth=SIGNED_IN,
+)
+def run_events(
+    request: HttpRequest,
+    run_id: int,
+    after: int = Query(0, ge=0, description="The last seq you have: events after it."),
+    limit: int = Query(500, ge=1, le=500),
+):
+    """A queued run's live events after `after` (status changes and batches of what it
+    printed), as its websocket sends them (docs/live-progress.md)."""
+    scope_require(request, "read")
+    kind = SUBJECT_KINDS["skill_run"]
+    run = kind.load(run_id)
+    if run is None:
+        raise ApiError(404, f"no queued run {run_id}", field="run_id")
+    try:
+        follow_check(kind, run, user=request.user, key=request_api_key(request))
+    except FollowRefused as refused:
+        raise PermissionDenied(str(refused)) from None
+    return events_page(kind, Subject("skill_run", run.pk), run, after=after, limit=limit)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from atom_site.events.record import Subject, event_record, output_streamed
 from skills.installer.backends import InstallError
 from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
 from skills.runs.calls import run_plan_call
@@ -71,6 +72,7 @@ def skill_run_start(
             attempts=0 if is_queued else 1,
         )
         if is_queued:
+            _event_record(run, SkillRunStatus.QUEUED)
             transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk, timeout=plan.timeout))
     if is_queued:
         return run
@@ -116,15 +118,27 @@ def _take(run_pk: int) -> bool:
         if run.started_at is None or now - run.started_at < datetime.timedelta(seconds=stale_after):
             return False
         condition = Q(status=SkillRunStatus.RUNNING, started_at=run.started_at)
-    taken = SkillRun.objects.filter(condition, pk=run_pk).update(
-        status=SkillRunStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
-    )
+    with transaction.atomic():
+        taken = SkillRun.objects.filter(condition, pk=run_pk).update(
+            status=SkillRunStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
+        )
+        if taken:
+            _event_record(run, SkillRunStatus.RUNNING)
     return bool(taken)
+
+
+def _event_record(run: SkillRun, status: str, error: str = "") -> None:
+    """A queued run's live event (atom_site/events), in the transaction of its change."""
+    event_record(Subject("skill_run", run.pk), "skill_run", status=status, error=error)
 
 
 def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
     try:
-        result = run_plan_call(plan, agent=run.agent)
+        if run.is_queued:  # followed live: what it prints is its log
+            with output_streamed(Subject("skill_run", run.pk)):
+                result = run_plan_call(plan, agent=run.agent)
+        else:
+            result = run_plan_call(plan, agent=run.agent)
     except (SkillNotRunnable, InstallError) as error:
         _finish_unrun(run, error)
         return run
@@ -137,8 +151,12 @@ def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
 
 
 def _run_update(run: SkillRun, **fields: Any) -> None:
-    """Write the fields and keep them on `run`, so callers answer it without reading it back."""
-    SkillRun.objects.filter(pk=run.pk).update(**fields)
+    """Write the fields and keep them on `run`, so callers answer it without reading it back;
+    a queued run's new status is its live event too."""
+    with transaction.atomic():
+        SkillRun.objects.filter(pk=run.pk).update(**fields)
+        if run.is_queued and "status" in fields:
+            _event_record(run, fields["status"], fields.get("error_type", ""))
     for name, value in fields.items():
         setattr(run, name, value)
 

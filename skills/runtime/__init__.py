@@ -38,7 +38,7 @@ from skills.runtime.pool import (
     RunnerPool,
     call_interrupt,
 )
-from skills.runtime.process import SPAWNER
+from skills.runtime.process import SPAWNER, output_listener
 from skills.runtime.sandbox import SandboxUnavailable, bwrap_executable, sandbox_mode
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "bwrap_executable",
     "call",
     "call_interrupt",
+    "output_listener",
     "pool_for",
     "registry",
     "sandbox_mode",

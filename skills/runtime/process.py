@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ MAX_ANSWER_BYTES = 256 * 1024 * 1024
 READ_CHUNK = 1 << 16
 MAX_CHUNKS_PER_DRAIN = 64
 TRUNCATION_MARKER = "\n[atom: output truncated, {hidden} more bytes not shown]\n"
+
+# Who hears what a call prints as it prints it (the live log of a run): called with the stream
+# ("stdout" or "stderr") and each chunk read, in the calling thread.
+OutputListener = Callable[[str, bytes], None]
+output_listener: ContextVar[OutputListener | None] = ContextVar("output_listener", default=None)
 
 
 class RunnerError(Exception):
@@ -120,14 +126,20 @@ _die_with_parent = _parent_death_signal()
 class BoundedBuffer:
     """Keeps the first ``limit`` bytes written to it and counts the rest."""
 
-    __slots__ = ("data", "limit", "total")
+    __slots__ = ("data", "limit", "listener", "stream", "total")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(
+        self, limit: int, *, stream: str = "", listener: OutputListener | None = None
+    ) -> None:
         self.data = bytearray()
         self.limit = limit
         self.total = 0
+        self.stream = stream
+        self.listener = listener
 
     def add(self, chunk: bytes) -> None:
+        if self.listener is not None:
+            self.listener(self.stream, chunk)
         self.total += len(chunk)
         room = self.limit - len(self.data)
         if room > 0:
@@ -242,9 +254,11 @@ class RunnerProcess:
         if self._closed:
             raise RunnerDied("the runner was already shut down")
         deadline = time.monotonic() + timeout
+        self._stdout.listener = self._stderr.listener = None  # the previous call's
         self._drain_output()  # leftovers of a process a previous call left behind
-        self._stdout = BoundedBuffer(max_output_bytes)
-        self._stderr = BoundedBuffer(max_output_bytes)
+        listener = output_listener.get()
+        self._stdout = BoundedBuffer(max_output_bytes, stream="stdout", listener=listener)
+        self._stderr = BoundedBuffer(max_output_bytes, stream="stderr", listener=listener)
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         try:
             self._write(HEADER.pack(len(body)) + body, deadline)

@@ -144,6 +144,16 @@ ENGINE_SKILLS = {
     ),
     "big": "def run(size=10):\n    return {'blob': 'x' * size}\n",
     "not-json": "def run():\n    return {'when': object()}\n",
+    "chatty": (
+        "import sys\nimport time\n\n"
+        "def run(lines=3, per_second=0):\n"
+        "    for index in range(lines):\n"
+        "        print(f'line {index}', flush=True)\n"
+        "        if per_second:\n"
+        "            time.sleep(1 / per_second)\n"
+        "    print('done', file=sys.stderr)\n"
+        "    return {'lines': lines}\n"
+    ),
 }
 
 

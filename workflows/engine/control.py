@@ -19,10 +19,12 @@ import datetime
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from skills.runtime import call_interrupt
+from workflows.engine.progress import run_events_record, step_entry
 from workflows.engine.shape import shape_for
 from workflows.engine.start import steps_enqueue
 from workflows.engine.states import ACTIVE_RUN, run_end, step_fail
@@ -113,14 +115,20 @@ def runs_reap(*, now: datetime.datetime | None = None) -> ReapReport:
 def _step_reclaim(step: StepRun, now: datetime.datetime, report: ReapReport) -> None:
     worker = step.worker or "its worker"
     if step.attempt < step.max_attempts:
-        moved = StepRun.objects.filter(
-            pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
-        ).update(
-            status=StepStatus.QUEUED,
-            queued_at=now,
-            error_type="WorkerLost",
-            error_message=f"{worker} stopped answering during attempt {step.attempt}",
-        )
+        with transaction.atomic():
+            moved = StepRun.objects.filter(
+                pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
+            ).update(
+                status=StepStatus.QUEUED,
+                queued_at=now,
+                error_type="WorkerLost",
+                error_message=f"{worker} stopped answering during attempt {step.attempt}",
+            )
+            if moved:
+                run_events_record(
+                    step.run_id,
+                    [step_entry(step.step_id, StepStatus.QUEUED, step.attempt, error="WorkerLost")],
+                )
         if moved:
             steps_enqueue([(step.pk, step.timeout_seconds)])
             report.requeued.append(step.pk)

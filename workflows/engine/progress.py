@@ -1,4 +1,7 @@
-"""Announcing state changes, after they are written.
+"""Recording and announcing state changes.
+
+Each state change of a run or a step is persisted as a live event (`run_events_record`, in the
+transaction of the change: atom_site/events) and, after the commit, announced in-process.
 
 Every state change of a run or a step goes through one function of `workflows.engine.states`
 that writes it and then calls `announce` here (after the transaction commits), so a listener
@@ -12,6 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from atom_site.events.record import Subject, events_record
 
 logger = logging.getLogger(__name__)
 
@@ -36,3 +41,37 @@ def announce(event: dict[str, Any]) -> None:
             listener(event)
         except Exception:
             logger.exception("workflows: a progress listener failed on %s", event.get("event"))
+
+
+# Persisted events (atom_site/events): written in the transaction of the change ---------------
+
+Entry = tuple[str, dict[str, Any]]
+
+
+def run_entry(status: str, error: str = "") -> Entry:
+    return "run", {"status": status, "error": error}
+
+
+def step_entry(
+    step_id: str,
+    status: str,
+    attempt: int,
+    *,
+    duration_seconds: float | None = None,
+    is_cached: bool = False,
+    error: str = "",
+) -> Entry:
+    duration_ms = None if duration_seconds is None else round(duration_seconds * 1000, 3)
+    return "step", {
+        "step": step_id,
+        "status": status,
+        "attempt": attempt,
+        "duration_ms": duration_ms,
+        "is_cached": is_cached,
+        "error": error,
+    }
+
+
+def run_events_record(run_id: int, entries: list[Entry]) -> None:
+    """Persist the run's events in the current transaction; published when it commits."""
+    events_record(Subject("run", run_id), entries)

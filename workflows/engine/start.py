@@ -18,7 +18,7 @@ from skills.runs.errors import InvalidParams
 from skills.runs.plan import params_validate
 from workflows.definitions import json_problem
 from workflows.engine.caching import run_cache_key, run_cache_lookup, ttl_of
-from workflows.engine.progress import announce
+from workflows.engine.progress import announce, run_entry, run_events_record, step_entry
 from workflows.engine.shape import shape_for
 from workflows.errors import DefinitionInvalid, RunInputsInvalid, RunRefused, RunStateConflict
 from workflows.models import RunStatus, StepRun, StepStatus, Workflow, WorkflowRun, WorkflowVersion
@@ -160,6 +160,7 @@ def run_start(
             )
         StepRun.objects.bulk_create(rows, batch_size=500)
         ready = [(row.pk, row.timeout_seconds) for row in rows if not row.remaining_dependencies]
+        run_events_record(run.pk, [run_entry(RunStatus.QUEUED)])
         transaction.on_commit(lambda: steps_enqueue(ready))
         transaction.on_commit(
             lambda: announce({"event": "run", "run": run.pk, "status": RunStatus.QUEUED})
@@ -215,6 +216,7 @@ def _run_from_cache(
             ],
             batch_size=500,
         )
+        run_events_record(run.pk, [run_entry(RunStatus.SUCCEEDED)])
         transaction.on_commit(
             lambda: announce(
                 {"event": "run", "run": run.pk, "status": RunStatus.SUCCEEDED, "is_cached": True}
@@ -279,6 +281,13 @@ def run_retry(*, run: WorkflowRun) -> WorkflowRun:
             batch_size=500,
         )
         ready = [(step.pk, step.timeout_seconds) for step in again if step.status == "queued"]
+        run_events_record(
+            run.pk,
+            [
+                run_entry(RunStatus.RUNNING),
+                *(step_entry(step.step_id, step.status, step.attempt) for step in again),
+            ],
+        )
         transaction.on_commit(lambda: steps_enqueue(ready))
         transaction.on_commit(
             lambda: announce({"event": "run", "run": run.pk, "status": RunStatus.RUNNING})

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from perf.recording import record_sample
 from skills.models import Skill
-from workflows.engine.progress import announce
+from workflows.engine.progress import announce, run_entry, run_events_record, step_entry
 from workflows.engine.shape import RunShape
 from workflows.models import RunStatus, StepRun, StepStatus, WorkflowRun
 from workflows.operations import WORKFLOW_RUN
@@ -68,7 +68,15 @@ def step_claim(*, step_pk: int, now: datetime.datetime) -> StepRun | None:
     """queued → running, one more attempt, heartbeat now; the step as claimed for the one caller
     that took it, else None. A task delivered twice (django-q2 re-delivers a dead worker's task)
     finds it taken. One `UPDATE … RETURNING`: the claim and the read in one round trip."""
-    return _claim("%s", [step_pk], now)
+    with transaction.atomic():
+        step = _claim("%s", [step_pk], now)
+        if step is not None:
+            run_events_record(step.run_id, [_running_entry(step)])
+    return step
+
+
+def _running_entry(step: StepRun):
+    return step_entry(step.step_id, StepStatus.RUNNING, step.attempt)
 
 
 def step_claim_next(*, run_id: int, now: datetime.datetime) -> StepRun | None:
@@ -83,7 +91,10 @@ def step_claim_next(*, run_id: int, now: datetime.datetime) -> StepRun | None:
         f" AND {quote('status')} = %s ORDER BY {quote('index')} LIMIT 1{lock})"
     )
     for _ in range(3):  # lost the row to another worker (SQLite): try the next one
-        step = _claim(first, [run_id, StepStatus.QUEUED], now)
+        with transaction.atomic():
+            step = _claim(first, [run_id, StepStatus.QUEUED], now)
+            if step is not None:
+                run_events_record(run_id, [_running_entry(step)])
         if step is not None:
             return step
         if not StepRun.objects.filter(run_id=run_id, status=StepStatus.QUEUED).exists():
@@ -108,9 +119,13 @@ def _claim(target: str, target_params: list, now: datetime.datetime) -> StepRun 
 
 
 def run_mark_running(*, run: WorkflowRun, now: datetime.datetime) -> None:
-    if WorkflowRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=now
-    ):
+    with transaction.atomic():
+        moved = WorkflowRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=now
+        )
+        if moved:
+            run_events_record(run.pk, [run_entry(RunStatus.RUNNING)])
+    if moved:
         run.status, run.started_at = RunStatus.RUNNING, now
         announce({"event": "run", "run": run.pk, "status": RunStatus.RUNNING})
 
@@ -198,6 +213,14 @@ def step_succeed(
         if released and continue_within is not None:
             if released[0].timeout_seconds < continue_within:
                 claimed = _claim("%s", [released[0].pk], now)
+        entries = [
+            step_entry(step.step_id, status, step.attempt, duration_seconds=duration_seconds,
+                       is_cached=is_cached),
+            *(step_entry(item.step_id, StepStatus.QUEUED, 0) for item in released),
+        ]  # fmt: skip
+        if claimed is not None:
+            entries.append(_running_entry(claimed))
+        run_events_record(step.run_id, entries)
         _on_commit_announce(
             {
                 "event": "step",
@@ -236,9 +259,14 @@ def step_next_attempt(*, step: StepRun) -> bool:
     """running attempt N → running attempt N + 1 (after a retry's delay); False when the step
     was cancelled or reclaimed meanwhile."""
     now = timezone.now()
-    moved = StepRun.objects.filter(
-        pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
-    ).update(attempt=F("attempt") + 1, started_at=now, heartbeat_at=now)
+    with transaction.atomic():
+        moved = StepRun.objects.filter(
+            pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
+        ).update(attempt=F("attempt") + 1, started_at=now, heartbeat_at=now)
+        if moved:
+            run_events_record(
+                step.run_id, [step_entry(step.step_id, StepStatus.RUNNING, step.attempt + 1)]
+            )
     if moved:
         step.attempt += 1
         announce(
@@ -277,17 +305,24 @@ def step_fail(
         if not written:
             return False
         downstream = shape.descendants(step.step_id)
+        entries = [step_entry(step.step_id, StepStatus.FAILED, step.attempt, error=error["type"])]
         if downstream:
-            StepRun.objects.filter(
+            skipped = StepRun.objects.filter(
                 run_id=step.run_id,
                 step_id__in=downstream,
                 status__in=(StepStatus.PENDING, StepStatus.QUEUED),
-            ).update(
+            )
+            entries += [
+                step_entry(step_id, StepStatus.SKIPPED, attempt, error="UpstreamFailed")
+                for step_id, attempt in skipped.values_list("step_id", "attempt")
+            ]
+            skipped.update(
                 status=StepStatus.SKIPPED,
                 error_type="UpstreamFailed",
                 error_message=f"upstream step {step.step_id!r} failed",
                 finished_at=now,
             )
+        run_events_record(step.run_id, entries)
         _on_commit_announce(
             {"event": "step", "run": step.run_id, "step": step.step_id,
              "status": StepStatus.FAILED, "attempt": step.attempt, "error": error["type"],
@@ -320,10 +355,15 @@ def run_end(
         )
         if not ended:
             return False
+        entries = []
         if status != RunStatus.SUCCEEDED:
-            StepRun.objects.filter(run_id=run.pk, status__in=UNFINISHED_STEPS).update(
-                status=StepStatus.CANCELLED, finished_at=now
-            )
+            unfinished = StepRun.objects.filter(run_id=run.pk, status__in=UNFINISHED_STEPS)
+            entries = [
+                step_entry(step_id, StepStatus.CANCELLED, attempt)
+                for step_id, attempt in unfinished.values_list("step_id", "attempt")
+            ]
+            unfinished.update(status=StepStatus.CANCELLED, finished_at=now)
+        run_events_record(run.pk, [*entries, run_entry(status, error_type)])
         _on_commit_announce({"event": "run", "run": run.pk, "status": status, "error": error_type})
     started = run.started_at or run.created_at
     if started is not None:

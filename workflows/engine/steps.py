@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from atom_site.events.record import Subject, output_streamed
 from perf.recording import record_sample
 from skills.installer.backends import InstallError
 from skills.models import Environment, SkillVersion
@@ -304,7 +305,9 @@ def _attempt(
     WATCH.register(step_pk=step.pk, attempt=step.attempt, call_id=call_id)
     started = time.perf_counter()
     try:
-        result = run_plan_call(plan, agent=run.agent, call_id=call_id, is_counted=False)
+        # What the skill prints is the run's live log, written before the step's outcome.
+        with output_streamed(Subject("run", run.pk), step=step.step_id):
+            result = run_plan_call(plan, agent=run.agent, call_id=call_id, is_counted=False)
     except RunUnavailable as unavailable:
         return Attempt(error={"type": unavailable.cause, "message": unavailable.message})
     except (RunError, InstallError) as failed:

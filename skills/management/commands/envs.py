@@ -3,14 +3,19 @@ line."""
 
 import json
 import re
+import threading
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from rich.console import Console
 
+from atom_site.events.record import Subject
+from atom_site.events.terminal import progress_follow
 from skills.installer.backends import InstallError
-from skills.installer.builder import environment_ensure
 from skills.installer.bytecode import cache_bytecode_wait
 from skills.installer.integrity import installs_verify
+from skills.installer.jobs import install_job_for_requirements, install_job_run
 from skills.installer.kernels import (
     KernelRefused,
     kernel_name,
@@ -19,7 +24,7 @@ from skills.installer.kernels import (
 )
 from skills.installer.keys import InterpreterError
 from skills.installer.maintenance import environments_collect
-from skills.models import Environment, Skill
+from skills.models import Environment, InstallJob, InstallJobStatus, Skill
 from skills.policy import PolicyError
 from skills.requirements import RequirementError
 
@@ -104,18 +109,21 @@ class Command(BaseCommand):
         self, *, language: str, backend: str | None, requirements: list[str], **_
     ) -> None:
         try:
-            environment = environment_ensure(
+            job = install_job_for_requirements(
                 language=language, requirements=requirements, backend=backend
             )
+            self._job_run_watched(job)
         except (RequirementError, PolicyError) as error:
             raise CommandError(f"refused: {error}") from None
-        except InstallError as error:
-            raise CommandError(f"install failed: {error.message}") from None
         except InterpreterError as error:
             raise CommandError(str(error)) from None
         finally:
             # The build's bytecode compile, before the interpreter shuts down (bytecode.py).
             cache_bytecode_wait()
+        job = InstallJob.objects.select_related("environment").get(pk=job.pk)
+        if job.status != InstallJobStatus.SUCCEEDED:
+            raise CommandError(f"install failed: {job.error}")
+        environment = job.environment
         self.stdout.write(
             json.dumps(
                 {
@@ -127,6 +135,41 @@ class Command(BaseCommand):
                 }
             )
         )
+
+    def _job_run_watched(self, job: InstallJob) -> None:
+        """Build in a thread; draw the job's progress and its log lines (on stderr) from its
+        events meanwhile, ending with a one-line summary."""
+        failure: list[BaseException] = []
+
+        def build() -> None:
+            try:
+                install_job_run(job_pk=job.pk)
+            except BaseException as error:  # noqa: BLE001 - raised again in the command
+                failure.append(error)
+            finally:
+                connection.close()
+
+        builder = threading.Thread(target=build, name="envs-ensure")
+        builder.start()
+        console = Console(stderr=True)
+        try:
+            followed = progress_follow(
+                Subject("install", job.pk),
+                title=f"install job {job.pk}",
+                console=console,
+                is_done=lambda: not builder.is_alive(),
+                is_printing_lines=True,
+            )
+        finally:
+            builder.join()
+        console.print(
+            f"install job {job.pk} {followed.status or 'unfinished'} in {followed.seconds:.2f} s"
+            f" ({followed.log_lines} log lines)",
+            markup=False,
+            highlight=False,
+        )
+        if failure and not isinstance(failure[0], Exception):
+            raise failure[0]
 
     def handle_verify(self, *, repair: bool, **_) -> None:
         try:

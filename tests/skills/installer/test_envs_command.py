@@ -1,5 +1,6 @@
 """`manage.py envs list | gc` and the admin pages for environments and install jobs."""
 
+import json
 import subprocess
 from datetime import timedelta
 from io import StringIO
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 import skills.installer.admin  # noqa: F401 - registers the admin classes (skills.catalog.admin imports it)
@@ -129,7 +131,7 @@ def test_the_admin_rebuild_action_queues_a_job(
 
     job = InstallJob.objects.get()
     assert (job.environment_id, job.status) == (environment.pk, InstallJobStatus.QUEUED)
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the job enqueued, and its live events published
     environment.refresh_from_db()
     assert environment.status == "pending"
 
@@ -176,6 +178,12 @@ def test_the_admin_lists_the_install_slots_held_across_the_cluster(admin_client,
     assert admin_client.get("/admin/skills/installslot/add/").status_code == 403
 
 
+def test_envs_ensure_refuses_a_bad_requirement_and_writes_no_job():
+    with pytest.raises(CommandError, match="refused"):
+        run("ensure", "not a requirement!")
+    assert InstallJob.objects.count() == 0
+
+
 def test_envs_ensure_ends_cleanly_after_compiling_the_cache_bytecode(
     manage_py, installer_env, tmp_path
 ):
@@ -193,6 +201,13 @@ def test_envs_ensure_ends_cleanly_after_compiling_the_cache_bytecode(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "can't create new thread" not in done.stderr
+    # Its progress, drawn from the job's events: the build's log lines, then one summary line.
+    job = InstallJob.objects.get()
+    assert json.loads(done.stdout)["key"] == job.environment.key
+    assert "ready in" in done.stderr
+    summary = done.stderr.strip().splitlines()[-1]
+    assert summary.startswith(f"install job {job.pk} succeeded in ")
+    assert summary.endswith(f" ({job.log_lines.count()} log lines)")
     # The compile finished before the process ended (it was joined, not cut short).
     markers = sorted(path.name for path in (tmp_path / "uv-cache.bytecode").iterdir())
     assert markers

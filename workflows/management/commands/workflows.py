@@ -1,11 +1,17 @@
 import json
+import queue
+import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from rich.console import Console
 
+from atom_site.events.record import Subject
+from atom_site.events.terminal import progress_follow
 from workflows.analysis import workflow_analyze
 from workflows.engine import listener_add, listener_remove, run_start
 from workflows.errors import DefinitionInvalid, WorkflowError
@@ -46,6 +52,11 @@ class Command(BaseCommand):
         )
         running.add_argument(
             "--wait", type=float, default=3600, help="seconds to follow the run (default 3600)"
+        )
+        running.add_argument(
+            "--watch",
+            action="store_true",
+            help="draw a live progress bar (on stderr) from the run's events",
         )
 
     def handle(self, *args, action: str, **options) -> None:
@@ -142,7 +153,9 @@ class Command(BaseCommand):
             count += 1
         self.stdout.write(self.style.SUCCESS(f"Exported {count} workflow(s) to {output}"))
 
-    def _run(self, *, slug: str, inputs: str, here: bool, wait: float, **_) -> None:
+    def _run(
+        self, *, slug: str, inputs: str, here: bool, wait: float, watch: bool = False, **_
+    ) -> None:
         workflow = Workflow.objects.select_related("current_version").filter(slug=slug).first()
         if workflow is None:
             raise CommandError(f"no workflow {slug!r}")
@@ -150,6 +163,9 @@ class Command(BaseCommand):
             values = json.loads(inputs)
         except json.JSONDecodeError as error:
             raise CommandError(f"--inputs is not JSON: {error}") from None
+        if watch:
+            self._run_watched(workflow, values, here=here, wait=wait)
+            return
         from django_q.conf import Conf
 
         was_sync = Conf.SYNC
@@ -166,6 +182,59 @@ class Command(BaseCommand):
             listener_remove(self._progress_event)
         self.stdout.write(f"run {run.pk} of {slug} started ({run.ws_url})")
         run = self._follow(run, deadline=started + wait, quiet=here)
+        self.stdout.write(self._summary(run, time.monotonic() - started))
+        if run.status != "succeeded":
+            raise CommandError(f"run {run.pk} {run.status}: {run.error_message}")
+
+    def _run_watched(self, workflow: Workflow, values, *, here: bool, wait: float) -> None:
+        """Start the run in a thread (with `--here` its steps run inside `run_start`) and draw
+        its bar from its events; the run's id comes with its first announcement."""
+        from django_q.conf import Conf
+
+        started = time.monotonic()
+        first: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        outcome: dict[str, object] = {}
+
+        def announced(event: dict) -> None:
+            first.put(event["run"])
+
+        def start() -> None:
+            try:
+                outcome["run"] = run_start(workflow, values)
+            except WorkflowError as refused:
+                outcome["error"] = refused
+            finally:
+                first.put(None)
+                connection.close()
+
+        was_sync = Conf.SYNC
+        Conf.SYNC = was_sync or here
+        listener_add(announced)
+        starter = threading.Thread(target=start, name="workflow-run-start")
+        starter.start()
+        try:
+            run_pk = first.get()
+            if run_pk is None:
+                starter.join()
+                if "error" in outcome:
+                    raise CommandError(outcome["error"].message)
+                run_pk = outcome["run"].pk
+            self.stdout.write(f"run {run_pk} of {workflow.slug} started (/runs/{run_pk}/)")
+            total = workflow.current_version.step_count if workflow.current_version else None
+            progress_follow(
+                Subject("run", run_pk),
+                title=f"run {run_pk} of {workflow.slug}",
+                total=total,
+                console=Console(stderr=True),
+                timeout=wait,
+            )
+        finally:
+            starter.join()
+            listener_remove(announced)
+            Conf.SYNC = was_sync
+        if "error" in outcome:
+            raise CommandError(outcome["error"].message)
+        run = WorkflowRun.objects.get(pk=run_pk)
         self.stdout.write(self._summary(run, time.monotonic() - started))
         if run.status != "succeeded":
             raise CommandError(f"run {run.pk} {run.status}: {run.error_message}")

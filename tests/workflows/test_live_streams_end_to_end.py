@@ -1,0 +1,247 @@
+"""Live progress end to end: daphne and a django-q2 cluster as processes, a real websocket
+client. A run started over the API with a key streams every event in order; a reconnect with
+`after` gets exactly what it missed; bad credentials are refused with their close codes; an
+install job's log and a queued skill run stream too; `/ws/events/` serves the public catalog
+group alone."""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from atom_site.keys import api_key_create
+from skills.models import Agent
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHATTY = [
+    {"id": "talk", "skill": "chatty", "params": {"lines": 30, "per_second": 20}},
+    {"id": "after", "skill": "echo", "params": {"value": 1}, "depends_on": ["talk"]},
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen, *, group: bool = False) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if group:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def daphne(process_env, tmp_path) -> Iterator[str]:
+    """daphne on a free port against this test's database and layer; its host:port."""
+    port = _free_port()
+    log = (tmp_path / "daphne.log").open("w+")
+    web = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        + ["atom_site.asgi:application"],
+        env=process_env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert web.poll() is None, "daphne exited"
+            try:
+                requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "daphne did not answer"
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop(web)
+        log.close()
+
+
+@pytest.fixture
+def cluster(manage_py, process_env, engine_skills) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [*manage_py, "qcluster"],
+        env={**process_env, "ATOM_Q_WORKERS": "2", "ATOM_SANDBOX": "none"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its workers start runners: stop the whole group
+    )
+    yield process
+    _stop(process, group=True)
+
+
+@pytest.fixture
+def owner():
+    return get_user_model().objects.create_user("owner", password="pw-12345678")
+
+
+@pytest.fixture
+def token(owner) -> str:
+    return api_key_create(owner=owner, name="script", scopes=["read", "run", "install"])[1]
+
+
+def api(host: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
+    response = requests.request(
+        method,
+        f"http://{host}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def receive_all(url: str, *, headers: dict | None = None, stop_after: int | None = None):
+    """Every message until the server closes (or `stop_after` messages); and the close code."""
+    messages = []
+    with connect(url, additional_headers=headers or {}, open_timeout=30) as socket_:
+        try:
+            while stop_after is None or len(messages) < stop_after:
+                messages.append(json.loads(socket_.recv(timeout=60)))
+        except ConnectionClosed:
+            pass
+        code = socket_.close_code
+    return messages, code
+
+
+def close_code_of(url: str, *, headers: dict | None = None) -> int:
+    with connect(url, additional_headers=headers or {}, open_timeout=30) as socket_:
+        with pytest.raises(ConnectionClosed):
+            socket_.recv(timeout=30)
+        return socket_.close_code
+
+
+def http_events(host: str, path: str, token: str) -> list[dict]:
+    return api(host, "GET", f"{path}?after=0", token)["items"]
+
+
+def test_a_run_started_over_the_api_streams_every_event_in_order(
+    workflow_make, cluster, daphne, token, owner, client
+):
+    workflow_make("talk", CHATTY)
+    run = api(daphne, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
+    assert (run["page_url"], run["ws_url"]) == (f"/runs/{run['id']}/", f"/ws/runs/{run['id']}/")
+    assert run["events_url"] == f"/api/workflow-runs/{run['id']}/events"
+
+    messages, code = receive_all(f"ws://{daphne}{run['ws_url']}?after=0&key={token}")
+
+    assert code == 1000
+    *events, end = messages
+    assert [event["type"] for event in events] == ["event"] * len(events)
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert end == {"type": "end", "seq": len(events)}
+    assert (events[-1]["kind"], events[-1]["status"]) == ("run", "succeeded")
+    lines = [line for event in events if event["kind"] == "log" for line in event["lines"]]
+    assert lines == [f"line {index}" for index in range(30)] + ["done"]
+    # The same events over HTTP.
+    stored = http_events(daphne, run["events_url"], token)
+    assert [{"type": "event", **event} for event in stored] == events
+
+    # Without `after`: the snapshot (the run finished), then the end; with the session cookie.
+    client.force_login(owner)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    messages, code = receive_all(f"ws://{daphne}{run['ws_url']}", headers={"Cookie": cookie})
+    snapshot, end = messages
+    assert (snapshot["type"], snapshot["seq"], snapshot["run"]["status"]) == (
+        "snapshot", len(events), "succeeded"
+    )  # fmt: skip
+    assert [(step["step"], step["status"]) for step in snapshot["steps"]] == [
+        ("talk", "succeeded"), ("after", "succeeded")
+    ]  # fmt: skip
+    assert (end, code) == ({"type": "end", "seq": len(events)}, 1000)
+
+
+def test_a_reconnect_with_after_receives_exactly_the_missed_events(
+    workflow_make, cluster, daphne, token
+):
+    workflow_make("talk", CHATTY)
+    run = api(daphne, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
+    url = f"ws://{daphne}{run['ws_url']}"
+
+    first, _ = receive_all(url, headers={"X-API-Key": token}, stop_after=4)
+    seen = first[-1]["seq"]
+    rest, code = receive_all(f"{url}?after={seen}", headers={"X-API-Key": token})
+
+    *missed, end = rest
+    received = [message["seq"] for message in first + missed]
+    stored = http_events(daphne, run["events_url"], token)
+    assert received == [event["seq"] for event in stored] == list(range(1, len(stored) + 1))
+    assert (end["type"], code) == ("end", 1000)
+    assert first[0]["type"] == "snapshot" or first[0]["seq"] == 1
+
+
+def test_each_bad_credential_is_refused_with_its_close_code(workflow_make, daphne, owner, token):
+    agent = Agent.objects.create(slug="other-agent", name="Other")
+    workflow_make("talk", CHATTY)
+    run = api(daphne, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
+    url = f"ws://{daphne}/ws/runs/{run['id']}/"
+    _, bound = api_key_create(owner=owner, name="bound", scopes=["read"], agent=agent)
+    _, no_read = api_key_create(owner=owner, name="no read", scopes=["run"])
+
+    assert close_code_of(url) == 4401
+    assert close_code_of(f"{url}?key=atom_000000000000_{'x' * 43}") == 4401
+    assert close_code_of(url, headers={"Authorization": f"Bearer {bound}"}) == 4403
+    assert close_code_of(f"{url}?key={no_read}") == 4403
+    assert close_code_of(f"ws://{daphne}/ws/runs/999999/?key={token}") == 4404
+    assert close_code_of(f"ws://{daphne}/ws/installs/999999/?key={token}") == 4404
+    assert close_code_of(f"ws://{daphne}/ws/skill-runs/999999/?key={token}") == 4404
+    assert close_code_of(f"{url}?key={token}&after=-1") == 4400
+    # A browser page of another site may not open one with the user's cookie.
+    with pytest.raises(Exception, match="403"):
+        connect(f"{url}?key={token}", additional_headers={"Origin": "http://evil.example"})
+
+    # /ws/events/ relays the public catalog group alone: a run's group is refused.
+    assert close_code_of(f"ws://{daphne}/ws/events/live.run.{run['id']}/") == 4403
+    with connect(f"ws://{daphne}/ws/events/skills/", open_timeout=30) as public:
+        with pytest.raises(TimeoutError):
+            public.recv(timeout=0.5)  # open, and quiet
+
+
+def test_an_install_job_and_a_queued_skill_run_stream_their_logs(
+    engine_skills, cluster, daphne, token
+):
+    job = api(daphne, "POST", "/api/installs/", token, {"skill": "chatty"})
+    messages, code = receive_all(f"ws://{daphne}/ws/installs/{job['id']}/?after=0&key={token}")
+    *events, end = messages
+    assert code == 1000
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert (events[-1]["kind"], events[-1]["status"]) == ("install", "succeeded")
+    assert any(event["kind"] == "log" and event["lines"] for event in events)
+    assert end == {"type": "end", "seq": len(events)}
+    assert http_events(daphne, f"/api/installs/{job['id']}/events", token) == [
+        {key: value for key, value in event.items() if key != "type"} for event in events
+    ]
+
+    run = api(
+        daphne, "POST", "/api/skills/chatty/run", token, {"params": {"lines": 2}, "queued": True}
+    )
+    messages, code = receive_all(f"ws://{daphne}/ws/skill-runs/{run['id']}/?after=0&key={token}")
+    *events, end = messages
+    assert [(event["kind"], event.get("status")) for event in events] == [
+        ("skill_run", "queued"), ("skill_run", "running"), ("log", None), ("skill_run", "succeeded")
+    ]  # fmt: skip
+    assert events[2]["lines"] == ["line 0", "line 1", "done"]
+    assert (end, code) == ({"type": "end", "seq": 4}, 1000)
