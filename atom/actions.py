@@ -22,6 +22,8 @@ from atom.configure import in_orm_thread, in_orm_thread_ready, ready_require
 from atom.lookup import run_find, skill_find, workflow_find
 from atom.performance import SAMPLE_COLUMNS
 from atom.tables import typed_frame
+from atom_site.events.read import events_after, last_seq
+from atom_site.events.record import Subject
 from perf.models import Sample
 from skills.installer.jobs import install_request, skill_version_spec
 from skills.models import InstallJob
@@ -32,6 +34,7 @@ from workflows.models import RUN_FINISHED, StepRun, WorkflowRun
 from workflows.operations import STEP_RUN
 
 POLL_SECONDS = 0.2
+EVENTS_PAGE = 500
 # A run still queued this long with no cluster alive gets a hint on how to start one.
 QUEUED_HINT_SECONDS = 5.0
 
@@ -196,6 +199,20 @@ class RunState:
 
 
 @in_orm_thread
+def run_snapshot(run_id: int) -> tuple[int, RunState]:
+    """The run's last event seq, then its state: the state is at least as new as the events
+    up to that seq, and every later change arrives as an event after it."""
+    seq = last_seq(Subject("run", run_id))
+    return seq, run_state(run_id)
+
+
+@in_orm_thread
+def run_events(run_id: int, *, after: int) -> list[dict[str, Any]]:
+    """The run's events after `after` (atom_site.events: the websocket's and the HTTP API's)."""
+    return events_after(Subject("run", run_id), after=after, limit=EVENTS_PAGE)
+
+
+@in_orm_thread
 def run_state(run_id: int) -> RunState:
     """The run's status and each step's, read from their rows."""
     run = WorkflowRun.objects.only("status", "error_type", "error_message").get(pk=run_id)
@@ -228,31 +245,39 @@ class RunHandle:
         return run_state(self.id)
 
     def watch(self, *, timeout: float | None = None, progress: bool = True) -> RunHandle:
-        """A live progress bar of finished steps until the run ends (or `timeout` seconds)."""
+        """A live progress bar of finished steps, fed by the run's persisted events, until the
+        run ends (or `timeout` seconds)."""
         started = time.monotonic()
-        state = self.state()
-        bar = tqdm(
-            total=len(state.steps), desc=f"run {self.id}", unit=" steps", disable=not progress
-        )
+        seq, state = run_snapshot(self.id)
+        statuses, status, latest = dict(state.steps), state.status, ""
+        bar = tqdm(total=len(statuses), desc=f"run {self.id}", unit=" steps", disable=not progress)
         hinted = False
         while True:
-            done = sum(status in _STEP_FINISHED for status in state.steps.values())
-            bar.update(done - bar.n)
-            running = [step for step, status in state.steps.items() if status == "running"]
-            bar.set_postfix_str(f"{state.status} {', '.join(running)[:60]}", refresh=True)
-            if state.is_finished:
+            bar.update(sum(value in _STEP_FINISHED for value in statuses.values()) - bar.n)
+            bar.set_postfix_str(f"{status} {latest}"[:80], refresh=True)
+            if status in RUN_FINISHED:
                 break
             waited = time.monotonic() - started
             if timeout is not None and waited > timeout:
                 bar.close()
-                raise TimeoutError(f"run {self.id} still {state.status} after {timeout} s")
-            if not hinted and state.status == "queued" and waited > QUEUED_HINT_SECONDS:
+                raise TimeoutError(f"run {self.id} still {status} after {timeout} s")
+            if not hinted and status == "queued" and waited > QUEUED_HINT_SECONDS:
                 problem = in_orm_thread(_cluster_problem)()
                 if problem:
                     bar.write(f"run {self.id} is waiting for a worker: {problem}")
                 hinted = True
-            time.sleep(POLL_SECONDS)
-            state = self.state()
+            events = run_events(self.id, after=seq)
+            for event in events:
+                seq = event["seq"]
+                if event["kind"] == "step":
+                    statuses[event["step"]] = event["status"]
+                    latest = f"{event['step']}: {event['status']}"
+                elif event["kind"] == "run":
+                    status = event["status"]
+                elif event["kind"] == "log" and event["lines"]:
+                    latest = f"{event.get('step', '')}: {event['lines'][-1]}"
+            if not events:
+                time.sleep(POLL_SECONDS)
         bar.close()
         return self
 
