@@ -25,19 +25,16 @@ from atom.actions import (  # noqa: E402  (Django must be configured before the 
     run_workflow,
 )
 from atom.frames import (  # noqa: E402
-    alerts,
     calls,
     environments,
     installs,
-    regressions,
     runs,
-    samples,
     skill_runs,
     skills,
     steps,
-    summary,
 )
 from atom.maintenance import baseline, budget, demo_load, gc_preview  # noqa: E402
+from atom.performance import alerts, regressions, samples, summary  # noqa: E402
 from atom.plots import percentiles_plot  # noqa: E402
 from atom.views import environment, skill, workflow  # noqa: E402
 from workflows.builder import SkillStep, Workflow, ref  # noqa: E402

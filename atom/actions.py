@@ -13,18 +13,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+from django.db.models import Sum
+from django.utils import timezone
 from tqdm.auto import tqdm
 
 from atom.configure import in_orm_thread, in_orm_thread_ready, ready_require
 from atom.lookup import run_find, skill_find, workflow_find
+from atom.performance import SAMPLE_COLUMNS
+from atom.tables import typed_frame
+from atom_site.events.read import events_after, last_seq
+from atom_site.events.record import Subject
+from perf.models import Sample
 from skills.installer.jobs import install_request, skill_version_spec
 from skills.models import InstallJob
 from skills.runs.calls import run_skill as skill_call
 from workflows.builder import Workflow as WorkflowBuilder
 from workflows.engine import run_start
 from workflows.models import RUN_FINISHED, StepRun, WorkflowRun
+from workflows.operations import STEP_RUN
 
 POLL_SECONDS = 0.2
+EVENTS_PAGE = 500
 # A run still queued this long with no cluster alive gets a hint on how to start one.
 QUEUED_HINT_SECONDS = 5.0
 
@@ -189,6 +199,20 @@ class RunState:
 
 
 @in_orm_thread
+def run_snapshot(run_id: int) -> tuple[int, RunState]:
+    """The run's last event seq, then its state: the state is at least as new as the events
+    up to that seq, and every later change arrives as an event after it."""
+    seq = last_seq(Subject("run", run_id))
+    return seq, run_state(run_id)
+
+
+@in_orm_thread
+def run_events(run_id: int, *, after: int) -> list[dict[str, Any]]:
+    """The run's events after `after` (atom_site.events: the websocket's and the HTTP API's)."""
+    return events_after(Subject("run", run_id), after=after, limit=EVENTS_PAGE)
+
+
+@in_orm_thread
 def run_state(run_id: int) -> RunState:
     """The run's status and each step's, read from their rows."""
     run = WorkflowRun.objects.only("status", "error_type", "error_message").get(pk=run_id)
@@ -221,31 +245,39 @@ class RunHandle:
         return run_state(self.id)
 
     def watch(self, *, timeout: float | None = None, progress: bool = True) -> RunHandle:
-        """A live progress bar of finished steps until the run ends (or `timeout` seconds)."""
+        """A live progress bar of finished steps, fed by the run's persisted events, until the
+        run ends (or `timeout` seconds)."""
         started = time.monotonic()
-        state = self.state()
-        bar = tqdm(
-            total=len(state.steps), desc=f"run {self.id}", unit=" steps", disable=not progress
-        )
+        seq, state = run_snapshot(self.id)
+        statuses, status, latest = dict(state.steps), state.status, ""
+        bar = tqdm(total=len(statuses), desc=f"run {self.id}", unit=" steps", disable=not progress)
         hinted = False
         while True:
-            done = sum(status in _STEP_FINISHED for status in state.steps.values())
-            bar.update(done - bar.n)
-            running = [step for step, status in state.steps.items() if status == "running"]
-            bar.set_postfix_str(f"{state.status} {', '.join(running)[:60]}", refresh=True)
-            if state.is_finished:
+            bar.update(sum(value in _STEP_FINISHED for value in statuses.values()) - bar.n)
+            bar.set_postfix_str(f"{status} {latest}"[:80], refresh=True)
+            if status in RUN_FINISHED:
                 break
             waited = time.monotonic() - started
             if timeout is not None and waited > timeout:
                 bar.close()
-                raise TimeoutError(f"run {self.id} still {state.status} after {timeout} s")
-            if not hinted and state.status == "queued" and waited > QUEUED_HINT_SECONDS:
+                raise TimeoutError(f"run {self.id} still {status} after {timeout} s")
+            if not hinted and status == "queued" and waited > QUEUED_HINT_SECONDS:
                 problem = in_orm_thread(_cluster_problem)()
                 if problem:
                     bar.write(f"run {self.id} is waiting for a worker: {problem}")
                 hinted = True
-            time.sleep(POLL_SECONDS)
-            state = self.state()
+            events = run_events(self.id, after=seq)
+            for event in events:
+                seq = event["seq"]
+                if event["kind"] == "step":
+                    statuses[event["step"]] = event["status"]
+                    latest = f"{event['step']}: {event['status']}"
+                elif event["kind"] == "run":
+                    status = event["status"]
+                elif event["kind"] == "log" and event["lines"]:
+                    latest = f"{event.get('step', '')}: {event['lines'][-1]}"
+            if not events:
+                time.sleep(POLL_SECONDS)
         bar.close()
         return self
 
@@ -255,10 +287,40 @@ class RunHandle:
         self.watch(timeout=timeout, progress=False)
         return _run_outcome(self.id)
 
+    def samples(self, operation: str = STEP_RUN, *, timeout: float = 30.0) -> pd.DataFrame:
+        """The timing samples the workers recorded for this run's steps (`step_run` by default:
+        each attempt's call, end to end), once they are written. Workers write their samples
+        in batches (at most `ATOM_PERF_FLUSH_INTERVAL` seconds late), so this waits, up to
+        `timeout` seconds, until there is one per attempt: afterwards an estimate reads them."""
+        self.watch(progress=False)
+        deadline = time.monotonic() + timeout
+        rows, expected = _run_samples(self.id, operation)
+        while len(rows) < expected and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            rows, expected = _run_samples(self.id, operation)
+        return typed_frame(rows, SAMPLE_COLUMNS)
+
     def _repr_html_(self) -> str:
         from atom.displays import run_html
 
         return run_html(self.id)
+
+
+@in_orm_thread
+def _run_samples(run_id: int, operation: str) -> tuple[list[dict[str, Any]], int]:
+    """The run's samples of `operation` (its workflow's, recorded while it ran) and how many
+    attempts ran a call (a cached step records none)."""
+    run = run_find(run_id)
+    attempts = StepRun.objects.filter(
+        run_id=run_id, started_at__isnull=False, is_cached=False
+    ).aggregate(total=Sum("attempt"))["total"]
+    found = Sample.objects.filter(
+        operation=operation,
+        workflow=run.workflow.slug,
+        created_at__gte=run.started_at or run.created_at,
+        created_at__lte=run.finished_at or timezone.now(),
+    )
+    return list(found.order_by("created_at", "id").values(*SAMPLE_COLUMNS)), attempts or 0
 
 
 _STEP_FINISHED = ("succeeded", "failed", "skipped", "cancelled")

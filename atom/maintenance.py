@@ -9,7 +9,7 @@ from datetime import timedelta
 import pandas as pd
 
 from atom.configure import in_orm_thread_ready
-from atom.frames import DEFAULT_SPAN, operation_check
+from atom.performance import DEFAULT_SPAN, operation_check
 from atom.tables import INTEGER, TEXT, TIME, Moment, typed_frame, window_of
 from perf.budgets import BudgetInvalidError, NoSamplesError, baseline_set_from_window, budget_set
 from skills.installer.maintenance import environments_collect

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from atom.configure import in_orm_thread_ready
-from atom.frames import DEFAULT_SPAN, operation_check
+from atom.performance import DEFAULT_SPAN, operation_check
 from atom.tables import Moment, time_zone, window_of
 from perf.models import Baseline, Budget
 from perf.recording import flush as samples_flush

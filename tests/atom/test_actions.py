@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 import atom
+from atom.actions import run_events
 from skills.models import Environment, InstallJob
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -86,6 +87,10 @@ def test_a_workflow_run_is_watched_and_gives_each_steps_output(workflow_make, q_
     run.watch()
 
     assert run.state().status == "succeeded"
+    events = run_events(run.id, after=0)  # what watch() followed
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert events[-1]["kind"] == "run"
+    assert events[-1]["status"] == "succeeded"
     assert run.result() == {"one": {"sum": 3}, "two": {"sum": 13}}
     assert f"run {run.id}" in capsys.readouterr().err
     steps = atom.steps(run)
@@ -95,6 +100,9 @@ def test_a_workflow_run_is_watched_and_gives_each_steps_output(workflow_make, q_
     assert html.count("<rect") == 2  # one Gantt bar per step
     assert "<td>two</td>" in html
     assert atom.runs("sums")["id"].tolist() == [run.id]
+    recorded = run.samples()  # waits for the sample writer's batch
+    assert recorded["step"].tolist() == ["one", "two"]
+    assert recorded["operation"].tolist() == ["step_run", "step_run"]
 
 
 def test_a_failed_run_raises_its_steps_errors_not_a_traceback(workflow_make, q_sync):
