@@ -326,6 +326,9 @@ class Runner:
         self.calls = 0
         self.pid = os.getpid()
         self.bound: tuple[str, str | None] | None = None
+        # What /tmp held before any call: this runner's directory, and the directories
+        # bubblewrap made for what it binds below /tmp (read-only: never to be walked).
+        self.tmp_at_start = tmp_entries() if sandboxed else frozenset()
         self._stdout = sys.stdout
         self._stderr = sys.stderr
 
@@ -450,7 +453,7 @@ class Runner:
             shutil.rmtree(work_dir, ignore_errors=True)
             if self.sandboxed:
                 processes_sweep()
-                tmp_sweep(keep=self.base_dir)
+                tmp_sweep(keep=self.tmp_at_start)
         self.calls += 1
         answer["peak_rss_kb"] = peak_rss_kb()
         if retire:
@@ -572,14 +575,21 @@ def children_reap() -> None:
             return
 
 
-def tmp_sweep(*, keep: str) -> None:
-    """Empty the sandbox's own /tmp but for the runner's directory."""
+def tmp_entries() -> frozenset[str]:
+    try:
+        return frozenset(entry.path for entry in os.scandir("/tmp"))
+    except OSError:
+        return frozenset()
+
+
+def tmp_sweep(*, keep: frozenset[str]) -> None:
+    """Remove from the sandbox's own /tmp what was not there before the first call."""
     try:
         entries = list(os.scandir("/tmp"))
     except OSError:
         return
     for entry in entries:
-        if entry.path == keep:
+        if entry.path in keep:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
