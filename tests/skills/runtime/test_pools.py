@@ -87,10 +87,13 @@ def test_a_full_host_shuts_the_least_recently_used_runner_first(make_registry, w
     third = registry.pool_for("third", sys.executable, "python")
 
     assert third.call(skill_id="n", path=path).ok is True
+    settle(registry)
     assert registry.runner_count == 2
     assert oldest.size() == 0
     assert oldest.call(skill_id="n", path=path).ok is True
+    settle(registry)
     assert registry.runner_count == 2
+    assert oldest.stats().evicted + newer.stats().evicted + third.stats().evicted >= 3
 
 
 def test_the_warm_runners_memory_together_is_capped(make_registry, write_skill):
@@ -236,3 +239,12 @@ def test_standby_runners_import_the_environments_packages_before_a_first_call(
 
     assert plain.call(skill_id="probe", path=probe).result is False
     assert primed.call(skill_id="probe", path=probe).result is True
+
+
+def settle(registry) -> None:
+    """Wait until no pool is starting a runner (standby runners start in the background)."""
+    for _ in range(400):
+        if all(pool.stats().starting == 0 for pool in registry.pools()):
+            return
+        time.sleep(0.025)
+    raise AssertionError("runners still starting after 10 s")
