@@ -312,3 +312,16 @@ def test_under_bwrap_a_detached_grandchild_dies_with_its_call_even_without_cgrou
     assert result.result == "left it running"
     assert _wait_until_gone(marker) == []
     assert pool.call(skill_id="detach", path=skill).ok is True
+
+
+def test_groups_left_by_an_atom_process_that_died_are_removed(cgroups):
+    from skills.runtime.cgroups import _stale_bases_remove, cgroup_support
+
+    parent = next(iter(cgroup_support().bases.values())).parent
+    left = parent / "atom-4194304"  # pids stay below PID_MAX_LIMIT (4194304): never alive
+    (left / "runner-4194304-1").mkdir(parents=True)
+
+    _stale_bases_remove(parent)
+
+    assert not left.exists()
+    assert next(iter(cgroup_support().bases.values())).exists()  # our own stays
