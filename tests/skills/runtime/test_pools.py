@@ -53,10 +53,14 @@ def test_a_runner_serves_one_skill_version_and_the_host_evicts_the_least_recentl
     registry = make_registry(runners_per_host=3, min_runners=1)
     pool = registry.pool_for("lru", sys.executable, "python")
     paths = {name: write_skill(f"{name}.py", "def run():\n    return 1\n") for name in "abc"}
-    pids = {name: pool.call(skill_id=name, path=paths[name]).runner_pid for name in "ab"}
+    pids = {}
+    for name in "ab":
+        pids[name] = pool.call(skill_id=name, path=paths[name]).runner_pid
+        settle(registry)
     again_a = pool.call(skill_id="a", path=paths["a"]).runner_pid
 
     pids["c"] = pool.call(skill_id="c", path=paths["c"]).runner_pid
+    settle(registry)
 
     assert len(set(pids.values())) == 3
     assert again_a == pids["a"]
