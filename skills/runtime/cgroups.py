@@ -80,10 +80,24 @@ def _own_groups() -> dict[str, str]:
 
 
 def _writable_base(parent: Path) -> Path:
+    _stale_bases_remove(parent)
     base = parent / f"atom-{os.getpid()}"
     base.mkdir(exist_ok=True)
     atexit.register(_base_remove, base)
     return base
+
+
+def _stale_bases_remove(parent: Path) -> None:
+    """Remove the groups left by Atom processes that are gone (killed, or exited without
+    shutting their runners): empty groups are all a dead process can leave."""
+    for base in parent.glob("atom-*"):
+        pid = base.name.removeprefix("atom-")
+        if not pid.isdigit() or int(pid) == os.getpid() or Path(f"/proc/{pid}").exists():
+            continue
+        for group in base.glob("runner-*"):
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        _base_remove(base)
 
 
 def _base_remove(base: Path) -> None:

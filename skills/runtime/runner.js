@@ -18,10 +18,13 @@ const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
 const MAX_TRACEBACK_CHARS = 32768;
 
 function parseArguments(argv) {
-  const options = { in: null, out: null, cacheSize: 256 };
+  const options = { in: null, out: null, cacheSize: 256, sandboxed: false };
   for (let index = 0; index < argv.length; index += 2) {
     const [name, value] = [argv[index], argv[index + 1]];
-    if (name === "--in") options.in = Number(value);
+    if (name === "--sandboxed") {
+      options.sandboxed = true;
+      index -= 1; // a flag without a value
+    } else if (name === "--in") options.in = Number(value);
     else if (name === "--out") options.out = Number(value);
     else if (name === "--cache-size") options.cacheSize = Number(value);
   }
@@ -32,6 +35,55 @@ function parseArguments(argv) {
 }
 
 class SourceUnavailable extends Error {}
+
+// In its own PID namespace (bubblewrap), the runner kills every other process of the namespace
+// after each call (kill(-1) spares itself and the namespace's init) and removes from /tmp what
+// was not there before the first call: nothing a call started or wrote outlives it.
+function isLive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+// Zombies are left out: the runner's own are reaped by Node between requests.
+function othersInNamespace() {
+  try {
+    const own = String(process.pid);
+    return fs
+      .readdirSync("/proc")
+      .some((name) => /^\d+$/.test(name) && name !== "1" && name !== own && isLive(name));
+  } catch {
+    return true;
+  }
+}
+
+function processesSweep() {
+  const deadline = Date.now() + 2000;
+  while (othersInNamespace() && Date.now() < deadline) {
+    try {
+      process.kill(-1, "SIGKILL");
+    } catch {
+      return;
+    }
+  }
+}
+
+function tmpEntries() {
+  try {
+    return new Set(fs.readdirSync("/tmp").map((name) => path.join("/tmp", name)));
+  } catch {
+    return new Set();
+  }
+}
+
+function tmpSweep(keep) {
+  for (const entry of tmpEntries()) {
+    if (!keep.has(entry)) fs.rmSync(entry, { recursive: true, force: true });
+  }
+}
 
 class SkillLoader {
   constructor(capacity) {
@@ -149,10 +201,12 @@ function peakRssKb() {
 }
 
 class Runner {
-  constructor(loader) {
+  constructor(loader, sandboxed) {
     this.loader = loader;
     this.baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-runner-"));
     process.chdir(this.baseDir);
+    this.sandboxed = sandboxed;
+    this.tmpAtStart = sandboxed ? tmpEntries() : new Set();
   }
 
   async handle(request) {
@@ -209,6 +263,10 @@ class Runner {
     } finally {
       process.chdir(this.baseDir);
       fs.rmSync(workDir, { recursive: true, force: true });
+      if (this.sandboxed) {
+        processesSweep();
+        tmpSweep(this.tmpAtStart);
+      }
     }
     answer.peak_rss_kb = peakRssKb();
     return answer;
@@ -274,7 +332,7 @@ class Runner {
 }
 
 function serve(options) {
-  const runner = new Runner(new SkillLoader(options.cacheSize));
+  const runner = new Runner(new SkillLoader(options.cacheSize), options.sandboxed);
   const input = new net.Socket({ fd: options.in, readable: true, writable: false });
   let pending = Buffer.alloc(0);
   let busy = Promise.resolve();

@@ -326,6 +326,9 @@ class Runner:
         self.calls = 0
         self.pid = os.getpid()
         self.bound: tuple[str, str | None] | None = None
+        # What /tmp held before any call: this runner's directory, and the directories
+        # bubblewrap made for what it binds below /tmp (read-only: never to be walked).
+        self.tmp_at_start = tmp_entries() if sandboxed else frozenset()
         self._stdout = sys.stdout
         self._stderr = sys.stderr
 
@@ -450,7 +453,7 @@ class Runner:
             shutil.rmtree(work_dir, ignore_errors=True)
             if self.sandboxed:
                 processes_sweep()
-                tmp_sweep(keep=self.base_dir)
+                tmp_sweep(keep=self.tmp_at_start)
         self.calls += 1
         answer["peak_rss_kb"] = peak_rss_kb()
         if retire:
@@ -552,6 +555,8 @@ def scratch_leave(base_dir: str) -> None:
 def processes_sweep(patience: float = 2.0) -> None:
     """Kill every process of this PID namespace but this one and its init (kill(-1) spares
     both), again until none is left: a fork bomb may fork while the first signal goes out."""
+    if not namespace_has_others():
+        return  # the usual case, and kill(-1) walks every task of the host
     deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         try:
@@ -560,6 +565,16 @@ def processes_sweep(patience: float = 2.0) -> None:
             return
         children_reap()
         time.sleep(0.001)  # the namespace's init reaps the orphans
+
+
+def namespace_has_others() -> bool:
+    """Whether this PID namespace holds a process besides its init and this runner."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return True
+    own = str(os.getpid())
+    return any(name.isdigit() and name not in ("1", own) for name in names)
 
 
 def children_reap() -> None:
@@ -572,14 +587,21 @@ def children_reap() -> None:
             return
 
 
-def tmp_sweep(*, keep: str) -> None:
-    """Empty the sandbox's own /tmp but for the runner's directory."""
+def tmp_entries() -> frozenset[str]:
+    try:
+        return frozenset(entry.path for entry in os.scandir("/tmp"))
+    except OSError:
+        return frozenset()
+
+
+def tmp_sweep(*, keep: frozenset[str]) -> None:
+    """Remove from the sandbox's own /tmp what was not there before the first call."""
     try:
         entries = list(os.scandir("/tmp"))
     except OSError:
         return
     for entry in entries:
-        if entry.path == keep:
+        if entry.path in keep:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):

@@ -225,7 +225,6 @@ def runner_command(
         command += ["--preimport", packages]
     if mode == "none":
         return command
-    if kind == "python":
-        command.append("--sandboxed")  # its own PID namespace and /tmp: it sweeps both per call
+    command.append("--sandboxed")  # its own PID namespace and /tmp: it sweeps both per call
     visible = [RUNTIME_DIR, *interpreter_paths(interpreter), *read_only]
     return [*bwrap_arguments(network=network, read_only=visible), "--", *command]

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from skills.runtime import CallLimits
+from tests.skills.runtime.conftest import NODE, missing
 from tests.skills.runtime.test_faults import _wait_until_gone
 
 
@@ -272,3 +273,55 @@ def test_without_cgroups_runs_fall_back_to_rlimits_and_fewer_runners(make_regist
     assert standby.cgroup is None
     assert (result.error.type, result.is_runner_replaced) == ("MemoryError", True)
     assert "memory limit of 128 MB (RLIMIT_AS)" in result.error.message
+
+
+@pytest.mark.parametrize("kind", ["python", "node"])
+def test_under_bwrap_a_detached_grandchild_dies_with_its_call_even_without_cgroups(
+    make_registry, write_skill, kind
+):
+    if kind == "node" and NODE is None:
+        missing("node is not installed here")
+    registry = make_registry(sandbox="bwrap", cgroups="off")
+    marker = f"atom-detached-{uuid.uuid4().hex}"
+    if kind == "python":
+        pool = registry.pool_for("sweep-python", sys.executable, "python")
+        skill = write_skill(
+            "detach.py",
+            f"""
+            import subprocess
+            def run():
+                subprocess.Popen(["sleep", "60", "{marker}"], start_new_session=True)
+                return "left it running"
+            """,
+        )
+    else:
+        pool = registry.pool_for("sweep-node", NODE, "node")
+        skill = write_skill(
+            "detach.js",
+            f"""
+            const {{ spawn }} = require("node:child_process");
+            exports.run = () => {{
+              spawn("sleep", ["60", "{marker}"], {{ detached: true, stdio: "ignore" }}).unref();
+              return "left it running";
+            }};
+            """,
+        )
+
+    result = pool.call(skill_id="detach", path=skill)
+
+    assert result.result == "left it running"
+    assert _wait_until_gone(marker) == []
+    assert pool.call(skill_id="detach", path=skill).ok is True
+
+
+def test_groups_left_by_an_atom_process_that_died_are_removed(cgroups):
+    from skills.runtime.cgroups import _stale_bases_remove, cgroup_support
+
+    parent = next(iter(cgroup_support().bases.values())).parent
+    left = parent / "atom-4194304"  # pids stay below PID_MAX_LIMIT (4194304): never alive
+    (left / "runner-4194304-1").mkdir(parents=True)
+
+    _stale_bases_remove(parent)
+
+    assert not left.exists()
+    assert next(iter(cgroup_support().bases.values())).exists()  # our own stays

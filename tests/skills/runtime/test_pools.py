@@ -53,10 +53,14 @@ def test_a_runner_serves_one_skill_version_and_the_host_evicts_the_least_recentl
     registry = make_registry(runners_per_host=3, min_runners=1)
     pool = registry.pool_for("lru", sys.executable, "python")
     paths = {name: write_skill(f"{name}.py", "def run():\n    return 1\n") for name in "abc"}
-    pids = {name: pool.call(skill_id=name, path=paths[name]).runner_pid for name in "ab"}
+    pids = {}
+    for name in "ab":
+        pids[name] = pool.call(skill_id=name, path=paths[name]).runner_pid
+        settle(registry)
     again_a = pool.call(skill_id="a", path=paths["a"]).runner_pid
 
     pids["c"] = pool.call(skill_id="c", path=paths["c"]).runner_pid
+    settle(registry)
 
     assert len(set(pids.values())) == 3
     assert again_a == pids["a"]
@@ -87,10 +91,13 @@ def test_a_full_host_shuts_the_least_recently_used_runner_first(make_registry, w
     third = registry.pool_for("third", sys.executable, "python")
 
     assert third.call(skill_id="n", path=path).ok is True
+    settle(registry)
     assert registry.runner_count == 2
     assert oldest.size() == 0
     assert oldest.call(skill_id="n", path=path).ok is True
+    settle(registry)
     assert registry.runner_count == 2
+    assert oldest.stats().evicted + newer.stats().evicted + third.stats().evicted >= 3
 
 
 def test_the_warm_runners_memory_together_is_capped(make_registry, write_skill):
@@ -236,3 +243,12 @@ def test_standby_runners_import_the_environments_packages_before_a_first_call(
 
     assert plain.call(skill_id="probe", path=probe).result is False
     assert primed.call(skill_id="probe", path=probe).result is True
+
+
+def settle(registry) -> None:
+    """Wait until no pool is starting a runner (standby runners start in the background)."""
+    for _ in range(400):
+        if all(pool.stats().starting == 0 for pool in registry.pools()):
+            return
+        time.sleep(0.025)
+    raise AssertionError("runners still starting after 10 s")
