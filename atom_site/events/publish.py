@@ -134,9 +134,14 @@ class EventPublisher:
                 for group, payloads in _by_group(batch):
                     try:
                         await apublish_events(group, payloads)
-                    except Exception:  # the change is committed; a listener can read it back
-                        logger.exception(
-                            "could not publish %d event(s) to %s", len(payloads), group
+                    except Exception as error:  # committed: sockets read the table back
+                        logger.warning(
+                            "could not publish %d event(s) to %s (%s: %s); listeners read them"
+                            " from the database",
+                            len(payloads),
+                            group,
+                            type(error).__name__,
+                            error,
                         )
             finally:
                 with self._condition:
