@@ -2,10 +2,6 @@
 database, with a real django-q2 cluster carrying out its workflow runs; an error in any cell
 fails the suite. The notebooks are committed without outputs."""
 
-import contextlib
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import nbformat
@@ -13,6 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 from tests.conftest import ROOT
+from tests.processes import qcluster
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # A cell stuck longer than this fails the notebook (a hang guard, not a speed check: the
@@ -41,23 +38,9 @@ def test_the_notebook_is_committed_without_outputs(path: Path):
 
 
 @pytest.fixture
-def cluster(manage_py, process_env):
-    process = subprocess.Popen(
-        [*manage_py, "qcluster"],
-        env={**process_env, "ATOM_Q_WORKERS": "4"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # django-q2 forks workers, which start runners: stop the group
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+def cluster(process_env):
+    with qcluster(process_env, ATOM_Q_WORKERS="4") as process:
+        yield process
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")

@@ -2,11 +2,7 @@
 nodes green on the page without a reload, and a 100,000-line log leaves the page's log
 bounded (the last 2,000 lines, in the DOM and in memory)."""
 
-import contextlib
-import os
 import re
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ from django.test import Client
 from atom_site.events.record import Subject, log_lines_add, log_lines_flush
 from skills.catalog.importer import SkillSource, skills_import
 from tests.pages.browser import page_check, watching
+from tests.processes import qcluster
 from tests.skills.conftest import skill_source
 from workflows.engine import run_cancel, run_start
 from workflows.models import WorkflowRun
@@ -63,23 +60,9 @@ def gated_workflow(tmp_path: Path):
 
 
 @pytest.fixture
-def cluster(manage_py, process_env, gated_workflow):
-    process = subprocess.Popen(
-        [*manage_py, "qcluster"],
-        env={**process_env, "ATOM_Q_WORKERS": "2", "ATOM_SANDBOX": "none"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # django-q2 forks workers, which start runners: stop the group
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+def cluster(process_env, gated_workflow):
+    with qcluster(process_env, ATOM_Q_WORKERS="2", ATOM_SANDBOX="none") as process:
+        yield process
 
 
 def statuses(page) -> dict[str, str]:

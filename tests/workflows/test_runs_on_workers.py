@@ -7,15 +7,14 @@ sandbox here, so that a skill can write where the test reads): what ran is count
 skill's side, not only from the rows.
 """
 
-import contextlib
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.processes import qcluster
 from workflows.engine import run_cancel, run_start, runs_reap
 from workflows.models import StepRun, WorkflowRun
 
@@ -23,38 +22,23 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 @pytest.fixture
-def cluster(manage_py, process_env, engine_skills):
-    yield from _cluster(manage_py, process_env, workers=3)
+def cluster(process_env, engine_skills):
+    yield from _cluster(process_env, workers=3)
 
 
 @pytest.fixture
-def one_worker(manage_py, process_env, engine_skills):
-    yield from _cluster(manage_py, process_env, workers=1)
+def one_worker(process_env, engine_skills):
+    yield from _cluster(process_env, workers=1)
 
 
-def _cluster(manage_py, process_env, *, workers: int):
-    process = subprocess.Popen(
-        [*manage_py, "qcluster"],
-        env={
-            **process_env,
-            "ATOM_Q_WORKERS": str(workers),
-            "ATOM_SANDBOX": "none",
-            "ATOM_STEP_HEARTBEAT_SECONDS": "0.3",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # django-q2 forks workers, which start runners: stop the group
-    )
-    yield process
-    # SIGTERM to the cluster alone: it stops its sentinel and workers in order.
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # anything left of the group: runners
+def _cluster(process_env, *, workers: int):
+    with qcluster(
+        process_env,
+        ATOM_Q_WORKERS=str(workers),
+        ATOM_SANDBOX="none",
+        ATOM_STEP_HEARTBEAT_SECONDS="0.3",
+    ) as process:
+        yield process
 
 
 def finished(run: WorkflowRun, cluster, *, within: float = 120) -> WorkflowRun:

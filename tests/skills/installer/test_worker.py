@@ -1,35 +1,21 @@
 """A batch requested through the API is built by a real django-q2 worker cluster."""
 
-import os
-import signal
-import subprocess
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from skills.models import Environment, EnvironmentStatus, InstallJob, InstallJobStatus
+from tests.processes import qcluster
 from tests.skills.installer.test_install_jobs import skill_add
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def cluster(manage_py: list[str], installer_env: dict[str, str]):
-    process = subprocess.Popen(
-        [*manage_py, "qcluster"],
-        env={**installer_env, "ATOM_Q_WORKERS": "2"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # django-q2 forks workers: stop the whole group
-    )
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def cluster(installer_env: dict[str, str]):
+    with qcluster(installer_env, ATOM_Q_WORKERS="2") as process:
+        yield process
 
 
 def test_a_batch_is_built_by_the_worker_cluster(client, envs_dir, cluster):

@@ -1,10 +1,8 @@
 """A django-q2 worker SIGKILLed in the middle of an install job: the reaper queues the job
 again, another worker takes the dead build over, and the job ends once, succeeded."""
 
-import contextlib
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from django.contrib.auth import get_user_model
 from skills.installer.jobs import install_jobs_reap
 from skills.installer.schedules import schedules_ensure
 from skills.models import Environment, EnvironmentStatus, InstallJob, InstallJobStatus
+from tests.processes import qcluster
 from tests.skills.installer.conftest import python_in, temp_dirs, unique_requirement
 from tests.skills.installer.test_install_jobs import skill_add
 
@@ -21,23 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def cluster(manage_py: list[str], installer_env: dict[str, str]):
-    process = subprocess.Popen(
-        [*manage_py, "qcluster"],
-        env={**installer_env, "ATOM_Q_WORKERS": "2"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # django-q2 forks workers: stop the whole group
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+def cluster(installer_env: dict[str, str]):
+    with qcluster(installer_env, ATOM_Q_WORKERS="2") as process:
+        yield process
 
 
 def building(environment_pk: int, envs_dir: Path, cluster) -> Environment:

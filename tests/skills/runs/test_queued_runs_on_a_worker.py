@@ -1,9 +1,5 @@
 """A queued run is carried out by a real django-q2 worker cluster, in the worker's own runners."""
 
-import contextlib
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,32 +8,18 @@ from django.contrib.auth import get_user_model
 
 from skills.catalog.importer import SkillSource, skills_import
 from skills.models import Skill, SkillRun, SkillRunStatus
+from tests.processes import qcluster
 from tests.skills.conftest import skill_source
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 @pytest.fixture
-def cluster(manage_py: list[str], process_env: dict[str, str], settings, tmp_path: Path):
+def cluster(process_env: dict[str, str], settings, tmp_path: Path):
     settings.ATOM_ENVS_DIR = tmp_path / "envs"
-    process = subprocess.Popen(
-        [*manage_py, "qcluster"],
-        env={**process_env, "ATOM_ENVS_DIR": str(settings.ATOM_ENVS_DIR), "ATOM_Q_WORKERS": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # django-q2 forks workers, which start runners: stop the group
-    )
-    yield process
-    # SIGTERM to the cluster alone: it stops its sentinel and workers in order (a signal to the
-    # whole group can catch a child holding a shared lock, and the cluster then waits forever).
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # anything left of the group: runners
+    envs = str(settings.ATOM_ENVS_DIR)
+    with qcluster(process_env, ATOM_ENVS_DIR=envs, ATOM_Q_WORKERS="1") as process:
+        yield process
 
 
 def test_a_queued_run_is_carried_out_by_the_worker_cluster(client, cluster, tmp_path: Path):
