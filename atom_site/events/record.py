@@ -151,28 +151,37 @@ class LogBuffer:
 
     def flush(self, subject: Subject | None = None) -> int:
         """Write the lines waiting (for `subject`, or every subject); returns the events written.
-        Call it outside any transaction."""
+
+        Called inside a transaction, `subject`'s lines are written in it without waiting for
+        the writer thread: that thread may be waiting for the subject's counter row, which this
+        transaction holds once it has written one of the subject's events (on PostgreSQL the two
+        would wait for each other for good)."""
+        if subject is not None and connection.in_atomic_block:
+            return self._write(self._take(subject))
         with self._write_lock:
-            with self._lock:
-                if subject is None:
-                    taken, self._pending, self._counts = self._pending, {}, {}
-                elif subject in self._pending:
-                    taken = {subject: self._pending.pop(subject)}
-                    self._counts.pop(subject, None)
-                else:
-                    return 0
-            written = 0
-            for owner, batches in taken.items():
-                entries = []
-                for step, lines in batches:
-                    for start in range(0, len(lines), MAX_LINES):
-                        fields: dict[str, Any] = {"lines": lines[start : start + MAX_LINES]}
-                        if step is not None:
-                            fields = {"step": step, **fields}
-                        entries.append(("log", fields))
-                events_record(owner, entries)
-                written += len(entries)
-            return written
+            return self._write(self._take(subject))
+
+    def _take(self, subject: Subject | None) -> dict[Subject, list[tuple[str | None, list[str]]]]:
+        with self._lock:
+            if subject is None:
+                taken, self._pending, self._counts = self._pending, {}, {}
+                return taken
+            self._counts.pop(subject, None)
+            return {subject: self._pending.pop(subject)} if subject in self._pending else {}
+
+    def _write(self, taken: dict[Subject, list[tuple[str | None, list[str]]]]) -> int:
+        written = 0
+        for owner, batches in taken.items():
+            entries = []
+            for step, lines in batches:
+                for start in range(0, len(lines), MAX_LINES):
+                    fields: dict[str, Any] = {"lines": lines[start : start + MAX_LINES]}
+                    if step is not None:
+                        fields = {"step": step, **fields}
+                    entries.append(("log", fields))
+            events_record(owner, entries)
+            written += len(entries)
+        return written
 
     def after_fork(self) -> None:
         self._reset()
