@@ -10,10 +10,8 @@ estimate ≤ 10 ms for 100 steps. Each step carries a reference to an upstream o
 params checked against its skill's inputs schema; the catalog has run samples for the estimate.
 """
 
-import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from atom_site.jsonbody import json_loads
 from perf.models import Sample
 from skills.catalog.importer import SkillSource, skills_import
 from skills.models import Skill
+from tests.processes import qcluster_stop
 from workflows.analysis import workflow_analyze
 from workflows.validation import definition_validate
 
@@ -197,18 +196,7 @@ def cluster_start(tmp_path_factory):
 
     yield start
     for process in started:
-        _cluster_stop(process)
-
-
-def _cluster_stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+        qcluster_stop(process)
 
 
 def workflow_of(slug: str, steps: list[dict]):

@@ -36,7 +36,12 @@ def schedules_wanted() -> dict[str, dict]:
 
 def schedules_ensure() -> list[str]:
     """Create or update perf's schedules (idempotent); returns their names."""
-    wanted = schedules_wanted()
+    return schedules_write(schedules_wanted())
+
+
+def schedules_write(wanted: dict[str, dict]) -> list[str]:
+    """Create or update repeating django-q2 schedules by name (idempotent), for perf and for
+    the apps' own; returns their names."""
     for name, fields in wanted.items():
         Schedule.objects.update_or_create(name=name, defaults={**fields, "repeats": -1})
     return sorted(wanted)

@@ -2,6 +2,8 @@
 
 from django_q.models import Schedule
 
+from perf.schedules import schedules_write
+
 
 def schedules_wanted() -> dict[str, dict]:
     return {
@@ -16,7 +18,4 @@ def schedules_wanted() -> dict[str, dict]:
 
 def schedules_ensure() -> list[str]:
     """Create or update the installer's schedules (idempotent); returns their names."""
-    wanted = schedules_wanted()
-    for name, fields in wanted.items():
-        Schedule.objects.update_or_create(name=name, defaults={**fields, "repeats": -1})
-    return sorted(wanted)
+    return schedules_write(schedules_wanted())
