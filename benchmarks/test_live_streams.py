@@ -12,18 +12,13 @@ websocket, a websocket client measures.
   order; the lag at the end is printed.
 """
 
-import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from websockets.sync.client import connect
@@ -38,6 +33,7 @@ from benchmarks.test_workflows import (
     workflow_of,
 )
 from skills.catalog.importer import SkillSource, skills_import
+from tests.processes import daphne as daphne_serve
 from workflows.engine import run_start
 
 TALKER = """# /// script
@@ -66,47 +62,15 @@ def run(lines=5000, per_second=1000):
 LINES = 5000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def daphne(cluster_start, tmp_path):  # noqa: F811 - the fixture imported above
     """daphne on this database and layer (the environment `cluster_start` gives its cluster)."""
     cluster = cluster_start()
-    port = _free_port()
-    log = (tmp_path / "daphne.log").open("w+")
-    web = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        + ["atom_site.asgi:application"],
-        env=_process_env(),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert web.poll() is None, "daphne exited"
-            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
-                requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
-                break
-            assert time.monotonic() < deadline, "daphne did not answer"
-            time.sleep(0.2)
-        yield cluster, f"127.0.0.1:{port}"
-    finally:
-        web.terminate()
-        try:
-            web.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            web.kill()
-            web.wait()
-        log.close()
+    with daphne_serve(process_env(), tmp_path / "daphne.log") as host:
+        yield cluster, host
 
 
-def _process_env() -> dict[str, str]:
+def process_env() -> dict[str, str]:
     """As `cluster_start` gives its cluster: this database, layer, data dir and secret."""
     from django.db import connections
 
