@@ -1,5 +1,6 @@
 """The load test's short version, in the suite: the real stack (`manage.py up`: daphne and a
-two-worker django-q2 cluster) under 50 clients for 15 s, with zero errors."""
+two-worker django-q2 cluster) under 50 clients for 6 s, with zero errors (`make loadtest` runs
+the full minute, and `--minutes` soaks)."""
 
 import subprocess
 
@@ -7,9 +8,9 @@ import pytest
 
 
 @pytest.mark.timeout(900)
-def test_fifty_clients_for_fifteen_seconds_meet_zero_errors(manage_py, process_env, tmp_path):
+def test_fifty_clients_for_six_seconds_meet_zero_errors(manage_py, process_env, tmp_path):
     done = subprocess.run(
-        [*manage_py, "loadtest", "--clients", "50", "--seconds", "15", "--warmup", "3",
+        [*manage_py, "loadtest", "--clients", "50", "--seconds", "6", "--warmup", "2",
          "--data-dir", str(tmp_path)],
         env=process_env,
         capture_output=True,
@@ -18,7 +19,7 @@ def test_fifty_clients_for_fifteen_seconds_meet_zero_errors(manage_py, process_e
     )  # fmt: skip
 
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    assert "50 clients, 15 s, 2 workers:" in done.stdout
+    assert "50 clients, 6 s, 2 workers:" in done.stdout
     assert ", 0 errors" in done.stdout
     table = done.stdout.split("| operation |", 1)[1]
     for operation in ("search", "skill run", "install", "workflow start"):

@@ -4,14 +4,9 @@ client. A run started over the API with a key streams every event in order; a re
 install job's log and a queued skill run stream too; `/ws/events/` serves the public catalog
 group alone."""
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +17,8 @@ from websockets.sync.client import connect
 
 from atom_site.keys import api_key_create
 from skills.models import Agent
+from tests.processes import daphne as daphne_serve
+from tests.processes import qcluster
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -32,64 +29,17 @@ CHATTY = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen, *, group: bool = False) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    if group:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def daphne(process_env, tmp_path) -> Iterator[str]:
     """daphne on a free port against this test's database and layer; its host:port."""
-    port = _free_port()
-    log = (tmp_path / "daphne.log").open("w+")
-    web = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        + ["atom_site.asgi:application"],
-        env=process_env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert web.poll() is None, "daphne exited"
-            try:
-                requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "daphne did not answer"
-                time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        _stop(web)
-        log.close()
+    with daphne_serve(process_env, tmp_path / "daphne.log") as host:
+        yield host
 
 
 @pytest.fixture
-def cluster(manage_py, process_env, engine_skills) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        [*manage_py, "qcluster"],
-        env={**process_env, "ATOM_Q_WORKERS": "2", "ATOM_SANDBOX": "none"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its workers start runners: stop the whole group
-    )
-    yield process
-    _stop(process, group=True)
+def cluster(process_env, engine_skills) -> Iterator[subprocess.Popen]:
+    with qcluster(process_env, ATOM_Q_WORKERS="2", ATOM_SANDBOX="none") as process:
+        yield process
 
 
 @pytest.fixture
@@ -139,7 +89,7 @@ def http_events(host: str, path: str, token: str) -> list[dict]:
 
 
 def test_a_run_started_over_the_api_streams_every_event_in_order(
-    workflow_make, cluster, daphne, token, owner, client
+    workflow_make, cluster, daphne, token, owner, client, tmp_path
 ):
     workflow_make("talk", CHATTY)
     run = api(daphne, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
@@ -148,7 +98,12 @@ def test_a_run_started_over_the_api_streams_every_event_in_order(
 
     messages, code = receive_all(f"ws://{daphne}{run['ws_url']}?after=0&key={token}")
 
-    assert code == 1000
+    stored = http_events(daphne, run["events_url"], token)
+    assert (code, messages[-1]["type"], len(messages) - 1) == (1000, "end", len(stored)), (
+        f"received {[message.get('seq') for message in messages]}, stored "
+        f"{[(event['seq'], event['kind'], event.get('status')) for event in stored]}; daphne:\n"
+        + (tmp_path / "daphne.log").read_text()[-3000:]
+    )
     *events, end = messages
     assert [event["type"] for event in events] == ["event"] * len(events)
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
@@ -157,7 +112,6 @@ def test_a_run_started_over_the_api_streams_every_event_in_order(
     lines = [line for event in events if event["kind"] == "log" for line in event["lines"]]
     assert lines == [f"line {index}" for index in range(30)] + ["done"]
     # The same events over HTTP.
-    stored = http_events(daphne, run["events_url"], token)
     assert [{"type": "event", **event} for event in stored] == events
 
     # Without `after`: the snapshot (the run finished), then the end; with the session cookie.
