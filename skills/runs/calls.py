@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from packaging.requirements import InvalidRequirement, Requirement
 
+from atom_site.transactions import commit_without_waiting_for_the_flush
 from perf.recording import measure_performance
 from skills.installer.keys import InterpreterError
 from skills.models import Agent, Environment, EnvironmentBackend, Skill, SkillLanguage, SkillVersion
@@ -97,7 +99,9 @@ def run_plan_call(
     except HOST_ERRORS as error:
         raise RunUnavailable.from_host_error(error) from error
     if is_counted:
-        Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
+        with transaction.atomic():
+            commit_without_waiting_for_the_flush()  # a counter (atom_site/transactions)
+            Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
     return result
 
 

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from atom_site.transactions import commit_without_waiting_for_the_flush
 from perf.recording import record_sample
 from skills.models import Skill
 from workflows.engine.progress import announce, run_entry, run_events_record, step_entry
@@ -198,7 +199,7 @@ def step_succeed(
     now = timezone.now()
     claimed = None
     with transaction.atomic():
-        _commit_without_waiting_for_the_flush()
+        commit_without_waiting_for_the_flush()
         written = StepRun.objects.filter(
             pk=step.pk, status=StepStatus.RUNNING, attempt=step.attempt
         ).update(
@@ -243,16 +244,6 @@ def step_succeed(
             }
         )
     return Succeeded(released=released, claimed=claimed)
-
-
-def _commit_without_waiting_for_the_flush() -> None:
-    """PostgreSQL: this transaction's commit returns before its WAL reaches the disk. Only a
-    crash of the database server can lose it, and then only with the commits after it: steps
-    left running, which the reaper retries (docs/decisions.md, "A step's commit does not wait
-    for the disk")."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def step_retry_later(

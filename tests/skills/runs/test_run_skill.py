@@ -140,3 +140,30 @@ def test_a_reload_records_a_hot_reload_sample_and_every_run_counts(catalog_skill
     ]
     assert samples[1].skill == "shout"
     assert Skill.objects.get(pk=skill.pk).run_count == 2
+
+
+def test_on_postgresql_a_warm_run_s_counters_commit_without_waiting_for_the_disk(catalog_skill):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    skill = catalog_skill("1.0.0", "def run(text):\n    return text.upper()\n")
+    run_skill(skill, {"text": "warm"})
+
+    with CaptureQueriesContext(connection) as queries:
+        result = run_skill(skill, {"text": "hi"})
+
+    statements = [query["sql"] for query in queries.captured_queries]
+    writes = [sql.split(" SET ")[0] for sql in statements if sql.startswith("UPDATE")]
+    relaxed = [
+        statements[i + 1].split(" SET ")[0]
+        for i, sql in enumerate(statements)
+        if sql == "SET LOCAL synchronous_commit = off"
+    ]
+    assert result.result == "HI"
+    assert relaxed == writes == ['UPDATE "skills_environment"', 'UPDATE "skills_skill"']
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)  # only those two transactions
+    assert Skill.objects.get(pk=skill.pk).run_count == 2
