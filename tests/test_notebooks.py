@@ -39,7 +39,7 @@ def test_the_notebook_is_committed_without_outputs(path: Path):
 
 @pytest.fixture
 def cluster(process_env):
-    with qcluster(process_env, ATOM_Q_WORKERS="4") as process:
+    with qcluster(process_env, ATOM_Q_WORKERS="2") as process:
         yield process
 
 
