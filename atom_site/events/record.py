@@ -170,31 +170,53 @@ class LogBuffer:
             return {subject: self._pending.pop(subject)} if subject in self._pending else {}
 
     def _write(self, taken: dict[Subject, list[tuple[str | None, list[str]]]]) -> int:
+        """Write each subject's lines; a subject whose write fails (the database is away) and
+        those after it go back to the front of the queue, for the next flush."""
         written = 0
-        for owner, batches in taken.items():
-            entries = []
-            for step, lines in batches:
-                for start in range(0, len(lines), MAX_LINES):
-                    fields: dict[str, Any] = {"lines": lines[start : start + MAX_LINES]}
-                    if step is not None:
-                        fields = {"step": step, **fields}
-                    entries.append(("log", fields))
-            events_record(owner, entries)
-            written += len(entries)
+        owners = list(taken)
+        for position, owner in enumerate(owners):
+            try:
+                written += self._write_one(owner, taken[owner])
+            except Exception:
+                self._requeue({left: taken[left] for left in owners[position:]})
+                raise
         return written
+
+    def _requeue(self, taken: dict[Subject, list[tuple[str | None, list[str]]]]) -> None:
+        with self._lock:
+            for owner, batches in taken.items():
+                self._pending[owner] = batches + self._pending.get(owner, [])
+                lines = sum(len(lines) for _, lines in batches)
+                self._counts[owner] = self._counts.get(owner, 0) + lines
+
+    def _write_one(self, owner: Subject, batches: list[tuple[str | None, list[str]]]) -> int:
+        entries = []
+        for step, lines in batches:
+            for start in range(0, len(lines), MAX_LINES):
+                fields: dict[str, Any] = {"lines": lines[start : start + MAX_LINES]}
+                if step is not None:
+                    fields = {"step": step, **fields}
+                entries.append(("log", fields))
+        events_record(owner, entries)
+        return len(entries)
 
     def after_fork(self) -> None:
         self._reset()
 
     def _loop(self) -> None:
+        """Flush every `FLUSH_SECONDS` for the life of the process: nothing may end this
+        thread (a database that is restarting makes even the connection check raise), or
+        every later line of this process would wait for a state change to be written."""
         while True:
             time.sleep(FLUSH_SECONDS)
             try:
                 self.flush()
             except Exception:
                 logger.exception("could not write log lines as events")
-            finally:
+            try:
                 close_old_connections()
+            except Exception:
+                logger.exception("could not check the log writer's database connection")
 
 
 LOGS = LogBuffer()
