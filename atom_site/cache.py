@@ -11,17 +11,25 @@ With a `FALLBACK` alias (a database cache, see `atom_site.config.caches_for`), a
 finds Redis down goes to that cache instead, with one warning per outage; Redis is tried again
 every `REDIS_RETRY_SECONDS`, and its return is logged too. Entries written during an outage
 live in the database until they expire; Redis keeps what it held before.
+
+Without Redis, the embedded default is `EmbeddedCache`: diskcache's Django cache (SQLite under
+the data dir, shared by every process of the host), with one diskcache object per directory for
+the whole process and SQLite's rules kept across `fork` (see `embedded_cache_fork_prepare`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import redis.exceptions
+from diskcache import DjangoCache, FanoutCache
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = logging.getLogger(__name__)
@@ -148,3 +156,78 @@ class SharedRedisCache(RedisCache):
 
 for _name in OPERATIONS:
     setattr(SharedRedisCache, _name, _degrading(_name))
+
+
+class EmbeddedCache(DjangoCache):
+    """diskcache's Django cache, with one `FanoutCache` per directory for the whole process.
+
+    Django builds a cache object per thread, and under daphne every request runs in a new
+    thread; `DjangoCache` opens every shard's SQLite file and rewrites its settings each time it
+    is built. Shared, a new thread only opens its own connection (diskcache keeps one per thread
+    and shard; Python closes it when the thread ends). For the same reason Django's `close()`
+    after each request keeps the connection: a thread that serves the next request too (a
+    worker's, the test client's) would otherwise reopen it every time.
+    """
+
+    _shared: ClassVar[dict[tuple, FanoutCache]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, directory: str, params: dict[str, Any]) -> None:
+        BaseCache.__init__(self, params)  # not DjangoCache's: it would build a FanoutCache
+        self._cache = self._fanout_shared(directory, params)
+
+    @classmethod
+    def _fanout_shared(cls, directory: str, params: dict[str, Any]) -> FanoutCache:
+        shards = params.get("SHARDS", 8)
+        timeout = params.get("DATABASE_TIMEOUT", 0.010)
+        options = params.get("OPTIONS", {})
+        identity = (directory, shards, timeout, tuple(sorted(options.items())))
+        fanout = cls._shared.get(identity)
+        if fanout is None:
+            with cls._lock:
+                fanout = cls._shared.get(identity)
+                if fanout is None:
+                    fanout = FanoutCache(directory, shards, timeout, **options)
+                    cls._shared[identity] = fanout
+        return fanout
+
+    def close(self, **kwargs: Any) -> None:
+        """Keep this thread's connections (see the class's docstring)."""
+
+
+def embedded_cache_fork_prepare() -> None:
+    """Before a fork, in the parent: close the forking thread's embedded-cache connections.
+
+    SQLite's rule is that a child must neither use nor close a connection it inherited, and one
+    left open in the child, even unused, also breaks the child's own: SQLite there believes the
+    process already holds the file's locks, so its new connections run without taking them.
+    Closed before the fork, nothing is inherited (the parent reopens on its next use), and
+    diskcache's own check in the child, which closes what it inherited, finds nothing to close.
+    Connections of the parent's other threads cannot be closed from here; django-q2's sentinel,
+    which forks the workers, uses the cache from its main thread only.
+    """
+    for fanout in list(EmbeddedCache._shared.values()):
+        for shard in fanout._shards:
+            shard.close()
+
+
+def embedded_cache_fork_child() -> None:
+    """In a forked child: no thread of the parent runs here, so none holds the registry's lock
+    or is inside a diskcache transaction (diskcache records that thread on the shard)."""
+    EmbeddedCache._lock = threading.Lock()
+    for fanout in EmbeddedCache._shared.values():
+        for shard in fanout._shards:
+            shard._txn_id = None
+
+
+os.register_at_fork(before=embedded_cache_fork_prepare, after_in_child=embedded_cache_fork_child)
+
+
+def file_cache_leftovers_remove(directory: Path) -> int:
+    """Delete what Django's file cache, the embedded cache before diskcache, left in
+    `directory` (its `*.djcache` entries): nothing reads them any more. Returns how many."""
+    removed = 0
+    for entry in directory.glob("*.djcache"):
+        entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
