@@ -1,7 +1,8 @@
 """The shared cache: Redis shares one client (and its connection pool) per server across
 threads, since under daphne each request is a new thread and Django's own client opened new
 connections for each; the embedded cache (diskcache) shares its SQLite files the same way,
-keeps Django's cache contract, and keeps SQLite's rules across a fork."""
+hands a connection an ended thread left to the next new thread, keeps Django's cache contract,
+and keeps SQLite's rules across a fork."""
 
 import json
 import os
@@ -11,12 +12,18 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import diskcache
 import pytest
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.filebased import FileBasedCache
 
-from atom_site.cache import EmbeddedCache, file_cache_leftovers_remove
+from atom_site.cache import (
+    DISKCACHE_VERSION,
+    ConnectionPoolCache,
+    EmbeddedCache,
+    file_cache_leftovers_remove,
+)
 from atom_site.config import caches_for
 
 redis_only = pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis cache")
@@ -99,6 +106,78 @@ def test_threads_share_one_embedded_cache_and_see_each_others_writes(tmp_path):
     assert found["cache"] is embedded._cache
 
 
+def _shard(embedded: EmbeddedCache) -> ConnectionPoolCache:
+    (shard,) = embedded._cache._shards
+    return shard
+
+
+def _in_a_thread(action) -> dict:
+    """Run `action` in a new thread, to its end; what it returned."""
+    found = {}
+    thread = threading.Thread(target=lambda: found.update(action()))
+    thread.start()
+    thread.join()
+    return found
+
+
+def test_a_new_thread_takes_the_connection_an_ended_thread_left(tmp_path):
+    embedded = embedded_cache(tmp_path)
+    embedded.set("generation", 7, timeout=60)
+    shard = _shard(embedded)
+
+    def read() -> dict:
+        return {"value": embedded_cache(tmp_path).get("generation"), "connection": shard._con}
+
+    first = _in_a_thread(read)
+    opened = shard.connections_opened
+    second = _in_a_thread(read)
+    third = _in_a_thread(read)
+
+    assert first["value"] == second["value"] == third["value"] == 7
+    assert shard.connections_opened == opened  # none opened after the first thread's
+    assert second["connection"] is first["connection"] is third["connection"]
+    assert second["connection"] is not shard._con  # the test's thread, alive, keeps its own
+
+
+def test_live_threads_never_share_a_connection(tmp_path):
+    embedded = embedded_cache(tmp_path)
+    embedded.add("count", 0, timeout=60)
+    shard = _shard(embedded)
+    _in_a_thread(lambda: {"value": embedded.get("count")})  # leaves one connection idle
+    opened = shard.connections_opened
+    all_counted = threading.Barrier(4)
+    connections = []
+
+    def count() -> None:
+        for _ in range(50):
+            embedded.incr("count")
+        connections.append(shard._con)
+        all_counted.wait(timeout=30)  # no thread ends before every one has its connection
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert embedded.get("count") == 200
+    assert len({id(connection) for connection in connections + [shard._con]}) == 5
+    assert shard.connections_opened == opened + 3  # the idle one was taken, three opened
+
+
+def _child_takes_a_connection(embedded: EmbeddedCache, parents: list, report: int) -> None:
+    """Run in the forked child: count once, report whether it opened a connection of its own."""
+    shard = _shard(embedded)
+    opened = shard.connections_opened
+    embedded.incr("count")
+    own = shard._con
+    seen = {
+        "opened": shard.connections_opened - opened,
+        "reused": any(own is connection for connection in parents),
+    }
+    os.write(report, json.dumps(seen).encode())
+
+
 def _descriptors_opened_on(path: Path) -> list[str]:
     """The files of this process's open descriptors that are `path` or its WAL and index."""
     opened = []
@@ -168,6 +247,56 @@ def test_a_forked_child_opens_its_own_connection_and_both_keep_counting(tmp_path
     assert embedded.get("from-parent") == "parent wrote this"
     embedded.set("after", "the parent still writes", timeout=60)
     assert embedded.get("after") == "the parent still writes"
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_never_takes_a_connection_of_its_parent(tmp_path):
+    """In the child the parent's other threads are gone, so their connections look like those
+    of ended threads: the child must open its own all the same."""
+    embedded = embedded_cache(tmp_path)
+    embedded.add("count", 0, timeout=60)
+    shard = _shard(embedded)
+    holding, forked = threading.Event(), threading.Event()
+    live = {}
+
+    def hold() -> None:
+        embedded.incr("count")
+        live["connection"] = shard._con
+        holding.set()
+        forked.wait(timeout=30)
+        embedded.incr("count")  # its connection still serves it after the fork
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(timeout=30)
+    ended = _in_a_thread(lambda: {"connection": (embedded.incr("count"), shard._con)[1]})
+    parents = [shard._con, ended["connection"], live["connection"]]
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            _child_takes_a_connection(embedded, parents, write)
+        finally:
+            os._exit(0)
+    os.close(write)
+    forked.set()
+    holder.join()
+    _, status = os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        seen = json.loads(pipe.read())
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert seen == {"opened": 1, "reused": False}
+    for closed_before_the_fork in parents[:2]:  # the forking thread's, the ended thread's
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            closed_before_the_fork.execute("SELECT 1")
+    assert embedded.get("count") == 4  # the parent's three and the child's one
+
+
+def test_diskcache_is_the_release_the_connection_pool_was_written_for():
+    """`ConnectionPoolCache` overrides diskcache's private `Cache._con` and `close`: before
+    another release is used, read its `Cache` and check the pool against it."""
+    assert diskcache.__version__ == DISKCACHE_VERSION
 
 
 def test_the_former_file_caches_entries_are_removed_and_diskcaches_kept(tmp_path):
