@@ -11,17 +11,28 @@ With a `FALLBACK` alias (a database cache, see `atom_site.config.caches_for`), a
 finds Redis down goes to that cache instead, with one warning per outage; Redis is tried again
 every `REDIS_RETRY_SECONDS`, and its return is logged too. Entries written during an outage
 live in the database until they expire; Redis keeps what it held before.
+
+Without Redis, the embedded default is `EmbeddedCache`: diskcache's Django cache (SQLite under
+the data dir, shared by every process of the host), with one diskcache object per directory for
+the whole process, SQLite connections that outlive their threads (`ConnectionPoolCache`) and
+SQLite's rules kept across `fork` (see `embedded_cache_fork_prepare`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import redis.exceptions
+from diskcache import Cache, DjangoCache, FanoutCache
+from diskcache.core import DBNAME
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = logging.getLogger(__name__)
@@ -148,3 +159,197 @@ class SharedRedisCache(RedisCache):
 
 for _name in OPERATIONS:
     setattr(SharedRedisCache, _name, _degrading(_name))
+
+
+# The diskcache release `ConnectionPoolCache` was written against: it overrides private parts
+# of diskcache's `Cache`, and a test fails when the installed release is another.
+DISKCACHE_VERSION = "5.6.3"
+
+
+class ConnectionPoolCache(Cache):
+    """diskcache's `Cache` (one shard) whose SQLite connections outlive their threads.
+
+    diskcache keeps a connection per thread and drops it with the thread; under daphne every
+    request runs in a new thread, which would then open a connection (and set its pragmas) on
+    its first cache operation. Here a thread without a connection takes one whose thread has
+    ended, which that thread can never use again, and opens one only when there is none. Two
+    live threads never share one (connections are opened with `check_same_thread=False` only
+    so that they can change threads), and a forked child never takes its parent's: the pool
+    is the process's, checked by pid. `connections_opened` counts what this process opened.
+    A thread not started by `threading` (whose `is_alive()` stays true) keeps its connection.
+
+    This overrides diskcache's private `_con` (the connection every statement runs on) and
+    `close`, and opens connections as `_con` does: the same arguments, then the per-connection
+    pragmas from the Settings table (`reset(..., update=False)`). See `DISKCACHE_VERSION`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._held = threading.local()
+        self._owners: dict[threading.Thread, sqlite3.Connection] = {}
+        self._owners_lock = threading.Lock()
+        self._owners_pid = os.getpid()
+        self.connections_opened = 0
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _con(self) -> sqlite3.Connection:
+        held = self._held
+        if getattr(held, "pid", None) == os.getpid():
+            return held.con
+        return self._con_take()
+
+    def _con_take(self) -> sqlite3.Connection:
+        with self._owners_lock:
+            if self._owners_pid != os.getpid():  # forked, and the child reset did not run
+                self.fork_child()
+            con = self._con_of_ended_thread()
+            if con is None:
+                con = sqlite3.connect(
+                    os.path.join(self._directory, DBNAME),
+                    timeout=self._timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                self.connections_opened += 1
+                opened = True
+            else:
+                opened = False
+            self._owners[threading.current_thread()] = con
+        self._held.con, self._held.pid = con, self._owners_pid
+        if opened:
+            self._pragmas_set()
+        return con
+
+    def _con_of_ended_thread(self) -> sqlite3.Connection | None:
+        ended = next((owner for owner in self._owners if not owner.is_alive()), None)
+        if ended is None:
+            return None
+        con = self._owners.pop(ended)
+        if con.in_transaction:  # its thread died inside one
+            con.rollback()
+        return con
+
+    def _pragmas_set(self) -> None:
+        try:
+            settings = self._sql("SELECT key, value FROM Settings").fetchall()
+        except sqlite3.OperationalError:  # a new file: `__init__` sets them
+            return
+        for key, value in settings:
+            if key.startswith("sqlite_"):
+                self.reset(key, value, update=False)
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        with self._owners_lock:
+            con = self._owners.pop(threading.current_thread(), None)
+        self._held.__dict__.clear()
+        if con is not None:
+            con.close()
+
+    def fork_prepare(self) -> None:
+        """Close the connections a child would inherit and the parent can close: those of
+        ended threads and the calling (forking) thread's."""
+        self.close()
+        with self._owners_lock:
+            while (con := self._con_of_ended_thread()) is not None:
+                con.close()
+
+    def fork_child(self) -> None:
+        """In a forked child: the parent's connections are not this process's (dropped, they
+        are finalised as diskcache's would be), and no parent thread holds the lock."""
+        self._owners = {}
+        self._owners_lock = threading.Lock()
+        self._owners_pid = os.getpid()
+        self._txn_id = None  # diskcache's record of the thread inside a transaction
+
+
+class EmbeddedCache(DjangoCache):
+    """diskcache's Django cache, with one `FanoutCache` per directory for the whole process.
+
+    Django builds a cache object per thread, and under daphne every request runs in a new
+    thread; `DjangoCache` opens every shard's SQLite file and rewrites its settings each time it
+    is built. Shared, a new thread only needs a connection, which it takes from the shard's
+    pool (`ConnectionPoolCache`). For the same reason Django's `close()` after each request
+    keeps the connection: a thread that serves the next request too (a worker's, the test
+    client's) would otherwise put it back and take it again every time.
+    """
+
+    _shared: ClassVar[dict[tuple, FanoutCache]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, directory: str, params: dict[str, Any]) -> None:
+        BaseCache.__init__(self, params)  # not DjangoCache's: it would build a FanoutCache
+        self._cache = self._fanout_shared(directory, params)
+
+    @classmethod
+    def _fanout_shared(cls, directory: str, params: dict[str, Any]) -> FanoutCache:
+        shards = params.get("SHARDS", 8)
+        timeout = params.get("DATABASE_TIMEOUT", 0.010)
+        options = params.get("OPTIONS", {})
+        identity = (directory, shards, timeout, tuple(sorted(options.items())))
+        fanout = cls._shared.get(identity)
+        if fanout is None:
+            with cls._lock:
+                fanout = cls._shared.get(identity)
+                if fanout is None:
+                    fanout = cls._fanout_pooled(directory, shards, timeout, options)
+                    cls._shared[identity] = fanout
+        return fanout
+
+    @staticmethod
+    def _fanout_pooled(
+        directory: str, shards: int, timeout: float, options: dict[str, Any]
+    ) -> FanoutCache:
+        """A `FanoutCache` whose shards are `ConnectionPoolCache`s. FanoutCache builds plain
+        `Cache`s, which write the settings into each file; each is then reopened pooled, its
+        settings read back from its file."""
+        fanout = FanoutCache(directory, shards, timeout, **options)
+        plain = fanout._shards
+        fanout._shards = tuple(
+            ConnectionPoolCache(shard.directory, timeout=timeout, disk=type(shard.disk))
+            for shard in plain
+        )
+        for shard in plain:
+            shard.close()
+        return fanout
+
+    def close(self, **kwargs: Any) -> None:
+        """Keep this thread's connections (see the class's docstring)."""
+
+
+def embedded_cache_fork_prepare() -> None:
+    """Before a fork, in the parent: close the embedded cache's connections the parent can.
+
+    SQLite's rule is that a child must neither use nor close a connection it inherited, and one
+    left open in the child, even unused, also breaks the child's own: SQLite there believes the
+    process already holds the file's locks, so its new connections run without taking them.
+    The forking thread's connections and the idle ones (of ended threads) are closed before
+    the fork, so the child inherits none of them (the parent reopens on its next use).
+    Connections of the parent's other live threads cannot be closed from here; django-q2's
+    sentinel, which forks the workers, uses the cache from its main thread only.
+    """
+    for fanout in list(EmbeddedCache._shared.values()):
+        for shard in fanout._shards:
+            shard.fork_prepare()
+
+
+def embedded_cache_fork_child() -> None:
+    """In a forked child: no thread of the parent runs here, so none holds the registry's lock,
+    and none of the parent's connections may be used (`ConnectionPoolCache.fork_child`)."""
+    EmbeddedCache._lock = threading.Lock()
+    for fanout in EmbeddedCache._shared.values():
+        for shard in fanout._shards:
+            shard.fork_child()
+
+
+os.register_at_fork(before=embedded_cache_fork_prepare, after_in_child=embedded_cache_fork_child)
+
+
+def file_cache_leftovers_remove(directory: Path) -> int:
+    """Delete what Django's file cache, the embedded cache before diskcache, left in
+    `directory` (its `*.djcache` entries): nothing reads them any more. Returns how many."""
+    removed = 0
+    for entry in directory.glob("*.djcache"):
+        entry.unlink(missing_ok=True)
+        removed += 1
+    return removed

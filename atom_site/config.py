@@ -1,8 +1,8 @@
 """Builders for the settings that depend on which services are configured.
 
 The embedded default (no `DATABASE_URL`, no `REDIS_URL`) keeps everything under the data
-directory: a SQLite database in WAL mode, a file-based cache and an SQLite channel layer, all
-of which work across the processes `make up` starts. Setting the URLs switches to PostgreSQL
+directory: a SQLite database in WAL mode, a SQLite cache (diskcache) and an SQLite channel layer,
+all of which work across the processes `make up` starts. Setting the URLs switches to PostgreSQL
 and Redis without any other change.
 """
 
@@ -21,6 +21,9 @@ REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 SQLITE_BUSY_TIMEOUT_SECONDS = 20
 # How long a request waits for a pooled PostgreSQL connection when all are in use.
 POOL_TIMEOUT_SECONDS = 10
+# The embedded cache's bound on disk. diskcache bounds bytes, not entries (the file cache before
+# it kept at most 20,000): docs/decisions.md says how the two compare.
+EMBEDDED_CACHE_SIZE_LIMIT = 256 * 2**20
 
 SQLITE_INIT = (
     "PRAGMA journal_mode=WAL;"
@@ -126,10 +129,17 @@ def caches_for(*, redis_url: str, data_dir: Path, key_prefix: str) -> dict[str, 
         }
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "atom_site.cache.EmbeddedCache",
             "LOCATION": str(data_dir / "cache"),
             "KEY_PREFIX": key_prefix,
-            "OPTIONS": {"MAX_ENTRIES": 20_000},
+            # One SQLite file: a request's thread opens one connection, whatever keys it reads;
+            # its writes (a rate-limit count, a page) are far from contending for it.
+            "SHARDS": 1,
+            "OPTIONS": {
+                "size_limit": EMBEDDED_CACHE_SIZE_LIMIT,
+                # Past the limit the oldest writes go first; reads never write.
+                "eviction_policy": "least-recently-stored",
+            },
         }
     }
 

@@ -3,9 +3,10 @@
 `rate_limit(request, "runs")` is called first in an endpoint: past the bucket's limit
 (`settings.ATOM_RATE_LIMITS`, from `ATOM_RATE_LIMIT_<BUCKET>`) it raises a 429 with
 `Retry-After` before anything is read or written. Calls are counted in Django's default cache
-(the file cache on one host, Redis at scale) under a fixed-window key, with `cache.add` then
-`cache.incr`, which both backends offer, so every process of a host (or of the cluster, with
-Redis) counts together. A new bucket (a workflow start, say) is one more entry in the setting.
+(SQLite through diskcache on one host, Redis at scale) under a fixed-window key, with
+`cache.add` then `cache.incr`, which both backends offer (atomic in both), so every process
+of a host (or of the cluster, with Redis) counts together. A new bucket (a workflow start, say)
+is one more entry in the setting.
 """
 
 import math

@@ -151,7 +151,7 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache():
-    """Each test starts with an empty cache (file or Redis, per leg).
+    """Each test starts with an empty cache (diskcache or Redis, per leg).
 
     On Redis only this run's keys go (its cache and channel layer share ATOM_KEY_PREFIX):
     `cache.clear()` is FLUSHDB, which would also wipe the groups and messages of other test

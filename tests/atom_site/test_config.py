@@ -4,7 +4,12 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from atom_site.config import database_from_url, redis_url_checked, secret_key_load_or_create
+from atom_site.config import (
+    caches_for,
+    database_from_url,
+    redis_url_checked,
+    secret_key_load_or_create,
+)
 
 
 def test_no_database_url_means_sqlite_in_wal_mode_with_immediate_transactions(tmp_path):
@@ -14,6 +19,16 @@ def test_no_database_url_means_sqlite_in_wal_mode_with_immediate_transactions(tm
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
     assert "busy_timeout=20000" in config["OPTIONS"]["init_command"]
+
+
+def test_no_redis_url_means_diskcache_in_the_data_dir_bounded_in_size(tmp_path):
+    config = caches_for(redis_url="", data_dir=tmp_path, key_prefix="atom-7:")
+    assert list(config) == ["default"]
+    default = config["default"]
+    assert default["BACKEND"] == "atom_site.cache.EmbeddedCache"
+    assert default["LOCATION"] == str(tmp_path / "cache")
+    assert default["KEY_PREFIX"] == "atom-7:"
+    assert default["OPTIONS"]["size_limit"] == 256 * 2**20
 
 
 def test_a_postgres_url_selects_psycopg(tmp_path):

@@ -2,14 +2,17 @@
 counted in the shared cache, refused before anything is written."""
 
 import itertools
+import multiprocessing
 import types
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from django.test import Client
 
 import atom_site.rate_limits
 from atom_site.env import Rate, env_rate
+from atom_site.rate_limits import RateLimited, rate_limit
 from skills.models import Environment, InstallJob, Skill, SkillRun
 from tests.atom_site.conftest import skill_text
 
@@ -132,6 +135,41 @@ def test_a_limit_set_off_never_refuses(script, token_make, settings, clock):
     token = token_make("run")
 
     assert {run_post(script, token, slug="nope").status_code for _ in range(5)} == {404}
+
+
+def _calls_allowed_in_a_child(start: object, allowed: object, calls: int) -> None:
+    """Run in a forked process: `calls` runs asked by one address, once both processes are in."""
+    request = HttpRequest()
+    request.META["REMOTE_ADDR"] = "203.0.113.9"
+    start.wait(timeout=60)
+    count = 0
+    for _ in range(calls):
+        try:
+            rate_limit(request, "runs")
+            count += 1
+        except RateLimited:
+            pass
+    allowed.put(count)
+
+
+# The web processes and the workers of a host are such processes: the fork is the point.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_two_processes_asking_at_once_are_counted_together(settings, clock):
+    settings.ATOM_RATE_LIMITS = {**settings.ATOM_RATE_LIMITS, "runs": Rate(60, 60)}
+    context = multiprocessing.get_context("fork")
+    start, allowed = context.Barrier(2), context.Queue()
+    children = [
+        context.Process(target=_calls_allowed_in_a_child, args=(start, allowed, 50))
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    counts = [allowed.get(timeout=60) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+
+    assert [child.exitcode for child in children] == [0, 0]
+    assert sum(counts) == 60  # 100 asked, 60 allowed: not one call lost between them
 
 
 @pytest.mark.parametrize(

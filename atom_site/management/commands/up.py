@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from atom_site.accounts import admin_ensure
+from atom_site.cache import file_cache_leftovers_remove
 from atom_site.demo import demo_load
 from atom_site.env import env_int, env_str
 from atom_site.pools import pooled_databases_check
@@ -79,6 +80,11 @@ class Command(BaseCommand):
         self.stdout.write("Applying migrations…")
         call_command("migrate", interactive=False, verbosity=0)  # the channel layer's file too
         call_command("createcachetable")  # the cache's fallback while Redis does not answer
+        cache_dir = settings.ATOM_DATA_DIR / "cache"
+        if removed := file_cache_leftovers_remove(cache_dir):
+            self.stdout.write(
+                f"Removed {removed} entries the former file cache left in {cache_dir}."
+            )
         account = admin_ensure(
             username=settings.ATOM_ADMIN_USERNAME,
             email=settings.ATOM_ADMIN_EMAIL,
