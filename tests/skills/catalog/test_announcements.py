@@ -39,10 +39,11 @@ class Listener:
         """The next `count` events, and whether nothing else followed within 0.3 s."""
 
         async def read() -> tuple[list[dict], bool]:
-            events = [
-                (await asyncio.wait_for(self.layer.receive(self.channel), timeout))["payload"]
-                for _ in range(count)
-            ]
+            events: list[dict] = []
+            while len(events) < count:
+                message = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+                # A burst the publisher found queued comes as one `atom.events` message.
+                events += message["payloads"] if "payloads" in message else [message["payload"]]
             try:
                 await asyncio.wait_for(self.layer.receive(self.channel), 0.3)
             except TimeoutError:
