@@ -9,8 +9,15 @@ order the changes committed, on one event loop and connection kept for the proce
 `flush` waits until all are sent, and runs at exit so a short-lived command that imports and
 exits still delivers its events. Python 3.12 refuses to start threads once the interpreter is
 shutting down, so every thread sending needs is started with the first event, not at exit.
+
+Sends are at least `SEND_INTERVAL_SECONDS` apart: an event that comes alone goes at once, and
+what comes during the interval after a send goes with the next one. A worker carrying out a
+chain of trivial steps commits a few changes every couple of milliseconds; sending each
+commit's on its own cost its publisher about as much CPU as the step itself (a layer round
+trip, the event loop's hand-offs between threads), taken from the worker on a busy host.
 """
 
+import asyncio
 import atexit
 import logging
 import multiprocessing.util
@@ -27,6 +34,8 @@ logger = logging.getLogger(__name__)
 EXIT_FLUSH_TIMEOUT = 10.0
 # Events a layer message carries at most (a log event holds up to 500 lines).
 MESSAGE_PAYLOADS = 50
+# The least time between two sends: what queues up meanwhile goes as one message a group.
+SEND_INTERVAL_SECONDS = 0.01
 
 Event = tuple[str, dict[str, Any]]
 
@@ -127,7 +136,9 @@ class EventPublisher:
     async def _serve(self, ready: threading.Event) -> None:
         ready.set()
         next_batch = sync_to_async(self._next_batch, thread_sensitive=True)
+        loop = asyncio.get_running_loop()
         while (batch := await next_batch()) is not None:
+            sent_at = loop.time()
             try:
                 # Sending costs a layer round trip a message, whatever it holds: what queued
                 # up during the last send goes as one message a group.
@@ -147,6 +158,7 @@ class EventPublisher:
                 with self._condition:
                     self._pending -= len(batch)
                     self._condition.notify_all()
+            await asyncio.sleep(max(0.0, sent_at + SEND_INTERVAL_SECONDS - loop.time()))
 
     def _next_batch(self) -> list[Event] | None:
         """Every queued event, once there is one; None when stopping with nothing queued."""
