@@ -10,16 +10,18 @@ order the changes committed, on one event loop and connection kept for the proce
 exits still delivers its events. Python 3.12 refuses to start threads once the interpreter is
 shutting down, so every thread sending needs is started with the first event, not at exit.
 
-Sends are at least `SEND_INTERVAL_SECONDS` apart: an event that comes alone goes at once, and
-what comes during the interval after a send goes with the next one. A worker carrying out a
-chain of trivial steps commits a few changes every couple of milliseconds; sending each
-commit's on its own cost its publisher about as much CPU as the step itself (a layer round
-trip, the event loop's hand-offs between threads), taken from the worker on a busy host.
+While sends keep coming closer together than `SEND_INTERVAL_SECONDS` (a worker carrying out a
+chain of trivial steps commits a few changes every couple of milliseconds), the next one waits
+for the end of the interval and takes what came meanwhile: sending each commit's events on
+their own cost the publisher about as much CPU as the step itself (a layer round trip, the
+event loop's hand-offs between threads), taken from the worker on a busy host. Otherwise (an
+event alone, or a step's last log lines followed by its state change) events go at once.
 """
 
 import asyncio
 import atexit
 import logging
+import math
 import multiprocessing.util
 import os
 import threading
@@ -34,7 +36,8 @@ logger = logging.getLogger(__name__)
 EXIT_FLUSH_TIMEOUT = 10.0
 # Events a layer message carries at most (a log event holds up to 500 lines).
 MESSAGE_PAYLOADS = 50
-# The least time between two sends: what queues up meanwhile goes as one message a group.
+# Sends closer together than this, twice in a row, make the next one wait for the interval's
+# end: what queues up meanwhile goes with it, as one message a group.
 SEND_INTERVAL_SECONDS = 0.01
 
 Event = tuple[str, dict[str, Any]]
@@ -137,8 +140,13 @@ class EventPublisher:
         ready.set()
         next_batch = sync_to_async(self._next_batch, thread_sensitive=True)
         loop = asyncio.get_running_loop()
+        sends: deque[float] = deque([-math.inf, -math.inf], maxlen=2)  # the last two's times
         while (batch := await next_batch()) is not None:
-            sent_at = loop.time()
+            wait = sends[-1] + SEND_INTERVAL_SECONDS - loop.time()
+            if wait > 0 and sends[-1] - sends[0] < SEND_INTERVAL_SECONDS:
+                await asyncio.sleep(wait)
+                batch += self._queued()
+            sends.append(loop.time())
             try:
                 # Sending costs a layer round trip a message, whatever it holds: what queued
                 # up during the last send goes as one message a group.
@@ -158,7 +166,6 @@ class EventPublisher:
                 with self._condition:
                     self._pending -= len(batch)
                     self._condition.notify_all()
-            await asyncio.sleep(max(0.0, sent_at + SEND_INTERVAL_SECONDS - loop.time()))
 
     def _next_batch(self) -> list[Event] | None:
         """Every queued event, once there is one; None when stopping with nothing queued."""
@@ -166,6 +173,11 @@ class EventPublisher:
             self._condition.wait_for(lambda: self._events or self._is_stopping)
             if not self._events:
                 return None
+            return self._queued()
+
+    def _queued(self) -> list[Event]:
+        """Every queued event (none waited for)."""
+        with self._condition:
             batch = list(self._events)
             self._events.clear()
             return batch
