@@ -9,10 +9,19 @@ order the changes committed, on one event loop and connection kept for the proce
 `flush` waits until all are sent, and runs at exit so a short-lived command that imports and
 exits still delivers its events. Python 3.12 refuses to start threads once the interpreter is
 shutting down, so every thread sending needs is started with the first event, not at exit.
+
+While sends keep coming closer together than `SEND_INTERVAL_SECONDS` (a worker carrying out a
+chain of trivial steps commits a few changes every couple of milliseconds), the next one waits
+for the end of the interval and takes what came meanwhile: sending each commit's events on
+their own cost the publisher about as much CPU as the step itself (a layer round trip, the
+event loop's hand-offs between threads), taken from the worker on a busy host. Otherwise (an
+event alone, or a step's last log lines followed by its state change) events go at once.
 """
 
+import asyncio
 import atexit
 import logging
+import math
 import multiprocessing.util
 import os
 import threading
@@ -27,6 +36,9 @@ logger = logging.getLogger(__name__)
 EXIT_FLUSH_TIMEOUT = 10.0
 # Events a layer message carries at most (a log event holds up to 500 lines).
 MESSAGE_PAYLOADS = 50
+# Sends closer together than this, twice in a row, make the next one wait for the interval's
+# end: what queues up meanwhile goes with it, as one message a group.
+SEND_INTERVAL_SECONDS = 0.01
 
 Event = tuple[str, dict[str, Any]]
 
@@ -127,7 +139,14 @@ class EventPublisher:
     async def _serve(self, ready: threading.Event) -> None:
         ready.set()
         next_batch = sync_to_async(self._next_batch, thread_sensitive=True)
+        loop = asyncio.get_running_loop()
+        sends: deque[float] = deque([-math.inf, -math.inf], maxlen=2)  # the last two's times
         while (batch := await next_batch()) is not None:
+            wait = sends[-1] + SEND_INTERVAL_SECONDS - loop.time()
+            if wait > 0 and sends[-1] - sends[0] < SEND_INTERVAL_SECONDS:
+                await asyncio.sleep(wait)
+                batch += self._queued()
+            sends.append(loop.time())
             try:
                 # Sending costs a layer round trip a message, whatever it holds: what queued
                 # up during the last send goes as one message a group.
@@ -154,6 +173,11 @@ class EventPublisher:
             self._condition.wait_for(lambda: self._events or self._is_stopping)
             if not self._events:
                 return None
+            return self._queued()
+
+    def _queued(self) -> list[Event]:
+        """Every queued event (none waited for)."""
+        with self._condition:
             batch = list(self._events)
             self._events.clear()
             return batch

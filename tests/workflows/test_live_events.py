@@ -5,10 +5,10 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 
 from atom_site.events.read import events_after
-from atom_site.events.record import Subject, event_record
+from atom_site.events.record import Subject, event_record, events_record
 from atom_site.keys import api_key_create
 from atom_site.models import Event
 from skills.models import Agent
@@ -171,3 +171,18 @@ async def test_an_event_the_layer_never_delivered_is_read_back_from_the_table(
     ]
     assert [m["seq"] for m in messages] == [seen + 2, seen + 3, seen + 4, seen + 4]
     assert (await socket.receive_output(timeout=5))["code"] == 1000
+
+
+def test_more_events_than_one_insert_holds_are_all_kept_in_order_with_their_data():
+    subject = Subject("run", 515151)
+    lines = ["línea", "ü\u2028"]
+    entries = [("log", {"step": "s", "lines": lines, "n": n}) for n in range(250)]
+
+    with transaction.atomic():
+        messages = events_record(subject, entries)
+
+    rows = list(Event.objects.filter(subject="run", subject_id=515151).order_by("seq"))
+    assert [row.seq for row in rows] == list(range(1, 251))
+    assert [row.data for row in rows] == [fields for _, fields in entries]
+    assert [row.as_message() for row in rows] == messages
+    assert events_record(subject, [("log", {"lines": ["next"]})])[0]["seq"] == 251
