@@ -279,7 +279,16 @@ class EmbeddedCache(DjangoCache):
 
     def __init__(self, directory: str, params: dict[str, Any]) -> None:
         BaseCache.__init__(self, params)  # not DjangoCache's: it would build a FanoutCache
-        self._cache = self._fanout_shared(directory, params)
+        self._directory, self._params = directory, params
+        self._fanout: FanoutCache | None = None
+
+    @property
+    def _cache(self) -> FanoutCache:
+        """Opened at the first operation, not when Django builds the cache (its system checks
+        do, before every command): a cache whose disk cannot be written then only misses."""
+        if self._fanout is None:
+            self._fanout = self._fanout_shared(self._directory, self._params)
+        return self._fanout
 
     @classmethod
     def _fanout_shared(cls, directory: str, params: dict[str, Any]) -> FanoutCache:
@@ -315,6 +324,69 @@ class EmbeddedCache(DjangoCache):
 
     def close(self, **kwargs: Any) -> None:
         """Keep this thread's connections (see the class's docstring)."""
+
+
+# SQLite's errors when its file cannot be written or read (a full or read-only disk, an I/O
+# error, a damaged file), and the file system's own.
+EMBEDDED_DOWN = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
+
+
+def _missed(name: str, args: tuple, kwargs: dict) -> Any:
+    """What an operation answers when the embedded cache cannot be used: a miss, or nothing
+    stored (Django's own answers for those cases)."""
+    if name == "get":
+        return args[1] if len(args) > 1 else kwargs.get("default")
+    if name in ("incr", "decr"):
+        raise ValueError("no such key: the embedded cache is unavailable")
+    if name in ("add", "touch", "delete", "has_key"):
+        return False
+    return None
+
+
+class EmbeddedOutage:
+    """Whether the embedded cache is failing, so that an outage is logged once, not per call."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def begin(self, *, directory: str, error: Exception) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            logger.warning(
+                "the cache at %s cannot be used (%s: %s); every operation misses until it can",
+                directory,
+                type(error).__name__,
+                error,
+            )
+
+    def end(self, *, directory: str) -> None:
+        if self.since is not None:
+            down_for, self.since = time.monotonic() - self.since, None
+            logger.warning("the cache at %s works again after %.1f s", directory, down_for)
+
+
+embedded_outage = EmbeddedOutage()
+
+
+def _missing_when_down(name: str):
+    through = getattr(DjangoCache, name)
+
+    def operation(self: EmbeddedCache, *args, **kwargs):
+        try:
+            result = through(self, *args, **kwargs)
+        except EMBEDDED_DOWN as error:
+            embedded_outage.begin(directory=self._directory, error=error)
+            return _missed(name, args, kwargs)
+        embedded_outage.end(directory=self._directory)
+        return result
+
+    operation.__name__ = name
+    return operation
+
+
+# DjangoCache's own operations; Django's `get_many`, `set_many`, `delete_many` go through them.
+for _name in ("add", "get", "set", "touch", "delete", "incr", "decr", "has_key", "clear"):
+    setattr(EmbeddedCache, _name, _missing_when_down(_name))
 
 
 def embedded_cache_fork_prepare() -> None:

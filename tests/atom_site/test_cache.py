@@ -76,6 +76,23 @@ def test_the_embedded_cache_keeps_djangos_contract(tmp_path):
     assert embedded.get("count") is None
 
 
+def test_an_embedded_cache_that_cannot_write_its_disk_misses_instead_of_failing(tmp_path, caplog):
+    """A full or read-only disk: building the cache (Django's checks do, before any command)
+    and every operation still work, as misses, and the outage is logged once."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("the cache's directory cannot be made under a file")
+    embedded = EmbeddedCache(str(blocker / "cache"), {"SHARDS": 1, "OPTIONS": {}})
+
+    assert embedded.get("key", "default") == "default"
+    assert not embedded.add("count", 1, timeout=60)
+    embedded.set("page", {"rows": [1]}, timeout=60)
+    assert embedded.get_many(["page"]) == {}
+    with pytest.raises(ValueError, match="no such key"):
+        embedded.incr("count")  # the rate limiter then counts the call as a window's first
+    assert not embedded.delete("page")
+    assert caplog.text.count("cannot be used") == 1
+
+
 def test_an_embedded_counter_keeps_its_expiry_through_incr_and_is_gone_after_it(tmp_path):
     """What the rate limiter relies on: `incr` does not extend a window, and once the window
     has expired `incr` raises ValueError and `add` starts a new one."""
