@@ -10,9 +10,6 @@ shape that scans the whole skills table fails (on either database). The load tes
 import http.client
 import itertools
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +26,7 @@ from django.test.utils import CaptureQueriesContext
 
 from skills.marketplace.search import catalog_summary, skill_search
 from skills.models import Skill
+from tests.processes import daphne as daphne_serve
 
 URL = "/api/marketplace/skills"
 # Where the plan check writes every statement's plan (beside make bench's JSON results).
@@ -285,9 +283,6 @@ def _load(port: int, clients: int, seconds: float) -> dict:
 def _daphne(tmp_path: Path) -> Iterator[int]:
     from tests.conftest import database_url_for_processes
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = dict(
         os.environ,
         DATABASE_URL=database_url_for_processes(),
@@ -298,34 +293,5 @@ def _daphne(tmp_path: Path) -> Iterator[int]:
         DEBUG="false",
         DJANGO_SETTINGS_MODULE="atom_site.settings",
     )
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    log = (tmp_path / "daphne.log").open("w")
-    process = subprocess.Popen(
-        [*command, "atom_site.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        _wait_until_answering(port, process, tmp_path / "daphne.log")
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _wait_until_answering(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", URL)
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"daphne did not answer within 60 s: {log.read_text()[-2000:]}")
+    with daphne_serve(env, tmp_path / "daphne.log") as host:
+        yield int(host.rsplit(":", 1)[1])

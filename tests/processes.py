@@ -33,15 +33,20 @@ def qcluster(env: dict[str, str], **extra: str) -> Iterator[subprocess.Popen]:
         qcluster_stop(process)
 
 
-def qcluster_stop(process: subprocess.Popen) -> None:
-    # SIGTERM to the cluster alone: it stops its sentinel and workers in order (a signal to the
-    # whole group can catch a child holding a shared lock, and the cluster then waits forever).
+def process_stop(process: subprocess.Popen, *, timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL when it has not exited within `timeout` seconds."""
     process.terminate()
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def qcluster_stop(process: subprocess.Popen) -> None:
+    # SIGTERM to the cluster alone: it stops its sentinel and workers in order (a signal to the
+    # whole group can catch a child holding a shared lock, and the cluster then waits forever).
+    process_stop(process)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # anything left of the group: runners
 
@@ -53,11 +58,31 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`daphne atom_site.asgi:application` on a free loopback port with `env`, its output in
-    `log_path`; yields its `host:port` once `/api/health` answers."""
+def daphne(env: dict[str, str], log_path: Path, *, timeout: float = 90) -> Iterator[str]:
+    """`daphne atom_site.asgi:application` (HTTP and websockets) on a free loopback port with
+    `env`, its output in `log_path`; yields its `host:port` once it answers. A port taken
+    between choosing it and daphne listening on it is chosen again."""
+    for _ in range(3):
+        process, host = _daphne_start(env, log_path)
+        try:
+            if _daphne_answers(host, process, log_path, timeout=timeout):
+                break
+        except BaseException:
+            process_stop(process)
+            raise
+        process_stop(process)
+    else:
+        raise RuntimeError(f"daphne did not start: {log_path.read_text()[-3000:]}")
+    try:
+        yield host
+    finally:
+        process_stop(process)
+
+
+def _daphne_start(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    with log_path.open("w+") as log:
+    # A file, not a pipe: daphne logs every request, and a full pipe would stall it.
+    with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
             + ["atom_site.asgi:application"],
@@ -66,22 +91,21 @@ def daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    return process, f"127.0.0.1:{port}"
+
+
+def _daphne_answers(
+    host: str, process: subprocess.Popen, log_path: Path, *, timeout: float
+) -> bool:
+    """Whether daphne answers (its icon, which needs no database); False when it exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"daphne exited: {log_path.read_text()[-2000:]}")
-                with contextlib.suppress(requests.ConnectionError, requests.Timeout):
-                    requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not answer: {log_path.read_text()[-2000:]}")
-                time.sleep(0.2)
-            yield f"127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            requests.get(f"http://{host}/favicon.ico", timeout=10)
+        except requests.RequestException:
+            time.sleep(0.2)
+            continue
+        return True
+    raise TimeoutError(f"daphne did not answer within {timeout} s: {log_path.read_text()[-2000:]}")

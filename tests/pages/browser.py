@@ -12,16 +12,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAS_CHROMIUM = Path(CHROMIUM).exists()
@@ -186,67 +180,3 @@ def sign_in(page, base_url: str, username: str, password: str) -> None:
     page.wait_for_load_state()
     if page.url != f"{base_url}/admin/":
         raise AssertionError(f"signing in failed: {page.url}\n{page.inner_text('body')[:2000]}")
-
-
-@contextmanager
-def daphne_running(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """daphne serving the ASGI app (HTTP and websockets) on a free port; its base URL. A port
-    taken between choosing it and listening on it is chosen again."""
-    for _ in range(3):
-        web, url = _daphne_start(env, log_path)
-        try:
-            if _is_answering(url, web, timeout=90):
-                break
-        except BaseException:
-            _stop(web)
-            raise
-        _stop(web)
-    else:
-        raise RuntimeError(f"daphne did not start: {log_path.read_text()[-3000:]}")
-    try:
-        yield url
-    finally:
-        _stop(web)
-
-
-def _daphne_start(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # A file, not a pipe: daphne logs every request, and a full pipe would stall it.
-    with log_path.open("w") as log:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["atom_site.asgi:application"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return web, f"http://127.0.0.1:{port}"
-
-
-def _is_answering(url: str, web: subprocess.Popen, timeout: float) -> bool:
-    """Whether daphne answers (the icon needs no database); False when it exited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if web.poll() is not None:
-            return False
-        try:
-            requests.get(f"{url}/favicon.ico", timeout=10)
-        except requests.RequestException:
-            time.sleep(0.2)
-            continue
-        return True
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-def _stop(web: subprocess.Popen) -> None:
-    web.send_signal(signal.SIGTERM)
-    try:
-        web.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        web.kill()
-        web.wait()

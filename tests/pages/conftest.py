@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.conftest import environment_for_processes
-from tests.pages.browser import HAS_CHROMIUM, browser_open, daphne_running, sign_in
+from tests.pages.browser import HAS_CHROMIUM, browser_open, sign_in
+from tests.processes import daphne
 
 PASSWORD = "pages-pw"
 
@@ -23,8 +24,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def web(django_db_setup, tmp_path_factory) -> Iterator[str]:
     """daphne on a free port, serving this session's test database; its base URL."""
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    with daphne_running(environment_for_processes(), log) as url:
-        yield url
+    with daphne(environment_for_processes(), log) as host:
+        yield f"http://{host}"
 
 
 @pytest.fixture(scope="module")
