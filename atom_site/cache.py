@@ -3,9 +3,10 @@ database behind it when Redis does not answer.
 
 Django's `RedisCacheClient` builds a new `redis.Redis` for every operation (copying about 340
 response callbacks), and its connection pools belong to the cache object, which Django
-keeps per thread. Under daphne every request runs in a new thread, so every request also opened
-new Redis connections. redis-py clients are thread-safe (a connection is taken from the pool per
-command) and their pools reset themselves in a forked child.
+keeps per thread: with Django's ASGI handler, a thread per request, every request also opened
+new Redis connections (Atom's handler keeps a pool of threads, but threads still come and go).
+redis-py clients are thread-safe (a connection is taken from the pool per command) and their
+pools reset themselves in a forked child.
 
 With a `FALLBACK` alias (a database cache, see `atom_site.config.caches_for`), an operation that
 finds Redis down goes to that cache instead, with one warning per outage; Redis is tried again
@@ -169,10 +170,11 @@ DISKCACHE_VERSION = "5.6.3"
 class ConnectionPoolCache(Cache):
     """diskcache's `Cache` (one shard) whose SQLite connections outlive their threads.
 
-    diskcache keeps a connection per thread and drops it with the thread; under daphne every
-    request runs in a new thread, which would then open a connection (and set its pragmas) on
-    its first cache operation. Here a thread without a connection takes one whose thread has
-    ended, which that thread can never use again, and opens one only when there is none. Two
+    diskcache keeps a connection per thread and drops it with the thread; a new thread (one per
+    request under Django's ASGI handler; websocket consumers' and writers' threads) would then
+    open a connection (and set its pragmas) on its first cache operation. Here a thread
+    without a connection takes one whose thread has ended, which that thread can never use
+    again, and opens one only when there is none. Two
     live threads never share one (connections are opened with `check_same_thread=False` only
     so that they can change threads), and a forked child never takes its parent's: the pool
     is the process's, checked by pid. `connections_opened` counts what this process opened.
@@ -266,12 +268,12 @@ class ConnectionPoolCache(Cache):
 class EmbeddedCache(DjangoCache):
     """diskcache's Django cache, with one `FanoutCache` per directory for the whole process.
 
-    Django builds a cache object per thread, and under daphne every request runs in a new
-    thread; `DjangoCache` opens every shard's SQLite file and rewrites its settings each time it
-    is built. Shared, a new thread only needs a connection, which it takes from the shard's
-    pool (`ConnectionPoolCache`). For the same reason Django's `close()` after each request
-    keeps the connection: a thread that serves the next request too (a worker's, the test
-    client's) would otherwise put it back and take it again every time.
+    Django builds a cache object per thread, and threads come and go; `DjangoCache` opens
+    every shard's SQLite file and rewrites its settings each time it is built. Shared, a new
+    thread only needs a connection, which it takes from the shard's pool
+    (`ConnectionPoolCache`). For the same reason Django's `close()` after each request keeps
+    the connection: a thread that serves the next request too (a web thread, a worker's, the
+    test client's) would otherwise put it back and take it again every time.
     """
 
     _shared: ClassVar[dict[tuple, FanoutCache]] = {}

@@ -25,6 +25,7 @@ POOL_TIMEOUT_SECONDS = 10
 # it kept at most 20,000): docs/decisions.md says how the two compare.
 EMBEDDED_CACHE_SIZE_LIMIT = 256 * 2**20
 
+SQLITE_ENGINE = "atom_site.backends.sqlite3"
 SQLITE_INIT = (
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
@@ -40,7 +41,7 @@ def sqlite_database(path: Path) -> dict[str, Any]:
     timeout instead of failing with "database is locked" when it upgrades a read lock.
     """
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": SQLITE_ENGINE,
         "NAME": str(path),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
@@ -56,8 +57,8 @@ def database_from_url(
     """Parse `DATABASE_URL`; an empty value means the embedded SQLite database.
 
     PostgreSQL connections come from a psycopg pool of up to `pool_max_size` (0: none), unless
-    `conn_max_age` asks for Django's persistent connections instead. Under daphne every request
-    runs in a new thread, so without a pool each one would open a connection.
+    `conn_max_age` asks for Django's persistent connections instead. Without a pool each
+    request would open a connection.
     """
     if not url:
         return sqlite_database(data_dir / "atom.sqlite3")

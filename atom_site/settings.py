@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from atom_site.config import (
+    SQLITE_ENGINE,
     caches_for,
     certificate_file_default,
     channel_layers_for,
@@ -65,6 +66,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "atom_site.urls"
 ASGI_APPLICATION = "atom_site.asgi.application"
+# Threads serving HTTP requests in the web process (atom_site/http.py): the most requests it
+# carries out at once, a synchronous run through the API holding one for its duration.
+ATOM_WEB_THREADS = env_int("ATOM_WEB_THREADS", 32, minimum=1, maximum=1024)
 WSGI_APPLICATION = "atom_site.wsgi.application"
 
 TEMPLATES = [
@@ -97,7 +101,7 @@ DATABASES = {
         pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=0),
     ),
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == SQLITE_ENGINE:
     # A file, not an in-memory database, so tests can share it with the worker, web and
     # runner processes they start.
     DATABASES["default"]["TEST"] = {"NAME": str(ATOM_DATA_DIR / "test_atom.sqlite3")}

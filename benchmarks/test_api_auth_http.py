@@ -2,9 +2,9 @@
 anonymous and with a Bearer key, paired round by round on one keep-alive connection.
 
 Target (DESIGN.md): an authenticated call's overhead over an anonymous one ≤ 0.3 ms.
-`test_api_auth.py` measures it through Django's test client, in one thread; under daphne each
-request runs in a new thread, so what a request pays for its thread's first use of the shared
-cache (the keys' generation is read there on every call with a key) only shows here.
+`test_api_auth.py` measures it through Django's test client, in one thread; here requests run
+in the web's pool of threads (atom_site/http.py), as a client meets them, the keys' generation
+read from the shared cache on every call with a key.
 """
 
 import statistics

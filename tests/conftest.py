@@ -11,6 +11,8 @@ from django.conf import settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from atom_site.config import SQLITE_ENGINE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The bad-input sweep's property tests (tests/**/test_hostile_*.py): the same examples on every
@@ -72,7 +74,7 @@ def database_url_for_processes() -> str:
     from django.db import connections
 
     database = connections["default"].settings_dict
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    if database["ENGINE"] == SQLITE_ENGINE:
         return f"sqlite:///{Path(database['NAME']).resolve()}"
     user = database["USER"] or "postgres"
     host = database["HOST"] or "127.0.0.1"

@@ -37,6 +37,7 @@ def python_interpreter_path() -> str:
     return str(running_interpreter_path())
 
 
+@functools.cache
 def running_interpreter_path() -> Path:
     return Path(getattr(sys, "_base_executable", sys.executable)).resolve()
 

@@ -20,7 +20,8 @@ from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, fol
 from atom_site.events.record import Subject
 from atom_site.pagination import SEQ_MAX, EventsPage, PageNumberOrCursor
 from atom_site.rate_limits import rate_limit
-from skills.models import Agent, Skill, SkillRun, SkillVersion
+from skills.catalog.selectors import skill_with_current_version
+from skills.models import Agent, SkillRun, SkillVersion
 from skills.runs.errors import InvalidParams, RunError
 from skills.runs.records import skill_run_start
 
@@ -118,7 +119,7 @@ def skill_run(request: HttpRequest, slug: str, payload: RunIn):
     with the skill's error), or 202 with a queued run to follow at `GET /runs/{id}`."""
     rate_limit(request, "runs")
     scope_require(request, "run")
-    skill = Skill.objects.select_related("current_version").filter(slug=slug).first()
+    skill = skill_with_current_version(slug=slug)
     if skill is None:
         raise ApiError(404, f"no such skill: {slug}", field="slug")
     if not skill.is_offered and not request.user.is_staff:

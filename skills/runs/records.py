@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, event_record, output_streamed
+from atom_site.transactions import commit_without_waiting_for_the_flush
 from skills.installer.backends import InstallError
 from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
 from skills.runs.calls import run_plan_call
@@ -136,9 +137,9 @@ def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
     try:
         if run.is_queued:  # followed live: what it prints is its log
             with output_streamed(Subject("skill_run", run.pk)):
-                result = run_plan_call(plan, agent=run.agent)
+                result = run_plan_call(plan, agent=run.agent, is_counted=False)
         else:
-            result = run_plan_call(plan, agent=run.agent)
+            result = run_plan_call(plan, agent=run.agent, is_counted=False)
     except (SkillNotRunnable, InstallError) as error:
         _finish_unrun(run, error)
         return run
@@ -146,19 +147,22 @@ def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
         # RunUnavailable (the caller answers 503) or a bug of ours: recorded, then raised.
         _finish_unrun(run, error)
         raise
-    _run_update(run, **_result_fields(result))
+    _run_update(run, is_counted=True, **_result_fields(result))
     return run
 
 
-def _run_update(run: SkillRun, **fields: Any) -> None:
+def _run_update(run: SkillRun, *, is_counted: bool = False, **fields: Any) -> None:
     """Write the fields and keep them on `run`, so callers answer it without reading it back;
-    a queued run's new status is its live event too."""
-    if run.is_queued and "status" in fields:
-        with transaction.atomic():
-            SkillRun.objects.filter(pk=run.pk).update(**fields)
-            _event_record(run, fields["status"], fields.get("error_type", ""))
-    else:  # a run carried out in its request: nobody follows it live
+    a queued run's new status is its live event too. `is_counted`: the call was made, and the
+    skill's `run_count` grows in the same commit."""
+    with transaction.atomic():
+        if is_counted:
+            # A counter, and a result the client already has or the reaper recovers.
+            commit_without_waiting_for_the_flush()
+            Skill.objects.filter(pk=run.skill_id).update(run_count=F("run_count") + 1)
         SkillRun.objects.filter(pk=run.pk).update(**fields)
+        if run.is_queued and "status" in fields:  # a run carried out in its request has no follower
+            _event_record(run, fields["status"], fields.get("error_type", ""))
     for name, value in fields.items():
         setattr(run, name, value)
 

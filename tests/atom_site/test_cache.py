@@ -1,6 +1,6 @@
 """The shared cache: Redis shares one client (and its connection pool) per server across
-threads, since under daphne each request is a new thread and Django's own client opened new
-connections for each; the embedded cache (diskcache) shares its SQLite files the same way,
+threads, since threads come and go (a request's, a consumer's) and Django's own client opened
+new connections for each; the embedded cache (diskcache) shares its SQLite files the same way,
 hands a connection an ended thread left to the next new thread, keeps Django's cache contract,
 and keeps SQLite's rules across a fork."""
 

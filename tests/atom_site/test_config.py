@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from atom_site.config import (
+    SQLITE_ENGINE,
     caches_for,
     database_from_url,
     redis_url_checked,
@@ -14,7 +15,7 @@ from atom_site.config import (
 
 def test_no_database_url_means_sqlite_in_wal_mode_with_immediate_transactions(tmp_path):
     config = database_from_url("", data_dir=tmp_path, conn_max_age=0)
-    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["ENGINE"] == SQLITE_ENGINE
     assert config["NAME"] == str(tmp_path / "atom.sqlite3")
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
