@@ -156,8 +156,10 @@ def bwrap_arguments(
     if executable is None:
         raise SandboxUnavailable("bubblewrap is not available on this host")
     # A user namespace even when Atom runs as root (--unshare-all only tries one then), so the
-    # skill is uid 1000 with no capabilities rather than root.
+    # skill is uid 1000 with no capabilities rather than root; and none of its own, in which it
+    # would hold every capability again (to mount, to reach more of the kernel).
     arguments = [executable, "--die-with-parent", "--unshare-all", "--unshare-user"]
+    arguments.append("--disable-userns")
     arguments += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
     if network:
         arguments.append("--share-net")

@@ -5,6 +5,7 @@ for the next call, children that together take more memory than a call may, a fo
 reading what the host keeps secret.
 """
 
+import errno
 import hashlib
 import os
 import sys
@@ -221,6 +222,22 @@ def test_a_sandboxed_skill_reads_none_of_the_hosts_secrets(make_registry, write_
     assert "read" not in [found[path] for path in secrets if path != "/proc/1/environ"]
     # Its own namespace's init: bwrap, with the scrubbed environment, never the host's.
     assert found["/proc/1/environ"] in ("read", "PermissionError")
+
+
+def test_a_sandboxed_skill_cannot_make_a_user_namespace_of_its_own(make_registry, write_skill):
+    pool = make_registry(sandbox="bwrap").pool_for("nest", sys.executable, "python")
+    skill = write_skill(
+        "nest.py",
+        "import os\n"
+        "def run():\n"
+        "    try:\n"
+        "        os.unshare(os.CLONE_NEWUSER)\n"
+        "    except OSError as error:\n"
+        "        return error.errno\n"
+        "    return 'unshared'\n",
+    )
+
+    assert pool.call(skill_id="nest", path=skill).result == errno.ENOSPC  # none may be made
 
 
 def test_the_sandbox_shows_only_the_parts_of_etc_a_program_needs(make_registry, write_skill):
