@@ -30,7 +30,7 @@ class PooledHTTPHandler(ASGIHandler):
     """An ASGI app for HTTP that runs Django's sync request path in `threads` threads."""
 
     def __init__(self, *, threads: int) -> None:
-        BaseHandler.__init__(self)
+        BaseHandler.__init__(self)  # not ASGIHandler's, which loads the middleware for async
         self.load_middleware(is_async=False)
         self.threads = ThreadPoolExecutor(
             threads, thread_name_prefix="atom-http", initializer=_connections_kept

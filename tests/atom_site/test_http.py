@@ -5,6 +5,7 @@ statements a request left unfinished closed at its end (atom_site/backends/sqlit
 import asyncio
 import json
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,10 +69,24 @@ def in_thread_of(handler: PooledHTTPHandler, function):
     return handler.threads.submit(function).result()
 
 
-def test_a_web_thread_keeps_its_database_connection_between_requests(skill_publish):
+@pytest.fixture
+def handler_make() -> Iterator[Callable[[int], PooledHTTPHandler]]:
+    """Handlers whose threads end (and drop their connections) after the test."""
+    made: list[PooledHTTPHandler] = []
+
+    def make(threads: int) -> PooledHTTPHandler:
+        made.append(PooledHTTPHandler(threads=threads))
+        return made[-1]
+
+    yield make
+    for handler in made:
+        handler.threads.shutdown(wait=True)
+
+
+def test_a_web_thread_keeps_its_database_connection_between_requests(skill_publish, handler_make):
     """SQLite's stays open in the thread; PostgreSQL's goes back to the pool at the end."""
     skill_publish("shout")
-    handler = PooledHTTPHandler(threads=1)
+    handler = handler_make(1)
     held = []
     for _ in range(2):
         status, _headers, body, _messages = asgi_request(handler, "GET", "/api/skills/shout")
@@ -86,11 +101,11 @@ def test_a_web_thread_keeps_its_database_connection_between_requests(skill_publi
 
 
 def test_the_body_sent_in_pieces_reaches_the_view_and_errors_keep_their_shape(
-    skill_publish, token_make
+    skill_publish, token_make, handler_make
 ):
     skill_publish("shout")
     token = token_make("run")
-    handler = PooledHTTPHandler(threads=2)
+    handler = handler_make(2)
 
     def run_post(slug: str, body: bytes) -> tuple[int, dict]:
         status, _, answer, _ = asgi_request(
@@ -109,9 +124,9 @@ def test_the_body_sent_in_pieces_reaches_the_view_and_errors_keep_their_shape(
     assert (status, answer["errors"][0]["field"]) == (404, "slug")
 
 
-def test_a_static_file_is_streamed_whole_in_chunks():
+def test_a_static_file_is_streamed_whole_in_chunks(handler_make):
     path = Path(finders.find("admin/js/vendor/jquery/jquery.js"))
-    handler = PooledHTTPHandler(threads=2)
+    handler = handler_make(2)
     status, headers, body, messages = asgi_request(
         handler, "GET", "/static/admin/js/vendor/jquery/jquery.js"
     )
