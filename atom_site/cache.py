@@ -174,10 +174,10 @@ class ConnectionPoolCache(Cache):
     request under Django's ASGI handler; websocket consumers' and writers' threads) would then
     open a connection (and set its pragmas) on its first cache operation. Here a thread
     without a connection takes one whose thread has ended, which that thread can never use
-    again, and opens one only when there is none. Two
-    live threads never share one (connections are opened with `check_same_thread=False` only
-    so that they can change threads), and a forked child never takes its parent's: the pool
-    is the process's, checked by pid. `connections_opened` counts what this process opened.
+    again, and opens one only when there is none. Two live threads never share one
+    (connections are opened with `check_same_thread=False` only so that they can change
+    threads), and a forked child never takes its parent's: the pool is the process's, checked
+    by pid. `connections_opened` counts what this process opened.
     A thread not started by `threading` (whose `is_alive()` stays true) keeps its connection.
 
     This overrides diskcache's private `_con` (the connection every statement runs on) and

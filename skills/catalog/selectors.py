@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connection
 from django.db.models import Model
 
@@ -26,7 +28,9 @@ def skill_with_current_version(*, slug: str) -> Skill | None:
     return skill
 
 
+@functools.cache
 def _select_where(model: type[Model], column: str) -> str:
+    """Built once: Django quotes names the same way on SQLite and PostgreSQL."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
     return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s"

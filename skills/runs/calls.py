@@ -101,8 +101,13 @@ def run_plan_call(
     if is_counted:
         with transaction.atomic():
             commit_without_waiting_for_the_flush()  # a counter (atom_site/transactions)
-            Skill.objects.filter(pk=skill.pk).update(run_count=F("run_count") + 1)
+            skill_run_count_add(skill_id=skill.pk)
     return result
+
+
+def skill_run_count_add(*, skill_id: int) -> None:
+    """One call more in the skill's `run_count`, in the caller's transaction."""
+    Skill.objects.filter(pk=skill_id).update(run_count=F("run_count") + 1)
 
 
 def environment_pool(environment: Environment, *, network: bool = False) -> RunnerPool:

@@ -24,7 +24,7 @@ from atom_site.events.record import Subject, event_record, output_streamed
 from atom_site.transactions import commit_without_waiting_for_the_flush
 from skills.installer.backends import InstallError
 from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
-from skills.runs.calls import run_plan_call
+from skills.runs.calls import run_plan_call, skill_run_count_add
 from skills.runs.errors import RunError, RunUnavailable, SkillNotRunnable
 from skills.runs.plan import RunPlan, run_plan_prepare
 from skills.runtime import CallResult, CapturedOutput
@@ -159,7 +159,7 @@ def _run_update(run: SkillRun, *, is_counted: bool = False, **fields: Any) -> No
         if is_counted:
             # A counter, and a result the client already has or the reaper recovers.
             commit_without_waiting_for_the_flush()
-            Skill.objects.filter(pk=run.skill_id).update(run_count=F("run_count") + 1)
+            skill_run_count_add(skill_id=run.skill_id)
         SkillRun.objects.filter(pk=run.pk).update(**fields)
         if run.is_queued and "status" in fields:  # a run carried out in its request has no follower
             _event_record(run, fields["status"], fields.get("error_type", ""))

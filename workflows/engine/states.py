@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from atom_site.transactions import commit_without_waiting_for_the_flush
 from perf.recording import record_sample
-from skills.models import Skill
+from skills.runs.calls import skill_run_count_add
 from workflows.engine.progress import announce, run_entry, run_events_record, step_entry
 from workflows.engine.shape import RunShape
 from workflows.models import RunStatus, StepRun, StepStatus, WorkflowRun
@@ -167,7 +167,7 @@ def _release(*, run_id: int, dependents: tuple[str, ...], now: datetime.datetime
 def _skill_runs_count(skill_id: int | None) -> None:
     """A call the engine made with `is_counted=False`, counted in the engine's transaction."""
     if skill_id is not None:
-        Skill.objects.filter(pk=skill_id).update(run_count=F("run_count") + 1)
+        skill_run_count_add(skill_id=skill_id)
 
 
 @dataclass(slots=True)
