@@ -13,18 +13,18 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import connections, router, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
+from atom_site.generations import SharedGeneration
 from atom_site.models import ApiKey, ApiKeyScope
 
 TOKEN_PREFIX = "atom"
@@ -34,9 +34,9 @@ SECRET_ALPHABET = string.ascii_letters + string.digits
 # last_used_at is written at most once per key per this interval, not on every request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 SCOPES = tuple(ApiKeyScope.values)
-# Bumped in the shared cache by every change to a key: each process's copies of keys are
-# trusted only while it holds the value they were read under.
-KEYS_GENERATION = "api-keys:generation"
+# Bumped by every change to a key: each process's copies of keys are trusted only while the
+# generation is the one they were read under.
+KEYS_GENERATION = SharedGeneration("api-keys:generation")
 
 logger = logging.getLogger(__name__)
 
@@ -147,15 +147,7 @@ def api_keys_changed() -> None:
     """A key's row changed (revoked, scopes, expiry…): every process reads keys afresh from
     the next request on. Bumped when the change commits, so no process can read the old row
     again under the new generation."""
-    transaction.on_commit(_generation_bump)
-
-
-def _generation_bump() -> None:
-    cache.add(KEYS_GENERATION, 0, timeout=None)
-    try:
-        cache.incr(KEYS_GENERATION)
-    except ValueError:  # evicted between the two calls
-        cache.add(KEYS_GENERATION, 1, timeout=None)
+    transaction.on_commit(KEYS_GENERATION.bump)
 
 
 def api_key_check(token: str) -> ApiKey:
@@ -255,13 +247,14 @@ def _key_with_owner(public_id: str) -> ApiKey | None:
 class _KeyCopies:
     """This process's copies of the keys it served lately (with their owners), each kept for
     at most `ATOM_API_KEY_CACHE_SECONDS` and only while the shared generation is the one it was
-    read under: one shared-cache read a request instead of the database's."""
+    read under: no read of the database, and with Redis none of the shared cache either
+    (atom_site/generations.py)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.copies: dict[str, tuple[ApiKey, int, float]] = {}
+        self.copies: dict[str, tuple[ApiKey, Hashable, float]] = {}
 
-    def get(self, public_id: str, generation: int) -> ApiKey | None:
+    def get(self, public_id: str, generation: Hashable) -> ApiKey | None:
         found = self.copies.get(public_id)
         if found is None:
             return None
@@ -273,7 +266,7 @@ class _KeyCopies:
             return None
         return key
 
-    def put(self, public_id: str, key: ApiKey, generation: int) -> None:
+    def put(self, public_id: str, key: ApiKey, generation: Hashable) -> None:
         with self.lock:
             if len(self.copies) >= 1024:
                 self.copies.clear()
@@ -287,7 +280,7 @@ def _key_cached_or_read(public_id: str) -> ApiKey | None:
     if settings.ATOM_API_KEY_CACHE_SECONDS <= 0:
         return _key_with_owner(public_id)
     try:
-        generation = cache.get(KEYS_GENERATION, 0)
+        generation = KEYS_GENERATION.current()
     except Exception:  # the shared cache is down: the database still answers
         logger.warning("api keys: the shared cache did not answer; reading the key", exc_info=True)
         return _key_with_owner(public_id)

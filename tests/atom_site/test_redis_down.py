@@ -3,65 +3,18 @@ cache goes to the database with one logged warning, the health check names Redis
 answering, what was written meanwhile is read back, and Redis is used again once it answers."""
 
 import logging
-import shutil
-import subprocess
 import time
 
 import pytest
 import redis
 from django.core.cache import cache, caches
-from django.core.management import call_command
 from django.db import connection
 
-from atom_site import cache as atom_cache
-from atom_site.config import caches_for
 from atom_site.health import check_cache
 from atom_site.rate_limits import rate_limit
-from tests.faults import needs
+from tests.atom_site.conftest import redis_start, redis_stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def redis_start(port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            client.ping()
-            return server
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    server.kill()
-    raise AssertionError("the private redis-server did not start")
-
-
-@pytest.fixture
-def private_redis(free_port, settings, monkeypatch):
-    needs(shutil.which("redis-server") is not None, "redis-server is not installed")
-    server = redis_start(free_port)
-    settings.CACHES = caches_for(
-        redis_url=f"redis://127.0.0.1:{free_port}/0",
-        data_dir=settings.ATOM_DATA_DIR,
-        key_prefix=settings.ATOM_KEY_PREFIX,
-    )
-    call_command("createcachetable")  # as `up` does
-    monkeypatch.setattr(atom_cache, "REDIS_RETRY_SECONDS", 0.2)
-    monkeypatch.setattr(atom_cache, "outage", atom_cache.RedisOutage())
-    state = {"server": server, "port": free_port}
-    yield state
-    state["server"].kill()
-    state["server"].wait()
-
-
-def redis_stop(state) -> None:
-    state["server"].terminate()
-    state["server"].wait(timeout=20)
 
 
 def test_the_cache_degrades_to_the_database_while_redis_is_down(private_redis, client, caplog, rf):

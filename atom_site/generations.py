@@ -1,0 +1,143 @@
+"""Counters that tell every process "something changed", read without a round trip.
+
+A process keeps copies of rows it reads on every request (API keys and their owners) and must
+drop them as soon as any process changes those rows. Asking the shared cache for a counter on
+every request costs a round trip to Redis, which on a quiet host costs more than all the rest of
+checking a key. So with Redis, each process runs a thread subscribed to the counter's channel,
+every change publishes on it, and while that thread is subscribed the process's own tally of
+what it heard is the generation: reading it touches nothing outside the process.
+
+While the thread is not subscribed (starting, Redis down, after a fork), a read asks the shared
+cache for its counter, as before; the two kinds of value never compare equal, so copies made
+under one are not trusted under the other. A change reaches another process's tally when Redis
+delivers the message (well under a millisecond on one host), and this process's own at once.
+Pub/sub delivers at most once: a message lost to a dropped connection is made good by the
+thread noticing the drop, which stops the process trusting its tally until it subscribes again.
+
+Without Redis (the embedded default) the counter lives in the host's SQLite cache, whose reads
+are local; every read goes there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Hashable
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+
+from atom_site import cache as shared_cache
+
+logger = logging.getLogger(__name__)
+
+
+class _Listener:
+    """A daemon thread subscribed to one channel of one Redis server, counting what it hears.
+
+    It lives until its connection fails; the next read after `REDIS_RETRY_SECONDS` starts
+    another, which counts on from its tally so that no value is ever seen twice (a server no
+    longer used is not retried)."""
+
+    def __init__(self, client: Any, channel: str, *, heard: int = 0) -> None:
+        self.client = client
+        self.channel = channel
+        self.heard = heard
+        self.is_live = False
+        self.failed_at: float | None = None
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(
+            target=self._listen, name=f"generation listener {channel}", daemon=True
+        )
+        self.thread.start()
+
+    def advance(self) -> None:
+        with self._lock:
+            self.heard += 1
+
+    def may_restart(self) -> bool:
+        return (
+            not self.thread.is_alive()
+            and self.failed_at is not None
+            and time.monotonic() - self.failed_at >= shared_cache.REDIS_RETRY_SECONDS
+        )
+
+    def _listen(self) -> None:
+        pubsub = self.client.pubsub()
+        try:
+            pubsub.subscribe(self.channel)
+            for message in pubsub.listen():
+                # A (re)subscription counts too: anything published before it was not heard.
+                self.advance()
+                if message["type"] == "subscribe":
+                    self.is_live = True
+        except Exception as error:  # whatever ends the subscription, reads go to the cache
+            logger.info("generations: %s is not followed (%s)", self.channel, error)
+        finally:
+            self.is_live = False
+            self.failed_at = time.monotonic()
+            pubsub.close()
+
+
+_listeners: dict[tuple[str, str], _Listener] = {}
+_listeners_lock = threading.Lock()
+
+
+def _listeners_forget() -> None:
+    # A forked child has none of its parent's threads: it starts its own listeners.
+    global _listeners_lock
+    _listeners.clear()
+    _listeners_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_listeners_forget)
+
+
+class SharedGeneration:
+    """A named counter shared by every process: `bump()` after a change commits; compare
+    `current()` with the value a copy was made under to know whether it may still be used."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def current(self) -> Hashable:
+        """This process's tally while it follows the channel, else the shared counter's value.
+        Raises what the shared cache raises when it cannot be read."""
+        cache = caches["default"]
+        listener = self._listener(cache)
+        if listener is not None and listener.is_live:
+            return ("heard", listener.heard)
+        return ("read", int(cache.get(self.name, 0)))
+
+    def bump(self) -> None:
+        cache = caches["default"]
+        cache.add(self.name, 0, timeout=None)
+        try:
+            cache.incr(self.name)
+        except ValueError:  # evicted between the two calls
+            cache.add(self.name, 1, timeout=None)
+        listener = self._listener(cache)
+        if listener is not None:
+            listener.advance()  # this process stops trusting its copies now, not when it hears
+            try:
+                listener.client.publish(listener.channel, b"")
+            except Exception:  # Redis is down: every listener has lost it and reads the cache
+                logger.info("generations: %s bumped but not published", self.name)
+
+    def _listener(self, cache: BaseCache) -> _Listener | None:
+        if not isinstance(cache, shared_cache.SharedRedisCache):
+            return None
+        channel = f"{cache.make_and_validate_key(self.name)}:changed"
+        identity = (cache._servers[0], channel)
+        listener = _listeners.get(identity)
+        if listener is not None and not listener.may_restart():
+            return listener
+        with _listeners_lock:
+            listener = _listeners.get(identity)
+            if listener is None or listener.may_restart():
+                heard = 0 if listener is None else listener.heard + 1
+                client = cache._cache.get_client(write=True)
+                listener = _listeners[identity] = _Listener(client, channel, heard=heard)
+        return listener
