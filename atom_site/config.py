@@ -84,10 +84,13 @@ def database_from_url(
         raise ImproperlyConfigured(f"DATABASE_URL: {error}") from None
     config["ENGINE"] = "django.db.backends.postgresql"
     if pool_max_size and not conn_max_age:
+        from atom_site.pools import pooled_connection_check
+
         config.setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": pool_max_size,
             "timeout": POOL_TIMEOUT_SECONDS,
+            "check": pooled_connection_check,
         }
     return config
 

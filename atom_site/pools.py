@@ -1,4 +1,5 @@
-"""PostgreSQL connection pools across `fork`: a child never uses its parent's connections.
+"""PostgreSQL connection pools: a child never uses its parent's connections, and taking a
+connection costs no round trip while it is healthy.
 
 django-q2 forks its workers from a process that has used the database. A child inheriting the
 parent's psycopg pool would hand out the parent's sockets, and two processes talking over one
@@ -10,7 +11,9 @@ referenced: collecting them would close their sockets, which ends the parent's s
 from __future__ import annotations
 
 import os
+import select
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -51,3 +54,26 @@ def pooled_databases_check(wrappers: Iterable[BaseDatabaseWrapper] | None = None
         if wrapper.settings_dict.get("OPTIONS", {}).get("pool"):
             with wrapper.wrap_database_errors:
                 wrapper.Database.connect(**wrapper.get_connection_params()).close()
+
+
+def pooled_connection_check(connection: Any) -> None:
+    """The pool's check of a connection it is about to hand out, without a round trip while
+    the connection is healthy.
+
+    Django's default check sends an empty query on every take: a round trip on every request,
+    which costs a sizeable part of a fast call when a local server's process has to wake up
+    (docs/decisions.md, "A run's writes in one trip"). An idle connection has nothing to read
+    unless the server spoke first, and a server that ends a session (restarted, stopped, an
+    administrator's `pg_terminate_backend`) sends its reason and closes the socket: so only a
+    connection with something to read is asked, and the ask fails and the pool replaces it.
+    What this cannot see is a server that vanished without a word (its host lost power, a
+    firewall dropping the flow): the first query on that connection fails instead.
+    """
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    if connection.closed or connection.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(connection)

@@ -4,19 +4,19 @@
 (`settings.ATOM_RATE_LIMITS`, from `ATOM_RATE_LIMIT_<BUCKET>`) it raises a 429 with
 `Retry-After` before anything is read or written. Calls are counted in Django's default cache
 (SQLite through diskcache on one host, Redis at scale) under a fixed-window key, with
-`cache.add` then `cache.incr`, which both backends offer (atomic in both), so every process
-of a host (or of the cluster, with Redis) counts together. A new bucket (a workflow start, say)
-is one more entry in the setting.
+`atom_site.cache.cache_count` (atomic on both backends, one round trip on Redis), so every
+process of a host (or of the cluster, with Redis) counts together. A new bucket (a workflow
+start, say) is one more entry in the setting.
 """
 
 import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 
 from atom_site.auth import request_api_key
+from atom_site.cache import cache_count
 from atom_site.errors import ApiError
 
 
@@ -49,14 +49,7 @@ def rate_limit(request: HttpRequest, bucket: str) -> None:
     window = int(now // rate.seconds)
     key = f"rate-limit:{bucket}:{caller_of(request)}:{rate.seconds}:{window}"
     window_left = (window + 1) * rate.seconds - now
-    if cache.add(key, 1, timeout=math.ceil(window_left) + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between the two calls: a new window
-            cache.add(key, 1, timeout=math.ceil(window_left) + 1)
-            count = 1
+    count = cache_count(key, timeout=math.ceil(window_left) + 1)
     if count > rate.count:
         raise RateLimited(
             bucket=bucket,

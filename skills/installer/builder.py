@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, log_lines_add
-from atom_site.transactions import commit_without_waiting_for_the_flush
+from atom_site.transactions import flush_not_awaited
 from perf.recording import measure_performance, record_sample
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
@@ -143,10 +143,11 @@ def environment_ready_taken(*, key: str) -> Environment | None:
         f"WHERE {quote('key')} = %s AND {quote('status')} = %s RETURNING {columns}"
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with transaction.atomic():
-        commit_without_waiting_for_the_flush()  # a use count and a time (atom_site/transactions)
-        # Read to the end, so that the statement (and SQLite's write transaction) is finished.
-        taken = list(Environment.objects.raw(sql, [now, key, EnvironmentStatus.READY]))
+    # A use count and a time: the commit need not wait for the disk (atom_site/transactions).
+    # Read to the end, so that the statement (and SQLite's write transaction) is finished.
+    taken = list(
+        Environment.objects.raw(flush_not_awaited(sql), [now, key, EnvironmentStatus.READY])
+    )
     return _present_or_demoted(taken[0]) if taken else None
 
 

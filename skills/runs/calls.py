@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection
 from packaging.requirements import InvalidRequirement, Requirement
 
-from atom_site.transactions import commit_without_waiting_for_the_flush
+from atom_site.statements import Statement, statements_run
 from perf.recording import measure_performance
 from skills.installer.keys import InterpreterError
 from skills.models import Agent, Environment, EnvironmentBackend, Skill, SkillLanguage, SkillVersion
@@ -98,16 +97,26 @@ def run_plan_call(
             )
     except HOST_ERRORS as error:
         raise RunUnavailable.from_host_error(error) from error
-    if is_counted:
-        with transaction.atomic():
-            commit_without_waiting_for_the_flush()  # a counter (atom_site/transactions)
-            skill_run_count_add(skill_id=skill.pk)
+    if is_counted:  # a counter: its commit need not wait for the disk (atom_site/transactions)
+        skill_run_count_add(skill_id=skill.pk, is_flush_awaited=False)
     return result
 
 
-def skill_run_count_add(*, skill_id: int) -> None:
-    """One call more in the skill's `run_count`, in the caller's transaction."""
-    Skill.objects.filter(pk=skill_id).update(run_count=F("run_count") + 1)
+def skill_run_count_statement(*, skill_id: int) -> Statement:
+    """One call more in the skill's `run_count`."""
+    quote = connection.ops.quote_name
+    table, column = quote(Skill._meta.db_table), quote("run_count")
+    return Statement(
+        f"UPDATE {table} SET {column} = {column} + 1 WHERE {quote(Skill._meta.pk.column)} = %s",
+        [skill_id],
+    )
+
+
+def skill_run_count_add(*, skill_id: int, is_flush_awaited: bool = True) -> None:
+    """One call more in the skill's `run_count`, in the caller's transaction if any."""
+    statements_run(
+        [skill_run_count_statement(skill_id=skill_id)], is_flush_awaited=is_flush_awaited
+    )
 
 
 def environment_pool(environment: Environment, *, network: bool = False) -> RunnerPool:

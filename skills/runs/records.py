@@ -21,10 +21,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, event_record, output_streamed
-from atom_site.transactions import commit_without_waiting_for_the_flush
+from atom_site.statements import instance_insert, row_update, statements_run
 from skills.installer.backends import InstallError
 from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
-from skills.runs.calls import run_plan_call, skill_run_count_add
+from skills.runs.calls import run_plan_call, skill_run_count_statement
 from skills.runs.errors import RunError, RunUnavailable, SkillNotRunnable
 from skills.runs.plan import RunPlan, run_plan_prepare
 from skills.runtime import CallResult, CapturedOutput
@@ -59,24 +59,27 @@ def skill_run_start(
     if not queued and plan.timeout <= settings.ATOM_RUN_SYNC_TIMEOUT:
         plan = plan.with_ready_environment()
     is_queued = not plan.is_ready
-    with transaction.atomic():
-        run = SkillRun.objects.create(
-            skill=skill,
-            version=plan.version,
-            agent=agent,
-            requested_by=user,
-            params=plan.params,
-            is_queued=is_queued,
-            timeout=plan.timeout,
-            status=SkillRunStatus.QUEUED if is_queued else SkillRunStatus.RUNNING,
-            started_at=None if is_queued else timezone.now(),
-            attempts=0 if is_queued else 1,
-        )
-        if is_queued:
+    run = SkillRun(
+        skill=skill,
+        version=plan.version,
+        agent=agent,
+        requested_by=user,
+        params=plan.params,
+        is_queued=is_queued,
+        timeout=plan.timeout,
+        status=SkillRunStatus.QUEUED if is_queued else SkillRunStatus.RUNNING,
+        started_at=None if is_queued else timezone.now(),
+        attempts=0 if is_queued else 1,
+    )
+    if is_queued:
+        with transaction.atomic():
+            run.save(force_insert=True)
             _event_record(run, SkillRunStatus.QUEUED)
             transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk, timeout=plan.timeout))
-    if is_queued:
         return run
+    # On record before the call, should this process die in it; the write need not wait for
+    # the disk (atom_site/transactions): only a crash of the database server loses it.
+    instance_insert(run, is_flush_awaited=False)
     return _carry_out(run, plan)
 
 
@@ -154,15 +157,17 @@ def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
 def _run_update(run: SkillRun, *, is_counted: bool = False, **fields: Any) -> None:
     """Write the fields and keep them on `run`, so callers answer it without reading it back;
     a queued run's new status is its live event too. `is_counted`: the call was made, and the
-    skill's `run_count` grows in the same commit."""
-    with transaction.atomic():
-        if is_counted:
-            # A counter, and a result the client already has or the reaper recovers.
-            commit_without_waiting_for_the_flush()
-            skill_run_count_add(skill_id=run.skill_id)
-        SkillRun.objects.filter(pk=run.pk).update(**fields)
-        if run.is_queued and "status" in fields:  # a run carried out in its request has no follower
+    skill's `run_count` grows in the same commit, which need not wait for the disk (a counter,
+    and a result the client already has or the reaper recovers)."""
+    statements = [row_update(SkillRun, run.pk, fields)]
+    if is_counted:
+        statements.insert(0, skill_run_count_statement(skill_id=run.skill_id))
+    if run.is_queued and "status" in fields:  # a run carried out in its request has no follower
+        with transaction.atomic():
+            statements_run(statements, is_flush_awaited=not is_counted)
             _event_record(run, fields["status"], fields.get("error_type", ""))
+    else:
+        statements_run(statements, is_flush_awaited=not is_counted)
     for name, value in fields.items():
         setattr(run, name, value)
 

@@ -22,6 +22,7 @@ from atom_site.cache import (
     DISKCACHE_VERSION,
     ConnectionPoolCache,
     EmbeddedCache,
+    cache_count,
     file_cache_leftovers_remove,
 )
 from atom_site.config import caches_for
@@ -342,3 +343,32 @@ def test_the_embedded_cache_is_one_sqlite_file_under_the_data_dir(tmp_path):
         ).fetchone()
     assert journal == "wal"
     assert size_limit == 256 * 2**20
+
+
+def test_a_count_adds_one_and_starts_again_once_its_time_to_live_is_over():
+    counts = [cache_count("counted", timeout=1) for _ in range(3)]
+    assert counts == [1, 2, 3]
+    assert cache.get("counted") == 3  # a plain integer, as any cache read gives it back
+
+    time.sleep(1.5)
+
+    assert cache_count("counted", timeout=1) == 1
+
+
+def served(stats: dict, command: str) -> int:
+    return stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
+@redis_only
+def test_a_count_on_redis_is_one_round_trip_and_keeps_its_first_time_to_live():
+    client = caches["default"]._cache.get_client(write=True)
+    key = caches["default"].make_and_validate_key("counted")
+    calls = client.info("commandstats")
+
+    cache_count("counted", timeout=30)
+    cache_count("counted", timeout=300)
+
+    after = client.info("commandstats")
+    assert served(after, "incrby") - served(calls, "incrby") == 2  # redis-py's incr
+    assert served(after, "exists") == served(calls, "exists")  # as Django's incr asks first
+    assert 0 < client.ttl(key) <= 30

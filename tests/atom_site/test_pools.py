@@ -3,6 +3,7 @@ own instead of reusing the parent's."""
 
 import os
 
+import psycopg
 import pytest
 from django.db import OperationalError, connection
 
@@ -74,3 +75,31 @@ def test_a_refused_connection_is_reported_in_the_servers_words_not_as_a_pool_tim
     with pytest.raises(OperationalError, match='database "atom_no_such_db" does not exist'):
         pooled_databases_check([missing])
     pooled_databases_check([connection])  # the test database answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_taking_a_healthy_pooled_connection_asks_the_server_nothing(monkeypatch):
+    from psycopg_pool import ConnectionPool
+
+    asked = []
+    original = ConnectionPool.check_connection
+    monkeypatch.setattr(
+        ConnectionPool, "check_connection", staticmethod(lambda conn: asked.append(original(conn)))
+    )
+    _pooled_pids()
+
+    _pooled_pids()
+
+    assert asked == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_whose_session_the_server_ended_is_replaced_unnoticed():
+    ended = _backend_pid()
+    connection.close()  # back in the pool, idle
+    with psycopg.connect(**connection.get_connection_params()) as administrator:
+        administrator.execute("SELECT pg_terminate_backend(%s)", [ended])
+
+    pids = _pooled_pids()  # every take is checked; each query answers
+
+    assert ended not in pids
