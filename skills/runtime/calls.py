@@ -15,6 +15,7 @@ PROTOCOL_ERROR = "ProtocolError"
 SOURCE_UNREADABLE = "SourceUnreadable"
 MEMORY_LIMIT = "MemoryLimitExceeded"  # the runner's group, every process of the call together
 PROCESS_LIMIT = "ProcessLimitExceeded"
+CPU_LIMIT = "CpuTimeLimitExceeded"  # as the runner names its own RLIMIT_CPU
 
 
 class SkillCallError(Exception):
@@ -142,5 +143,5 @@ def failure_result(
         peak_rss_kb=peak_rss_kb,
         runner_pid=runner_pid,
         is_runner_replaced=error_type
-        in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR, MEMORY_LIMIT, PROCESS_LIMIT),
+        in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR, MEMORY_LIMIT, PROCESS_LIMIT, CPU_LIMIT),
     )

@@ -1,10 +1,12 @@
-"""Control groups for runners: memory and process caps that count every descendant.
+"""Control groups for runners: memory, process and CPU time limits that count every descendant.
 
 Each runner gets its own group (one directory per controller on cgroup v1, one directory on
 v2's unified hierarchy), made below this process's own group, so the limits of whatever runs
 Atom still apply on top. The host reads the group after every call: its peak memory is the
 call's, an out-of-memory kill or a refused fork fails the call, and every process the call
-left behind is killed.
+left behind is killed. The group's CPU time (v1's `cpuacct`, where mounted; v2's `cpu.stat`,
+always there) is watched during a call: past the call's CPU time limit, all its processes
+together, the runner is killed.
 
 Which hierarchy is used is detected once (`cgroup_support`): v1 when its memory and pids
 controllers are mounted, else v2 when the unified hierarchy offers both. Where neither can be
@@ -27,6 +29,8 @@ from pathlib import Path
 from skills.runtime.sandbox import SandboxUnavailable
 
 CONTROLLERS = ("memory", "pids")
+# Used where mounted (v1): without it a call's CPU time is limited per process (RLIMIT_CPU).
+ACCOUNTING = "cpuacct"
 
 
 class CgroupUnavailable(SandboxUnavailable):
@@ -46,6 +50,11 @@ class CgroupSupport:
     @property
     def is_available(self) -> bool:
         return self.version is not None
+
+    @property
+    def counts_cpu(self) -> bool:
+        """Whether a group's CPU time, every process together, can be read."""
+        return self.version == 2 or ACCOUNTING in self.bases
 
     def describe(self) -> str:
         if not self.is_available:
@@ -125,6 +134,9 @@ def cgroup_support() -> CgroupSupport:
                 controller: _writable_base(v1[controller] / own.get(controller, "/").lstrip("/"))
                 for controller in CONTROLLERS
             }
+            accounting = _accounting_base(mounts, own)
+            if accounting is not None:
+                bases[ACCOUNTING] = accounting
             return CgroupSupport(1, bases, "")
         unified = next((Path(point) for point, kind, _ in mounts if kind == "cgroup2"), None)
         if unified is None:
@@ -142,6 +154,20 @@ def cgroup_support() -> CgroupSupport:
         return CgroupSupport(
             None, {}, f"cannot make a group ({error.strerror or error}: not root, no delegation?)"
         )
+
+
+def _accounting_base(mounts: list[tuple[str, str, set[str]]], own: dict[str, str]) -> Path | None:
+    """This process's base group under v1's `cpuacct`, or None where it cannot be made."""
+    point = next(
+        (point for point, kind, options in mounts if kind == "cgroup" and ACCOUNTING in options),
+        None,
+    )
+    if point is None:
+        return None
+    try:
+        return _writable_base(Path(point) / own.get(ACCOUNTING, "/").lstrip("/"))
+    except OSError:
+        return None
 
 
 class RunnerCgroup:
@@ -172,7 +198,10 @@ class RunnerCgroup:
             ("forks", "pids", "pids.events", os.O_RDONLY),
             ("procs", "memory", "cgroup.procs", os.O_RDONLY),
             ("usage", "memory", "memory.usage_in_bytes" if v1 else "memory.current", os.O_RDONLY),
+            ("cpu", ACCOUNTING, "cpuacct.usage" if v1 else "cpu.stat", os.O_RDONLY),
         ):
+            if v1 and controller not in self.directories:
+                continue
             with contextlib.suppress(OSError):
                 self._fds[name] = os.open(self._path(controller, filename), flags | os.O_CLOEXEC)
 
@@ -236,6 +265,18 @@ class RunnerCgroup:
             return int(self._pread("usage"))
         except ValueError:
             return 0
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used by the group's processes so far, all together; None where unknown."""
+        text = self._pread("cpu")
+        if not text:
+            return None
+        if self.version == 1:
+            try:
+                return int(text) / 1e9
+            except ValueError:
+                return None
+        return _keyed(text, "usage_usec") / 1e6
 
     def counters(self) -> tuple[int, int]:
         """(out-of-memory kills, forks refused at the process cap) so far."""

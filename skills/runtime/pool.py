@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from skills.operations import HOT_RELOAD, SKILL_LOAD, SKILL_RUN
 from skills.runtime.calls import (
+    CPU_LIMIT,
     MEMORY_LIMIT,
     PROCESS_LIMIT,
     PROTOCOL_ERROR,
@@ -42,6 +43,7 @@ from skills.runtime.config import KINDS, CallLimits, ResolvedLimits, RuntimeConf
 from skills.runtime.process import (
     GroupReport,
     ProtocolViolation,
+    RunnerCpuExceeded,
     RunnerDied,
     RunnerError,
     RunnerProcess,
@@ -684,7 +686,7 @@ class RunnerPool:
         source: str | Callable[[], str] | None,
     ) -> CallResult:
         deadline = time.monotonic() + limits.timeout
-        if not runner.group_call_begin(limits.memory_mb):
+        if not runner.group_call_begin(limits.memory_mb, limits.cpu_seconds):
             self._discard(runner, "retired")
             return failure_result(
                 MEMORY_LIMIT,
@@ -711,6 +713,17 @@ class RunnerPool:
                 TIMEOUT,
                 f"the call exceeded its wall-clock limit of {limits.timeout:g} s; "
                 "its runner was killed and is replaced",
+                started=started,
+                runner_pid=runner.pid,
+                output=runner.output_so_far(),
+            )
+        except RunnerCpuExceeded:
+            runner.group_call_end()
+            self._discard(runner, "retired")
+            return failure_result(
+                CPU_LIMIT,
+                f"the call's processes together used more than its CPU time limit of "
+                f"{limits.cpu_seconds} s; its runner was killed and is replaced",
                 started=started,
                 runner_pid=runner.pid,
                 output=runner.output_so_far(),
@@ -792,6 +805,12 @@ class RunnerPool:
                 PROCESS_LIMIT,
                 f"the call tried to run more than {self.config.max_processes} processes at "
                 f"once ({report.forks_refused} forks refused); its runner is replaced",
+            )
+        if report.cpu_seconds is not None and report.cpu_seconds > limits.cpu_seconds:
+            return (
+                CPU_LIMIT,
+                f"the call's processes together used more than its CPU time limit of "
+                f"{limits.cpu_seconds} s ({report.cpu_seconds:.1f} s); its runner is replaced",
             )
         return None
 

@@ -35,6 +35,9 @@ from skills.runtime.sandbox import runner_command, runner_environment
 HEADER = struct.Struct(">I")
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
 READ_CHUNK = 1 << 16
+# How often a call's group CPU time is read while its answer is awaited: a call that answers
+# sooner never reads it; one over its limit runs at most this much longer (times its cores).
+CPU_CHECK_SECONDS = 0.05
 MAX_CHUNKS_PER_DRAIN = 64
 TRUNCATION_MARKER = "\n[atom: output truncated, {hidden} more bytes not shown]\n"
 
@@ -54,6 +57,10 @@ class RunnerTimedOut(RunnerError):
 
 class RunnerDied(RunnerError):
     pass
+
+
+class RunnerCpuExceeded(RunnerError):
+    """The call's processes together used more CPU time than the call may."""
 
 
 class ProtocolViolation(RunnerError):
@@ -148,6 +155,7 @@ class GroupReport:
     oom_kills: int
     forks_refused: int
     strays_killed: int
+    cpu_seconds: float | None  # every process of the call together; None where unknown
 
 
 class BoundedBuffer:
@@ -203,7 +211,10 @@ class RunnerProcess:
         # The (skill id, content hash) this runner serves, once a call or preload bound it.
         self.version: tuple[str, str] | None = None
         self._counters_before = (0, 0)
-        self._group_final: tuple[tuple[int, int], int] | None = None
+        self._group_final: tuple[tuple[int, int], int, float | None] | None = None
+        self._cpu_before: float | None = None
+        self._cpu_limit: float | None = None
+        self._cpu_checked_at = 0.0
         self.mode = mode
         self.network = network
         self.calls = 0
@@ -295,8 +306,8 @@ class RunnerProcess:
             pass
         return 0
 
-    def group_call_begin(self, memory_mb: int) -> bool:
-        """Before a call: the group's limit for it, its peak reset, its counters noted. False
+    def group_call_begin(self, memory_mb: int, cpu_seconds: float) -> bool:
+        """Before a call: the group's limits for it, its peak reset, its counters noted. False
         when the runner already holds more than the call may (the limit cannot be lowered)."""
         if self.cgroup is None:
             return True
@@ -306,23 +317,45 @@ class RunnerProcess:
             return False
         self.cgroup.peak_reset()
         self._counters_before = self.cgroup.counters()
+        self._cpu_before = self.cgroup.cpu_seconds()
+        self._cpu_limit = cpu_seconds if self._cpu_before is not None else None
+        self._cpu_checked_at = time.monotonic()
         return True
+
+    def _cpu_used(self) -> float | None:
+        """The current call's CPU time so far, every process of its group together."""
+        if self.cgroup is None or self._cpu_before is None:
+            return None
+        now = self.cgroup.cpu_seconds()
+        return None if now is None else now - self._cpu_before
+
+    def _cpu_watch(self) -> None:
+        """During a call, at most every `CPU_CHECK_SECONDS`: past its CPU time, it ends."""
+        if self._cpu_limit is None or time.monotonic() - self._cpu_checked_at < CPU_CHECK_SECONDS:
+            return
+        self._cpu_checked_at = time.monotonic()
+        used = self._cpu_used()
+        if used is not None and used > self._cpu_limit:
+            raise RunnerCpuExceeded(f"the call's processes used {used:.1f} s of CPU time")
 
     def group_call_end(self) -> GroupReport | None:
         """After a call (answered or not): kill what it left running, report what it used."""
         if self.cgroup is None:
             return None
+        self._cpu_limit = None
         if self._group_final is not None:  # killed during the call: what its group had seen
-            (oom_kills, forks_refused), peak = self._group_final
+            (oom_kills, forks_refused), peak, cpu = self._group_final
             strays = 0
         else:
             strays = self.cgroup.kill_strays()
             (oom_kills, forks_refused), peak = self.cgroup.counters(), self.cgroup.peak_bytes()
+            cpu = self._cpu_used()
         return GroupReport(
             peak_kb=peak // 1024,
             oom_kills=oom_kills - self._counters_before[0],
             forks_refused=forks_refused - self._counters_before[1],
             strays_killed=strays,
+            cpu_seconds=cpu,
         )
 
     @property
@@ -386,7 +419,7 @@ class RunnerProcess:
             self._process.wait(timeout=5)
         self._close_fds()
         if self.cgroup is not None:
-            self._group_final = (self.cgroup.counters(), self.cgroup.peak_bytes())
+            self._group_final = (self.cgroup.counters(), self.cgroup.peak_bytes(), self._cpu_used())
             self.cgroup.remove()
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
@@ -438,6 +471,9 @@ class RunnerProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RunnerTimedOut(f"no answer during {stage}")
+            self._cpu_watch()
+            if self._cpu_limit is not None:
+                remaining = min(remaining, CPU_CHECK_SECONDS)
             readable, _, _ = select.select(
                 [self._answer_fd, *self._output_fds()], [], [], remaining
             )

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from skills.runtime import CallLimits
+from skills.runtime.cgroups import cgroup_support
 from tests.skills.runtime.conftest import NODE, missing
 from tests.skills.runtime.test_faults import _wait_until_gone
 
@@ -180,6 +181,34 @@ def test_a_fork_bomb_stops_at_the_process_cap_and_its_runner_is_replaced(
     assert result.is_runner_replaced is True
     assert after.runner_pid != result.runner_pid
     assert pool.stats().retired >= 1
+
+
+def test_children_that_together_pass_the_cpu_time_limit_fail_the_call(
+    make_registry, write_skill, cgroups
+):
+    if not cgroup_support().counts_cpu:
+        missing("no cgroup here counts a group's CPU time (v1 cpuacct, or v2)")
+    pool = make_registry().pool_for("burn", sys.executable, "python")
+    burning = write_skill(
+        "burn.py",
+        """
+        import subprocess, sys, time
+        def run():
+            # Each child stays under the per-process limit (RLIMIT_CPU): 1.5 s of CPU time.
+            code = "while __import__('time').process_time() < 1.5: pass"
+            started = time.monotonic()
+            children = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(4)]
+            return [child.wait() for child in children], time.monotonic() - started
+        """,
+    )
+
+    result = pool.call(skill_id="burn", path=burning, limits=CallLimits(timeout=30, cpu_seconds=1))
+
+    assert result.ok is False
+    assert result.error.type == "CpuTimeLimitExceeded"
+    assert "processes together used more than its CPU time limit of 1 s" in result.error.message
+    assert result.is_runner_replaced is True
+    assert pool.call(skill_id="burn", path=burning, limits=CallLimits(timeout=30)).ok
 
 
 SNOOP = """
