@@ -41,6 +41,7 @@ from skills.runtime.pool import (
 )
 from skills.runtime.process import SPAWNER, output_listener
 from skills.runtime.sandbox import SANDBOX_UID, SandboxUnavailable, bwrap_executable, sandbox_mode
+from skills.runtime.seccomp import seccomp_status
 
 __all__ = [
     "CallError",
@@ -146,12 +147,16 @@ def isolation_status(config: RuntimeConfig | None = None) -> tuple[bool, str]:
         return False, str(error)
     support = cgroup_support_for(config.cgroups)
     if mode == "bwrap":
-        sandbox = f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID})"
+        sandbox = (
+            f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID}; {seccomp_status()})"
+        )
     else:
         sandbox = "none (runners see the host's files and network)"
     if support.is_available:
+        counted = "memory, CPU time" if support.counts_cpu else "memory"
         limits = (
-            f"memory and {config.max_processes} processes per runner through {support.describe()}"
+            f"{counted} and {config.max_processes} processes per runner through "
+            f"{support.describe()}"
         )
         return True, f"sandbox {sandbox}; limits: {limits}"
     cap = min(config.runners_per_host, config.runners_per_host_without_cgroups)

@@ -31,6 +31,7 @@ from typing import Any
 from skills.runtime.calls import CapturedOutput
 from skills.runtime.cgroups import RunnerCgroup, cgroup_join
 from skills.runtime.sandbox import runner_command, runner_environment
+from skills.runtime.seccomp import seccomp_fd
 
 HEADER = struct.Struct(">I")
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
@@ -236,6 +237,8 @@ class RunnerProcess:
         self._stderr_fd, stderr_write = os.pipe()
         for fd in (self._request_fd, self._answer_fd, self._stdout_fd, self._stderr_fd):
             os.set_blocking(fd, False)
+        filter_fd = seccomp_fd() if mode == "bwrap" else None
+        passed = (request_read, answer_write) + (() if filter_fd is None else (filter_fd,))
         command = runner_command(
             kind=kind,
             interpreter=interpreter,
@@ -247,6 +250,7 @@ class RunnerProcess:
             memory_mb=memory_mb,
             read_only=read_only,
             preimport=preimport,
+            seccomp_fd=filter_fd,
         )
         try:
             self._process = SPAWNER.run(
@@ -255,7 +259,7 @@ class RunnerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=stdout_write,
                 stderr=stderr_write,
-                pass_fds=(request_read, answer_write),
+                pass_fds=passed,
                 env=runner_environment(home=home, interpreter=interpreter, extra=extra_env),
                 cwd=self._home or "/",
                 start_new_session=True,
@@ -275,8 +279,9 @@ class RunnerProcess:
                 shutil.rmtree(self._home, ignore_errors=True)
             raise
         finally:
-            for fd in (request_read, answer_write, stdout_write, stderr_write):
-                os.close(fd)
+            for fd in (request_read, answer_write, stdout_write, stderr_write, filter_fd):
+                if fd is not None:
+                    os.close(fd)
         self.pid = self._process.pid
         self._stderr = BoundedBuffer(4096)
         try:

@@ -150,7 +150,11 @@ def interpreter_paths(interpreter: Path) -> list[Path]:
 
 
 def bwrap_arguments(
-    *, network: bool, read_only: Iterable[Path], tmp_bytes: int = SANDBOX_TMP_BYTES
+    *,
+    network: bool,
+    read_only: Iterable[Path],
+    tmp_bytes: int = SANDBOX_TMP_BYTES,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     executable = bwrap_executable()
     if executable is None:
@@ -175,6 +179,8 @@ def bwrap_arguments(
     arguments += ["--ro-bind", str(identity / "passwd"), "/etc/passwd"]
     arguments += ["--ro-bind", str(identity / "group"), "/etc/group"]
     arguments += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+    if seccomp_fd is not None:  # skills/runtime/seccomp.py
+        arguments += ["--seccomp", str(seccomp_fd)]
     return arguments
 
 
@@ -211,8 +217,10 @@ def runner_command(
     memory_mb: int,
     read_only: Iterable[Path] = (),
     preimport: Iterable[str] = (),
+    seccomp_fd: int | None = None,
 ) -> list[str]:
-    """The full command line of one runner, sandbox included."""
+    """The full command line of one runner, sandbox included (with the seccomp filter bwrap
+    reads from `seccomp_fd`, passed to it, when given)."""
     if kind == "python":
         command = [str(interpreter), "-I", str(PYTHON_RUNNER)]
     elif kind == "node":
@@ -229,4 +237,5 @@ def runner_command(
         return command
     command.append("--sandboxed")  # its own PID namespace and /tmp: it sweeps both per call
     visible = [RUNTIME_DIR, *interpreter_paths(interpreter), *read_only]
-    return [*bwrap_arguments(network=network, read_only=visible), "--", *command]
+    sandbox = bwrap_arguments(network=network, read_only=visible, seccomp_fd=seccomp_fd)
+    return [*sandbox, "--", *command]

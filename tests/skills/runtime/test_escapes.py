@@ -16,6 +16,7 @@ from django.conf import settings
 
 from skills.runtime import CallLimits
 from skills.runtime.cgroups import cgroup_support
+from skills.runtime.seccomp import seccomp_program
 from tests.skills.runtime.conftest import NODE, missing
 from tests.skills.runtime.test_faults import _wait_until_gone
 
@@ -266,7 +267,50 @@ def test_a_sandboxed_skill_cannot_make_a_user_namespace_of_its_own(make_registry
         "    return 'unshared'\n",
     )
 
-    assert pool.call(skill_id="nest", path=skill).result == errno.ENOSPC  # none may be made
+    # Refused by the seccomp filter; where it cannot be loaded, by bwrap's --disable-userns.
+    expected = errno.EPERM if seccomp_program() is not None else errno.ENOSPC
+    assert pool.call(skill_id="nest", path=skill).result == expected
+
+
+SYSCALLS = """
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+def run(calls):
+    found = {}
+    for name, (number, *arguments) in calls.items():
+        ctypes.set_errno(0)
+        answer = libc.syscall(number, *(ctypes.c_long(argument) for argument in arguments))
+        found[name] = errno.errorcode[ctypes.get_errno()] if answer == -1 else "answered"
+    return found
+"""
+
+
+def test_a_sandboxed_skill_is_refused_the_system_calls_no_skill_needs(make_registry, write_skill):
+    import pyseccomp
+
+    def number(name: str) -> int:
+        return pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+
+    pool = make_registry(sandbox="bwrap").pool_for("syscalls", sys.executable, "python")
+    skill = write_skill("syscalls.py", SYSCALLS)
+    calls = {
+        # Each would answer, or fail otherwise than EPERM, without the filter.
+        "keyctl": [number("keyctl"), 0, -3, 0],  # KEYCTL_GET_KEYRING_ID of the session's
+        "io_uring_setup": [number("io_uring_setup"), 1, 0],
+        "ptrace": [number("ptrace"), 0, 0, 0, 0],  # PTRACE_TRACEME
+        "perf_event_open": [number("perf_event_open"), 0, 0, -1, -1, 0],
+        "getppid": [number("getppid")],  # allowed: the filter lets the rest through
+    }
+
+    result = pool.call(skill_id="syscalls", path=skill, params={"calls": calls})
+
+    assert result.result == {
+        "keyctl": "EPERM",
+        "io_uring_setup": "EPERM",
+        "ptrace": "EPERM",
+        "perf_event_open": "EPERM",
+        "getppid": "answered",
+    }
 
 
 def test_the_sandbox_shows_only_the_parts_of_etc_a_program_needs(make_registry, write_skill):
