@@ -53,6 +53,12 @@ class SkillRun(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     wall_seconds = models.FloatField(null=True, blank=True)
     peak_rss_kb = models.PositiveBigIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="CPU time of the call, every process it started together; empty where no "
+        "control group counts it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -73,6 +73,7 @@ class RunOut(Schema):
     duration_seconds: float | None
     wall_seconds: float | None
     peak_rss_kb: int | None
+    cpu_seconds: float | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

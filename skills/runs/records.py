@@ -201,6 +201,7 @@ def _result_fields(result: CallResult) -> dict[str, Any]:
         "duration_seconds": result.duration_seconds,
         "wall_seconds": result.wall_seconds,
         "peak_rss_kb": result.peak_rss_kb,
+        "cpu_seconds": result.cpu_seconds,
         "finished_at": timezone.now(),
     }
 

@@ -74,6 +74,9 @@ class CallResult:
     peak_rss_kb: int | None
     runner_pid: int | None
     is_runner_replaced: bool  # the runner was killed or died and will be replaced
+    # CPU time of the call, every process it started together (its runner's group); None
+    # where no group counts it (no cgroups, Docker).
+    cpu_seconds: float | None = None
 
     def raise_for_error(self) -> CallResult:
         if self.error is not None:
@@ -127,6 +130,7 @@ def failure_result(
     runner_pid: int | None,
     output: tuple[CapturedOutput, CapturedOutput] = (NO_OUTPUT, NO_OUTPUT),
     peak_rss_kb: int | None = None,
+    cpu_seconds: float | None = None,
 ) -> CallResult:
     """A call the host itself failed: the runner timed out, died or broke the protocol."""
     return CallResult(
@@ -144,4 +148,5 @@ def failure_result(
         runner_pid=runner_pid,
         is_runner_replaced=error_type
         in (TIMEOUT, RUNNER_DIED, PROTOCOL_ERROR, MEMORY_LIMIT, PROCESS_LIMIT, CPU_LIMIT),
+        cpu_seconds=cpu_seconds,
     )

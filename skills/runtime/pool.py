@@ -718,7 +718,7 @@ class RunnerPool:
                 output=runner.output_so_far(),
             )
         except RunnerCpuExceeded:
-            runner.group_call_end()
+            report = runner.group_call_end()
             self._discard(runner, "retired")
             return failure_result(
                 CPU_LIMIT,
@@ -727,6 +727,7 @@ class RunnerPool:
                 started=started,
                 runner_pid=runner.pid,
                 output=runner.output_so_far(),
+                cpu_seconds=report.cpu_seconds if report else None,
             )
         except RunnerDied as error:
             report = runner.group_call_end()
@@ -742,6 +743,7 @@ class RunnerPool:
                 runner_pid=runner.pid,
                 output=runner.output_so_far(),
                 peak_rss_kb=report.peak_kb if report else None,
+                cpu_seconds=report.cpu_seconds if report else None,
             )
         except ProtocolViolation as error:
             runner.group_call_end()
@@ -775,6 +777,7 @@ class RunnerPool:
                 runner_pid=runner.pid,
                 output=(stdout, stderr),
                 peak_rss_kb=report.peak_kb if report else None,
+                cpu_seconds=report.cpu_seconds if report else None,
             )
         result = result_from_answer(
             answer,
@@ -785,7 +788,7 @@ class RunnerPool:
             is_replaced=retire,
         )
         if report is not None:
-            result = replace(result, peak_rss_kb=report.peak_kb)
+            result = replace(result, peak_rss_kb=report.peak_kb, cpu_seconds=report.cpu_seconds)
         return result
 
     def _group_limit_error(

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_q.conf import Conf
@@ -12,6 +13,7 @@ from django_q.models import OrmQ
 from skills.installer.builder import environment_row_for, spec_for
 from skills.models import Environment, EnvironmentStatus, Skill, SkillRun, SkillStatus
 from skills.runs.calls import run_skill
+from skills.runtime.cgroups import cgroup_support
 from tests.skills.conftest import CATALOG_INPUTS
 
 pytestmark = [
@@ -51,6 +53,9 @@ def test_a_run_answers_the_finished_run_with_result_output_and_timings(api, read
     assert (run["is_queued"], run["attempts"], run["timeout"]) == (False, 1, 30.0)
     assert run["cache"] in ("hit", "loaded")
     assert run["wall_seconds"] >= run["duration_seconds"] >= 0
+    # Counted for the runner's whole group where a cgroup can count it (CI's machine can).
+    counted = cgroup_support().counts_cpu and settings.ATOM_RUNNER_CGROUPS != "off"
+    assert (run["cpu_seconds"] is not None) == counted
     assert run["finished_at"] is not None
     assert Skill.objects.get(pk=skill.pk).run_count == 1
     assert api.get(f"/api/runs/{run['id']}").json() == run

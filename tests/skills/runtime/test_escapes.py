@@ -184,6 +184,28 @@ def test_a_fork_bomb_stops_at_the_process_cap_and_its_runner_is_replaced(
     assert pool.stats().retired >= 1
 
 
+def test_a_call_reports_the_cpu_time_of_every_process_it_started(
+    make_registry, write_skill, cgroups
+):
+    if not cgroup_support().counts_cpu:
+        missing("no cgroup here counts a group's CPU time (v1 cpuacct, or v2)")
+    pool = make_registry().pool_for("child-cpu", sys.executable, "python")
+    skill = write_skill(
+        "child_cpu.py",
+        """
+        import subprocess, sys
+        def run():
+            code = "while __import__('time').process_time() < 0.5: pass"
+            return subprocess.run([sys.executable, "-c", code]).returncode
+        """,
+    )
+
+    result = pool.call(skill_id="child-cpu", path=skill, limits=CallLimits(timeout=30))
+
+    assert result.result == 0
+    assert 0.5 <= result.cpu_seconds < 5  # the child's, which the runner only waited for
+
+
 def test_children_that_together_pass_the_cpu_time_limit_fail_the_call(
     make_registry, write_skill, cgroups
 ):
