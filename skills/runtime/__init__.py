@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,7 +41,13 @@ from skills.runtime.pool import (
     call_interrupt,
 )
 from skills.runtime.process import SPAWNER, output_listener
-from skills.runtime.sandbox import SANDBOX_UID, SandboxUnavailable, bwrap_executable, sandbox_mode
+from skills.runtime.sandbox import (
+    SANDBOX_UID,
+    SandboxUnavailable,
+    bwrap_executable,
+    sandbox_host_uid,
+    sandbox_mode,
+)
 from skills.runtime.seccomp import seccomp_status
 
 __all__ = [
@@ -147,8 +154,10 @@ def isolation_status(config: RuntimeConfig | None = None) -> tuple[bool, str]:
         return False, str(error)
     support = cgroup_support_for(config.cgroups)
     if mode == "bwrap":
+        outside = sandbox_host_uid(interpreter=Path(sys.executable))[1]
         sandbox = (
-            f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID}; {seccomp_status()})"
+            f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID}, {outside}; "
+            f"{seccomp_status()})"
         )
     else:
         sandbox = "none (runners see the host's files and network)"

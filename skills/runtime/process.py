@@ -30,7 +30,7 @@ from typing import Any
 
 from skills.runtime.calls import CapturedOutput
 from skills.runtime.cgroups import RunnerCgroup, cgroup_join
-from skills.runtime.sandbox import runner_command, runner_environment
+from skills.runtime.sandbox import runner_command, runner_environment, sandbox_host_uid
 from skills.runtime.seccomp import seccomp_fd
 
 HEADER = struct.Struct(">I")
@@ -133,15 +133,22 @@ def _parent_death_signal() -> Callable[[], None] | None:
 _die_with_parent = _parent_death_signal()
 
 
-def _child_setup(*, procs_files: list[str], dies_with_parent: bool) -> Callable[[], None] | None:
+def _child_setup(
+    *, procs_files: list[str], dies_with_parent: bool, host_uid: int | None = None
+) -> Callable[[], None] | None:
     """What the runner's process does between fork and exec: join its group first, so that
-    bwrap and everything after it are counted, and die with the spawner's thread."""
-    if not procs_files and not dies_with_parent:
+    bwrap and everything after it are counted (as root: the group's files are root's), then
+    become `host_uid` if given, and die with the spawner's thread."""
+    if not procs_files and not dies_with_parent and host_uid is None:
         return None
 
     def setup() -> None:
         if procs_files:
             cgroup_join(procs_files)
+        if host_uid is not None:
+            os.setgroups([])
+            os.setgid(host_uid)
+            os.setuid(host_uid)
         if dies_with_parent and _die_with_parent is not None:
             _die_with_parent()
 
@@ -237,7 +244,13 @@ class RunnerProcess:
         self._stderr_fd, stderr_write = os.pipe()
         for fd in (self._request_fd, self._answer_fd, self._stdout_fd, self._stderr_fd):
             os.set_blocking(fd, False)
+        read_only = list(read_only)
         filter_fd = seccomp_fd() if mode == "bwrap" else None
+        self.host_uid = (
+            sandbox_host_uid(interpreter=interpreter, read_only=read_only)[0]
+            if mode == "bwrap"
+            else None
+        )
         passed = (request_read, answer_write) + (() if filter_fd is None else (filter_fd,))
         command = runner_command(
             kind=kind,
@@ -269,6 +282,7 @@ class RunnerProcess:
                 preexec_fn=_child_setup(
                     procs_files=cgroup.procs_files if cgroup is not None else [],
                     dies_with_parent=mode == "none",
+                    host_uid=self.host_uid,
                 ),
             )
         except (OSError, subprocess.SubprocessError):

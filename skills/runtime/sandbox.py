@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -49,6 +50,10 @@ SANDBOX_UID = 1000
 SANDBOX_PASSWD = f"skill:x:{SANDBOX_UID}:{SANDBOX_UID}:skill:/tmp:/usr/sbin/nologin\n"
 SANDBOX_GROUP = f"skill:x:{SANDBOX_UID}:\n"
 SANDBOX_TMP_BYTES = 256 * 1024 * 1024
+# Where Atom runs as root, bwrap runs as this host user (nobody), so that the sandbox's uid is
+# an unprivileged user outside too, not root: when everything the runner must see is readable
+# by other users (`sandbox_host_uid`).
+SANDBOX_HOST_UID = 65534
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 # Only these host variables reach a runner, and only if they pass the secret check too.
@@ -147,6 +152,61 @@ def interpreter_paths(interpreter: Path) -> list[Path]:
             if key.strip() == "home" and value.strip():
                 paths.append(Path(os.path.realpath(value.strip())).parent)
     return paths
+
+
+def sandbox_host_uid(
+    *, interpreter: Path, read_only: Iterable[Path] = ()
+) -> tuple[int | None, str]:
+    """The host uid a runner's bwrap runs as, or None for Atom's own, and the reason.
+
+    Root drops to `SANDBOX_HOST_UID` when that user can reach every path the sandbox shows
+    (other users' read and search bits on each, and search on their parents) and may make a
+    user namespace; otherwise the sandbox's uid maps to root outside, and the reason says what
+    stood in the way (an interpreter under `/root`, say).
+    """
+    if os.geteuid() != 0:
+        return None, f"uid {os.geteuid()} outside (Atom's own)"
+    paths = [RUNTIME_DIR, *interpreter_paths(interpreter), *read_only, identity_directory()]
+    for path in paths:
+        blocked = _unreachable_by_others(Path(path))
+        if blocked is not None:
+            return None, f"root outside: {blocked} is not readable by other users"
+    if not _namespaces_allowed_to(SANDBOX_HOST_UID):
+        return None, f"root outside: uid {SANDBOX_HOST_UID} may not make a user namespace here"
+    return SANDBOX_HOST_UID, f"uid {SANDBOX_HOST_UID} outside"
+
+
+def _unreachable_by_others(path: Path) -> Path | None:
+    """The first part of `path` other users cannot pass through or read, or None."""
+    path = Path(os.path.abspath(path))
+    for part in [*reversed(path.parents), path]:
+        try:
+            mode = part.stat().st_mode
+        except OSError:
+            return part
+        needed = stat.S_IXOTH if part != path or stat.S_ISDIR(mode) else 0
+        if part == path:
+            needed |= stat.S_IROTH
+        if mode & needed != needed:
+            return part
+    return None
+
+
+@functools.cache
+def _namespaces_allowed_to(uid: int) -> bool:
+    """Whether bwrap, run as `uid`, can make its namespaces here (probed once)."""
+    executable = bwrap_executable()
+    if executable is None:
+        return False
+    probe = [executable, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"]
+    try:
+        completed = subprocess.run(
+            probe, capture_output=True, timeout=10, check=False, user=uid, group=uid,
+            extra_groups=[],
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return completed.returncode == 0
 
 
 def bwrap_arguments(

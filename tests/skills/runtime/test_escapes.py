@@ -8,14 +8,18 @@ reading what the host keeps secret.
 import errno
 import hashlib
 import os
+import shutil
 import sys
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from skills.runtime import CallLimits
 from skills.runtime.cgroups import cgroup_support
+from skills.runtime.sandbox import SANDBOX_HOST_UID, sandbox_host_uid
 from skills.runtime.seccomp import seccomp_program
 from tests.skills.runtime.conftest import NODE, missing
 from tests.skills.runtime.test_faults import _wait_until_gone
@@ -437,3 +441,47 @@ def test_groups_left_by_an_atom_process_that_died_are_removed(cgroups):
 
     assert not left.exists()
     assert next(iter(cgroup_support().bases.values())).exists()  # our own stays
+
+
+def host_uids(pid: int) -> set[int]:
+    """The real uids, as the host sees them, of a process and all its descendants."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found |= host_uids(int(child))
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            found.add(int(line.split()[1]))
+    return found
+
+
+def test_on_a_root_host_the_sandbox_runs_as_nobody_where_nobody_can_see_the_runner(
+    make_registry,
+):
+    if os.geteuid() != 0:
+        pytest.skip("Atom is not root here: the sandbox's uid is Atom's own outside")
+    if not os.access("/usr/bin/python3", os.X_OK):
+        missing("a system Python (/usr/bin/python3) that other users can run")
+    shared = Path(tempfile.mkdtemp(prefix="atom-shared-skill-"))  # /tmp: every user passes
+    try:
+        shared.chmod(0o755)
+        skill = shared / "uid.py"
+        skill.write_text("import os\ndef run():\n    return os.getuid()\n")
+        skill.chmod(0o644)
+        # No skills directory to show: a test's is private to root.
+        registry = make_registry(sandbox="bwrap", read_only_paths=())
+        system = registry.pool_for("system-python", "/usr/bin/python3", "python")
+        private = registry.pool_for("private-python", sys.executable, "python")
+
+        dropped = system.call(skill_id="uid", path=skill)
+        kept = private.call(skill_id="uid", path=skill)
+        dropped_outside, kept_outside = host_uids(dropped.runner_pid), host_uids(kept.runner_pid)
+    finally:
+        shutil.rmtree(shared)
+
+    assert dropped.result == kept.result == 1000  # inside, either way
+    assert dropped_outside == {SANDBOX_HOST_UID}
+    if sandbox_host_uid(interpreter=Path(sys.executable))[0] is None:  # under /root, say
+        assert kept_outside == {0}
+    else:
+        assert kept_outside == {SANDBOX_HOST_UID}
