@@ -706,24 +706,18 @@ class RunnerPool:
                     timeout=max(deadline - time.monotonic(), 0.001),
                     max_output_bytes=limits.max_output_bytes,
                 )
-        except RunnerTimedOut:
+        except (RunnerTimedOut, RunnerCpuExceeded) as stopped:
             report = runner.group_call_end()
-            self._discard(runner, "timed_out")
-            return failure_result(
-                TIMEOUT,
-                f"the call exceeded its wall-clock limit of {limits.timeout:g} s; "
-                "its runner was killed and is replaced",
-                started=started,
-                runner_pid=runner.pid,
-                output=runner.output_so_far(),
+            is_timeout = isinstance(stopped, RunnerTimedOut)
+            self._discard(runner, "timed_out" if is_timeout else "retired")
+            error_type, over = (
+                (TIMEOUT, f"its wall-clock limit of {limits.timeout:g} s")
+                if is_timeout
+                else (CPU_LIMIT, f"its CPU time limit of {limits.cpu_seconds} s, all its processes")
             )
-        except RunnerCpuExceeded:
-            report = runner.group_call_end()
-            self._discard(runner, "retired")
             return failure_result(
-                CPU_LIMIT,
-                f"the call's processes together used more than its CPU time limit of "
-                f"{limits.cpu_seconds} s; its runner was killed and is replaced",
+                error_type,
+                f"the call exceeded {over}; its runner was killed and is replaced",
                 started=started,
                 runner_pid=runner.pid,
                 output=runner.output_so_far(),
@@ -812,7 +806,7 @@ class RunnerPool:
         if report.cpu_seconds is not None and report.cpu_seconds > limits.cpu_seconds:
             return (
                 CPU_LIMIT,
-                f"the call's processes together used more than its CPU time limit of "
+                f"the call's processes together exceeded its CPU time limit of "
                 f"{limits.cpu_seconds} s ({report.cpu_seconds:.1f} s); its runner is replaced",
             )
         return None

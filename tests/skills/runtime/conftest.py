@@ -40,6 +40,13 @@ def cgroups() -> None:
 
 
 @pytest.fixture
+def cgroups_counting_cpu(cgroups) -> None:
+    """For tests of a call's CPU time, every process together."""
+    if not cgroup_support().counts_cpu:
+        missing("no cgroup here counts a group's CPU time (v1 cpuacct, or v2)")
+
+
+@pytest.fixture
 def write_skill(tmp_path: Path) -> Callable[..., Path]:
     """Write a skill file (dedented) and return its path; the same name overwrites."""
 
