@@ -21,11 +21,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections, router, transaction
-from django.db.models import Model, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from atom_site.generations import SharedGeneration
 from atom_site.models import ApiKey, ApiKeyScope
+from atom_site.rows import JoinedRead
 
 TOKEN_PREFIX = "atom"
 PUBLIC_ID_BYTES = 6  # 12 hex characters
@@ -180,68 +181,42 @@ def api_key_authenticate(token: str) -> ApiKey | None:
         return None
 
 
-class _KeyLookup:
+def _key_lookup(connection) -> JoinedRead:
     """`ApiKey.objects.select_related("owner").filter(public_id=…).first()`, as SQL written
     once per database: compiling that query cost Django far more than running it, and most of
-    what a key may add to a call (docs/decisions.md, "API keys", has the figures). The row
-    becomes model instances as the ORM would make them: the same converters, `from_db`, the
-    owner cached on the key. The agent is not joined (the join is paid on every call on
-    PostgreSQL): a bound key loads it when a check needs it."""
-
-    def __init__(self, connection) -> None:
-        quote = connection.ops.quote_name
-        user_model = get_user_model()
-        self.parts: list[tuple[type[Model], list[str], list]] = []
-        selected = []
-        for model, alias in ((ApiKey, "k"), (user_model, "u")):
-            fields = model._meta.concrete_fields
-            converters = []
-            for field in fields:
-                column = field.get_col(alias)
-                backend = connection.ops.get_db_converters(column)
-                converters.append((backend + field.get_db_converters(connection), column))
-                selected.append(f"{alias}.{quote(field.column)}")
-            self.parts.append((model, [field.attname for field in fields], converters))
-        owner = ApiKey._meta.get_field("owner")
-        public_id = ApiKey._meta.get_field("public_id")
-        self.sql = (
-            f"SELECT {', '.join(selected)} FROM {quote(ApiKey._meta.db_table)} k"
-            f" INNER JOIN {quote(user_model._meta.db_table)} u"
-            f" ON u.{quote(user_model._meta.pk.column)} = k.{quote(owner.column)}"
-            f" WHERE k.{quote(public_id.column)} = %s"
-        )
-
-    def fetch(self, connection, public_id: str) -> ApiKey | None:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, [public_id])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        instances = []
-        start = 0
-        for model, attnames, converters in self.parts:
-            values = list(row[start : start + len(attnames)])
-            start += len(attnames)
-            for index, (found, column) in enumerate(converters):
-                for converter in found:
-                    values[index] = converter(values[index], column, connection)
-            instances.append(model.from_db(connection.alias, attnames, values))
-        key, owner = instances
-        ApiKey._meta.get_field("owner").set_cached_value(key, owner)
-        if key.agent_id is None:
-            ApiKey._meta.get_field("agent").set_cached_value(key, None)  # known: no query
-        return key
+    what a key may add to a call (docs/decisions.md, "API keys", has the figures). The agent
+    is not joined (the join is paid on every call on PostgreSQL): a bound key loads it when a
+    check needs it."""
+    quote = connection.ops.quote_name
+    user_model = get_user_model()
+    owner = ApiKey._meta.get_field("owner")
+    public_id = ApiKey._meta.get_field("public_id")
+    return JoinedRead(
+        connection,
+        [(ApiKey, "k"), (user_model, "u")],
+        f"FROM {quote(ApiKey._meta.db_table)} k"
+        f" INNER JOIN {quote(user_model._meta.db_table)} u"
+        f" ON u.{quote(user_model._meta.pk.column)} = k.{quote(owner.column)}"
+        f" WHERE k.{quote(public_id.column)} = %s",
+    )
 
 
-_lookups: dict[str, _KeyLookup] = {}
+_lookups: dict[str, JoinedRead] = {}
 
 
 def _key_with_owner(public_id: str) -> ApiKey | None:
     connection = connections[router.db_for_read(ApiKey)]
     lookup = _lookups.get(connection.alias)
     if lookup is None:
-        lookup = _lookups[connection.alias] = _KeyLookup(connection)
-    return lookup.fetch(connection, public_id)
+        lookup = _lookups[connection.alias] = _key_lookup(connection)
+    found = lookup.first(connection, [public_id])
+    if found is None:
+        return None
+    key, owner = found
+    ApiKey._meta.get_field("owner").set_cached_value(key, owner)
+    if key.agent_id is None:
+        ApiKey._meta.get_field("agent").set_cached_value(key, None)  # known: no query
+    return key
 
 
 class _KeyCopies:

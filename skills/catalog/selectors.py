@@ -2,35 +2,43 @@
 
 from __future__ import annotations
 
-import functools
+from django.db import connections, router
 
-from django.db import connection
-from django.db.models import Model
-
+from atom_site.rows import JoinedRead
 from skills.models import Skill, SkillVersion
 
 
 def skill_with_current_version(*, slug: str) -> Skill | None:
-    """The skill named `slug` with `current_version` loaded, or None.
+    """The skill named `slug` with `current_version` loaded (None if it has none), or None.
 
-    Every run through the API starts here. Two raw reads by unique keys: the ORM spent several
-    times longer building the joined query than the database spent answering it.
+    Every run through the API starts here: one raw read (atom_site/rows.py), where the ORM
+    spent several times longer building the joined query than the database spent answering
+    it, and two reads cost two round trips.
     """
-    skill = next(iter(Skill.objects.raw(_select_where(Skill, "slug"), [slug])), None)
-    if skill is not None and skill.current_version_id is not None:
-        skill.current_version = next(
-            iter(
-                SkillVersion.objects.raw(
-                    _select_where(SkillVersion, "id"), [skill.current_version_id]
-                )
-            )
-        )
+    connection = connections[router.db_for_read(Skill)]
+    read = _reads.get(connection.alias)
+    if read is None:
+        read = _reads[connection.alias] = _skill_read(connection)
+    found = read.first(connection, [slug])
+    if found is None:
+        return None
+    skill, version = found
+    field = Skill._meta.get_field("current_version")
+    field.set_cached_value(skill, version if skill.current_version_id is not None else None)
     return skill
 
 
-@functools.cache
-def _select_where(model: type[Model], column: str) -> str:
-    """Built once: Django quotes names the same way on SQLite and PostgreSQL."""
+_reads: dict[str, JoinedRead] = {}
+
+
+def _skill_read(connection) -> JoinedRead:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
-    return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s"
+    current = Skill._meta.get_field("current_version")
+    return JoinedRead(
+        connection,
+        [(Skill, "s"), (SkillVersion, "v")],
+        f"FROM {quote(Skill._meta.db_table)} s"
+        f" LEFT JOIN {quote(SkillVersion._meta.db_table)} v"
+        f" ON v.{quote(SkillVersion._meta.pk.column)} = s.{quote(current.column)}"
+        f" WHERE s.{quote(Skill._meta.get_field('slug').column)} = %s",
+    )
