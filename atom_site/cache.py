@@ -157,14 +157,17 @@ class SharedRedisCache(RedisCache):
             ) from None
         return f"Redis at {self.server_shown} answers"
 
-    def count(self, key: str, *, timeout: int) -> int:
+    def count(self, key: str, *, timeout: int | None) -> int:
         """`cache_count` in one round trip: `INCR`, and `EXPIRE … NX` for a new counter."""
         if self.fallback_alias is not None and outage.is_skipping():
             return _counted_by_add_and_incr(caches[self.fallback_alias], key, timeout=timeout)
         made = self.make_and_validate_key(key)
         try:
             with self._cache.get_client(write=True).pipeline() as pipeline:
-                count, _ = pipeline.incr(made).expire(made, timeout, nx=True).execute()
+                pipeline.incr(made)
+                if timeout is not None:
+                    pipeline.expire(made, timeout, nx=True)
+                count = pipeline.execute()[0]
         except REDIS_DOWN as error:
             if self.fallback_alias is None:
                 raise
@@ -178,16 +181,17 @@ for _name in OPERATIONS:
     setattr(SharedRedisCache, _name, _degrading(_name))
 
 
-def cache_count(key: str, *, timeout: int) -> int:
+def cache_count(key: str, *, timeout: int | None) -> int:
     """Add one to the counter `key` of the default cache, made with `timeout` seconds to live
-    if new, and return its value; atomic, and so counted together by every process."""
+    (None: for good) if new, and return its value; atomic, and so counted together by every
+    process."""
     cache = caches["default"]
     if isinstance(cache, SharedRedisCache):
         return cache.count(key, timeout=timeout)
     return _counted_by_add_and_incr(cache, key, timeout=timeout)
 
 
-def _counted_by_add_and_incr(cache: BaseCache, key: str, *, timeout: int) -> int:
+def _counted_by_add_and_incr(cache: BaseCache, key: str, *, timeout: int | None) -> int:
     if cache.add(key, 1, timeout=timeout):
         return 1
     try:

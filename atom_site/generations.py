@@ -112,13 +112,8 @@ class SharedGeneration:
         return ("read", int(cache.get(self.name, 0)))
 
     def bump(self) -> None:
-        cache = caches["default"]
-        cache.add(self.name, 0, timeout=None)
-        try:
-            cache.incr(self.name)
-        except ValueError:  # evicted between the two calls
-            cache.add(self.name, 1, timeout=None)
-        listener = self._listener(cache)
+        shared_cache.cache_count(self.name, timeout=None)  # for processes not following
+        listener = self._listener(caches["default"])
         if listener is not None:
             listener.advance()  # this process stops trusting its copies now, not when it hears
             try:

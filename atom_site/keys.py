@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from atom_site.generations import SharedGeneration
 from atom_site.models import ApiKey, ApiKeyScope
-from atom_site.rows import JoinedRead
+from atom_site.rows import JoinedRead, Parts
 
 TOKEN_PREFIX = "atom"
 PUBLIC_ID_BYTES = 6  # 12 hex characters
@@ -181,18 +181,16 @@ def api_key_authenticate(token: str) -> ApiKey | None:
         return None
 
 
-def _key_lookup(connection) -> JoinedRead:
-    """`ApiKey.objects.select_related("owner").filter(public_id=…).first()`, as SQL written
-    once per database: compiling that query cost Django far more than running it, and most of
-    what a key may add to a call (docs/decisions.md, "API keys", has the figures). The agent
-    is not joined (the join is paid on every call on PostgreSQL): a bound key loads it when a
-    check needs it."""
+def _key_with_owner_sql(connection) -> tuple[Parts, str]:
+    """`ApiKey.objects.select_related("owner").filter(public_id=…).first()` as plain SQL:
+    compiling that query cost Django far more than running it, and most of what a key may add
+    to a call (docs/decisions.md, "API keys", has the figures). The agent is not joined (the
+    join is paid on every call on PostgreSQL): a bound key loads it when a check needs it."""
     quote = connection.ops.quote_name
     user_model = get_user_model()
     owner = ApiKey._meta.get_field("owner")
     public_id = ApiKey._meta.get_field("public_id")
-    return JoinedRead(
-        connection,
+    return (
         [(ApiKey, "k"), (user_model, "u")],
         f"FROM {quote(ApiKey._meta.db_table)} k"
         f" INNER JOIN {quote(user_model._meta.db_table)} u"
@@ -201,15 +199,11 @@ def _key_lookup(connection) -> JoinedRead:
     )
 
 
-_lookups: dict[str, JoinedRead] = {}
+_KEY_WITH_OWNER = JoinedRead(_key_with_owner_sql)
 
 
 def _key_with_owner(public_id: str) -> ApiKey | None:
-    connection = connections[router.db_for_read(ApiKey)]
-    lookup = _lookups.get(connection.alias)
-    if lookup is None:
-        lookup = _lookups[connection.alias] = _key_lookup(connection)
-    found = lookup.first(connection, [public_id])
+    found = _KEY_WITH_OWNER.first([public_id], using=router.db_for_read(ApiKey))
     if found is None:
         return None
     key, owner = found

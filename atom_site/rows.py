@@ -9,17 +9,35 @@ converters the ORM applies and `Model.from_db`, so the instances are the ORM's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.db import connections
 from django.db.models import Model
+
+Parts = Sequence[tuple[type[Model], str]]
 
 
 class JoinedRead:
-    """`SELECT` every concrete column of each (model, alias) of `parts`, in order, then `tail`
-    (`FROM … JOIN … WHERE …`, naming the same aliases)."""
+    """A read whose SQL `build(connection)` describes: the (model, alias) parts whose every
+    concrete column is selected, in order, and the `FROM … JOIN … WHERE …` tail naming the same
+    aliases. Compiled once per database."""
 
-    def __init__(self, connection: Any, parts: Sequence[tuple[type[Model], str]], tail: str):
+    def __init__(self, build: Callable[[Any], tuple[Parts, str]]) -> None:
+        self.build = build
+        self._compiled: dict[str, _Compiled] = {}
+
+    def first(self, params: Sequence[Any], *, using: str) -> list[Model] | None:
+        """The first row's instances, one per part; None when no row matches."""
+        connection = connections[using]
+        compiled = self._compiled.get(using)
+        if compiled is None:
+            compiled = self._compiled[using] = _Compiled(connection, *self.build(connection))
+        return compiled.first(connection, params)
+
+
+class _Compiled:
+    def __init__(self, connection: Any, parts: Parts, tail: str) -> None:
         quote = connection.ops.quote_name
         self.parts: list[tuple[type[Model], list[str], list]] = []
         selected = []
@@ -35,7 +53,6 @@ class JoinedRead:
         self.sql = f"SELECT {', '.join(selected)} {tail}"
 
     def first(self, connection: Any, params: Sequence[Any]) -> list[Model] | None:
-        """The first row's instances, one per part; None when no row matches."""
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             row = cursor.fetchone()

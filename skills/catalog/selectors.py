@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from django.db import connections, router
+from django.db import router
 
-from atom_site.rows import JoinedRead
+from atom_site.rows import JoinedRead, Parts
 from skills.models import Skill, SkillVersion
+
+
+def _skill_with_version_sql(connection) -> tuple[Parts, str]:
+    quote = connection.ops.quote_name
+    current = Skill._meta.get_field("current_version")
+    return (
+        [(Skill, "s"), (SkillVersion, "v")],
+        f"FROM {quote(Skill._meta.db_table)} s"
+        f" LEFT JOIN {quote(SkillVersion._meta.db_table)} v"
+        f" ON v.{quote(SkillVersion._meta.pk.column)} = s.{quote(current.column)}"
+        f" WHERE s.{quote(Skill._meta.get_field('slug').column)} = %s",
+    )
+
+
+_SKILL_WITH_VERSION = JoinedRead(_skill_with_version_sql)
 
 
 def skill_with_current_version(*, slug: str) -> Skill | None:
@@ -15,30 +30,10 @@ def skill_with_current_version(*, slug: str) -> Skill | None:
     spent several times longer building the joined query than the database spent answering
     it, and two reads cost two round trips.
     """
-    connection = connections[router.db_for_read(Skill)]
-    read = _reads.get(connection.alias)
-    if read is None:
-        read = _reads[connection.alias] = _skill_read(connection)
-    found = read.first(connection, [slug])
+    found = _SKILL_WITH_VERSION.first([slug], using=router.db_for_read(Skill))
     if found is None:
         return None
     skill, version = found
     field = Skill._meta.get_field("current_version")
     field.set_cached_value(skill, version if skill.current_version_id is not None else None)
     return skill
-
-
-_reads: dict[str, JoinedRead] = {}
-
-
-def _skill_read(connection) -> JoinedRead:
-    quote = connection.ops.quote_name
-    current = Skill._meta.get_field("current_version")
-    return JoinedRead(
-        connection,
-        [(Skill, "s"), (SkillVersion, "v")],
-        f"FROM {quote(Skill._meta.db_table)} s"
-        f" LEFT JOIN {quote(SkillVersion._meta.db_table)} v"
-        f" ON v.{quote(SkillVersion._meta.pk.column)} = s.{quote(current.column)}"
-        f" WHERE s.{quote(Skill._meta.get_field('slug').column)} = %s",
-    )

@@ -216,8 +216,8 @@ def test_children_that_together_pass_the_cpu_time_limit_fail_the_call(
         """
         import subprocess, sys, time
         def run():
-            # Each child stays under the per-process limit (RLIMIT_CPU): 1.5 s of CPU time.
-            code = "while __import__('time').process_time() < 1.5: pass"
+            # Each child stays under the per-process limit (RLIMIT_CPU): 0.6 s of CPU time.
+            code = "while __import__('time').process_time() < 0.6: pass"
             started = time.monotonic()
             children = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(4)]
             return [child.wait() for child in children], time.monotonic() - started
