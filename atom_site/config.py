@@ -181,7 +181,7 @@ def certificate_file_default() -> str:
 def secret_key_load_or_create(path: Path) -> str:
     """Read the data dir's secret key, creating it once.
 
-    Every process (daphne, each django-q2 worker, the watcher) must see the same key:
+    Every process (the web server, each django-q2 worker, the watcher) must see the same key:
     django-q2 signs tasks with it, and a task signed with another key is dropped silently.
     The key is written to a private temporary file and linked into place, so two processes
     starting together agree on one key.

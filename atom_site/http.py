@@ -1,4 +1,4 @@
-"""Django's HTTP under daphne: each request in one hop to a fixed pool of threads.
+"""Django's HTTP under uvicorn: each request in one hop to a fixed pool of threads.
 
 Django's own ASGI handler runs a sync view and sync middleware through several hand-offs
 between the event loop and threads (the request signals, each switch between async and sync

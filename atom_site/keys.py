@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from atom_site.generations import SharedGeneration
 from atom_site.models import ApiKey, ApiKeyScope
-from atom_site.rows import JoinedRead, Parts
+from atom_site.rows import ModelRows, Parts
 
 TOKEN_PREFIX = "atom"
 PUBLIC_ID_BYTES = 6  # 12 hex characters
@@ -192,14 +192,14 @@ def _key_with_owner_sql(connection) -> tuple[Parts, str]:
     public_id = ApiKey._meta.get_field("public_id")
     return (
         [(ApiKey, "k"), (user_model, "u")],
-        f"FROM {quote(ApiKey._meta.db_table)} k"
+        f"SELECT {{columns}} FROM {quote(ApiKey._meta.db_table)} k"
         f" INNER JOIN {quote(user_model._meta.db_table)} u"
         f" ON u.{quote(user_model._meta.pk.column)} = k.{quote(owner.column)}"
         f" WHERE k.{quote(public_id.column)} = %s",
     )
 
 
-_KEY_WITH_OWNER = JoinedRead(_key_with_owner_sql)
+_KEY_WITH_OWNER = ModelRows(_key_with_owner_sql)
 
 
 def _key_with_owner(public_id: str) -> ApiKey | None:

@@ -1,10 +1,11 @@
-"""Reads on hot paths as plain SQL: whole rows of joined models, made into instances as the ORM
-makes them.
+"""Statements on hot paths as plain SQL whose rows are whole models' columns, made into
+instances as the ORM makes them: a `SELECT` of joined models, an `UPDATE … RETURNING`.
 
 Compiling a `select_related` query cost Django far more than running it, on every API call
-that reads a key or a skill (docs/decisions.md, "API keys"). A `JoinedRead` writes its
-`SELECT` once per database, and turns a row into one instance per model with the same
-converters the ORM applies and `Model.from_db`, so the instances are the ORM's.
+that reads a key or a skill (docs/decisions.md, "API keys"), and a raw query set spent longer
+mapping its columns than the database spent on the update. A `ModelRows` writes its statement
+once per database, and turns a row into one instance per model with the same converters the
+ORM applies and `Model.from_db`, so the instances are the ORM's.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from django.db.models import Model
 Parts = Sequence[tuple[type[Model], str]]
 
 
-class JoinedRead:
-    """A read whose SQL `build(connection)` describes: the (model, alias) parts whose every
-    concrete column is selected, in order, and the `FROM … JOIN … WHERE …` tail naming the same
-    aliases. Compiled once per database."""
+class ModelRows:
+    """A statement that `build(connection)` describes: the (model, alias) parts whose every
+    concrete column it returns, in order, and its SQL with `{columns}` where they go (`SELECT
+    {columns} FROM … JOIN …` naming the same aliases; `UPDATE t … RETURNING {columns}` with
+    the alias "" for unqualified columns). Compiled once per database."""
 
     def __init__(self, build: Callable[[Any], tuple[Parts, str]]) -> None:
         self.build = build
@@ -37,7 +39,7 @@ class JoinedRead:
 
 
 class _Compiled:
-    def __init__(self, connection: Any, parts: Parts, tail: str) -> None:
+    def __init__(self, connection: Any, parts: Parts, template: str) -> None:
         quote = connection.ops.quote_name
         self.parts: list[tuple[type[Model], list[str], list]] = []
         selected = []
@@ -45,19 +47,21 @@ class _Compiled:
             fields = model._meta.concrete_fields
             converters = []
             for field in fields:
-                column = field.get_col(alias)
+                column = field.get_col(alias or model._meta.db_table)
                 backend = connection.ops.get_db_converters(column)
                 converters.append((backend + field.get_db_converters(connection), column))
-                selected.append(f"{alias}.{quote(field.column)}")
+                selected.append(f"{alias}.{quote(field.column)}" if alias else quote(field.column))
             self.parts.append((model, [field.attname for field in fields], converters))
-        self.sql = f"SELECT {', '.join(selected)} {tail}"
+        self.sql = template.format(columns=", ".join(selected))
 
     def first(self, connection: Any, params: Sequence[Any]) -> list[Model] | None:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        if row is None:
+            # To the end: a statement that writes is then finished (on SQLite, its transaction).
+            rows = cursor.fetchall()
+        if not rows:
             return None
+        row = rows[0]
         instances = []
         start = 0
         for model, attnames, converters in self.parts:

@@ -35,7 +35,6 @@ if not SECRET_KEY:
     SECRET_KEY = secret_key_load_or_create(ATOM_DATA_DIR / "secret_key")
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -167,7 +166,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
 # Atom ------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 With memory statistics on (SQLite's default) every allocation takes one mutex global to the
 process. Full-text ranking allocates for every matched row, so two threads ranking at once
 took as long as one after the other (docs/decisions.md has the figures). The marketplace's
-search helpers and daphne's request threads run that way. SQLite
+search helpers and the web's request threads run that way. SQLite
 itself recommends building with SQLITE_DEFAULT_MEMSTATUS=0; Python's `sqlite3` does not expose
 `sqlite3_config`, so it is called through ctypes, on the library `_sqlite3` is linked to.
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from django.conf import settings
 
 STOP_GRACE_SECONDS = 10.0
+# How long the web server lets open connections (a followed run's websocket) finish on SIGTERM.
+WEB_SHUTDOWN_GRACE_SECONDS = 5
 
 
 class PortTakenError(Exception):
@@ -56,15 +58,24 @@ def stack_processes(*, host: str, port: int, with_watcher: bool) -> list[Managed
     manage = str(Path(settings.BASE_DIR) / "manage.py")
     python = sys.executable
     processes = [
-        ManagedProcess(
-            "web",
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "atom_site.asgi:application"],
-        ),
+        ManagedProcess("web", web_server_argv(host=host, port=port)),
         ManagedProcess("worker", [python, manage, "qcluster"]),
     ]
     if with_watcher:
         processes.append(ManagedProcess("watcher", [python, manage, "skills", "watch"]))
     return processes
+
+
+def web_server_argv(*, host: str, port: int, access_log: bool = True) -> list[str]:
+    """uvicorn serving the ASGI app (HTTP and websockets) on host:port, as `make up` runs it:
+    uvloop's event loop, httptools' HTTP parser, the `websockets` library for websockets
+    (docs/decisions.md, "uvicorn serves HTTP and websockets"). Channels' router has no
+    lifespan protocol, so uvicorn is told not to try it."""
+    argv = [sys.executable, "-m", "uvicorn", "atom_site.asgi:application"]
+    argv += ["--host", host, "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+    argv += ["--ws", "websockets", "--lifespan", "off"]
+    argv += ["--timeout-graceful-shutdown", str(WEB_SHUTDOWN_GRACE_SECONDS)]
+    return argv if access_log else [*argv, "--no-access-log"]
 
 
 def processes_start(processes: list[ManagedProcess]) -> None:

@@ -1,5 +1,5 @@
-"""What signing in costs as a client meets it: the same GET over loopback HTTP to a real daphne,
-anonymous and with a Bearer key, paired round by round on one keep-alive connection.
+"""What signing in costs as a client meets it: the same GET over loopback HTTP to a real web
+server, anonymous and with a Bearer key, paired round by round on one keep-alive connection.
 
 Target (DESIGN.md): an authenticated call's overhead over an anonymous one ≤ 0.3 ms.
 `test_api_auth.py` measures it through Django's test client, in one thread; here requests run
@@ -18,7 +18,7 @@ from atom_site.keys import api_key_create
 from benchmarks.test_api_auth import SKILL
 from benchmarks.test_live_streams import process_env
 from skills.catalog.importer import SkillSource, skills_import
-from tests.processes import daphne as daphne_serve
+from tests.processes import web_server
 
 PATH = "/api/skills/shout"
 WARMUP = 50
@@ -56,7 +56,7 @@ def test_an_api_key_costs_little_over_an_anonymous_call_over_http(
     key = {"Authorization": f"Bearer {token}"}
 
     pairs: list[tuple[float, float]] = []
-    with daphne_serve(process_env(), tmp_path / "daphne.log") as host, requests.Session() as http:
+    with web_server(process_env(), tmp_path / "web.log") as host, requests.Session() as http:
         url = f"http://{host}{PATH}"
         _paired(http, url, key, WARMUP)  # imports, caches, the once-a-minute last_used write
         benchmark.pedantic(

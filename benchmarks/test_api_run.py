@@ -1,6 +1,6 @@
 """A warm skill run through the API as a client meets it: `POST /api/skills/{slug}/run` over
-loopback HTTP to a real daphne with a Bearer key, timed at the client, less the run's own wall
-time (`wall_seconds` in the answer: the runner call, waiting for a runner included).
+loopback HTTP to the web server with a Bearer key, timed at the client, less the run's own
+wall time (`wall_seconds` in the answer: the runner call, waiting for a runner included).
 
 Target (DESIGN.md): that overhead ≤ 3 ms. What it pays for: the HTTP round trip, the key,
 the rate limit, django-ninja, the skill lookup and the run's row, written before and after.
@@ -19,7 +19,7 @@ from benchmarks.test_live_streams import process_env
 from skills.catalog.importer import SkillSource, skills_import
 from skills.models import Skill
 from skills.runs.calls import run_skill
-from tests.processes import daphne as daphne_serve
+from tests.processes import web_server
 
 SLUG = "bench-api-noop"
 SKILL = (
@@ -58,7 +58,7 @@ def test_a_warm_run_through_the_api_costs_little_over_the_run(
     _, token = api_key_create(owner=owner, name="bench", scopes=["run"])
 
     timed: list[tuple[float, float]] = []
-    with daphne_serve(process_env(), tmp_path / "daphne.log") as host, requests.Session() as http:
+    with web_server(process_env(), tmp_path / "web.log") as host, requests.Session() as http:
         http.headers["Authorization"] = f"Bearer {token}"
         url = f"http://{host}/api/skills/{SLUG}/run"
         for _ in range(WARMUP):  # the environment, a warm runner, the connection, the caches

@@ -1,5 +1,5 @@
-"""Live progress benchmarks: a real django-q2 cluster carries a run out, a real daphne serves its
-websocket, a websocket client measures.
+"""Live progress benchmarks: a real django-q2 cluster carries a run out, a real web server
+(uvicorn) serves its websocket, a websocket client measures.
 
 - `websocket_latency_redis` / `websocket_latency_embedded` (≤ 50 ms / ≤ 150 ms p95): from the
   moment a worker wrote a step's state change (the event's `at`, stamped in the transaction of
@@ -27,13 +27,13 @@ from atom_site.keys import api_key_create
 from benchmarks.test_workflows import (
     ROOT,
     chain,
-    cluster_start,  # noqa: F401 - a fixture, used by `daphne`
+    cluster_start,  # noqa: F401 - a fixture, used by `web`
     run_timed,
     workers_warm,
     workflow_of,
 )
 from skills.catalog.importer import SkillSource, skills_import
-from tests.processes import daphne as daphne_serve
+from tests.processes import web_server
 from workflows.engine import run_start
 
 TALKER = """# /// script
@@ -63,10 +63,10 @@ LINES = 5000
 
 
 @pytest.fixture
-def daphne(cluster_start, tmp_path):  # noqa: F811 - the fixture imported above
-    """daphne on this database and layer (the environment `cluster_start` gives its cluster)."""
+def web(cluster_start, tmp_path):  # noqa: F811 - the fixture imported above
+    """The web server on this database and layer (as `cluster_start` gives its cluster)."""
     cluster = cluster_start()
-    with daphne_serve(process_env(), tmp_path / "daphne.log") as host:
+    with web_server(process_env(), tmp_path / "web.log") as host:
         yield cluster, host
 
 
@@ -103,8 +103,8 @@ def _layer() -> str:
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_step_state_change_to_websocket(benchmark, bench_record, note, daphne):
-    cluster, host = daphne
+def test_step_state_change_to_websocket(benchmark, bench_record, note, web):
+    cluster, host = web
     token = _token()
     workers_warm(cluster)
     # Steps of 50 ms, as real steps take time: each state change is timed on its own. (A chain
@@ -147,9 +147,9 @@ def test_step_state_change_to_websocket(benchmark, bench_record, note, daphne):
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_a_run_printing_1000_lines_a_second_streams_without_falling_behind(
-    benchmark, bench_record, note, daphne, tmp_path
+    benchmark, bench_record, note, web, tmp_path
 ):
-    cluster, host = daphne
+    cluster, host = web
     token = _token()
     path = tmp_path / "bench-talk.py"
     path.write_text(TALKER)

@@ -4,7 +4,7 @@ whole middleware stack, django-ninja and skill_search).
 Targets (DESIGN.md and the marketplace issue): category (or type) filter ≤ 5 ms p95; full text
 ≤ 20 ms p95; a cached repeat ≤ 2 ms p95. Each query shape's plan is written to PLANS_FILE, and a
 shape that scans the whole skills table fails (on either database). The load test (20 clients,
-30 s, a real daphne) prints throughput and p99 and fails on any error.
+30 s, a real web server) prints throughput and p99 and fails on any error.
 """
 
 import http.client
@@ -26,7 +26,7 @@ from django.test.utils import CaptureQueriesContext
 
 from skills.marketplace.search import catalog_summary, skill_search
 from skills.models import Skill
-from tests.processes import daphne as daphne_serve
+from tests.processes import web_server
 
 URL = "/api/marketplace/skills"
 # Where the plan check writes every statement's plan (beside make bench's JSON results).
@@ -192,18 +192,20 @@ def _is_table_scan(plan: str) -> bool:
     return any(line.strip() == "SCAN skills_skill" for line in plan.splitlines())
 
 
-# Load: 20 clients for 30 s against a real daphne ------------------------------------------------
+# Load: 20 clients for 30 s against a real web server ---------------------------------------------
 
 LOAD_CLIENTS = 20
 LOAD_SECONDS = 30.0
 
 
 @pytest.mark.django_db
-def test_load_20_clients_for_30_seconds_against_daphne(benchmark, catalog_100k, tmp_path, note):
-    """Loopback HTTP against `daphne atom_site.asgi:application`, the page cache on (as served):
+def test_load_20_clients_for_30_seconds_against_the_web_server(
+    benchmark, catalog_100k, tmp_path, note
+):
+    """Loopback HTTP against the web server as `make up` runs it, the page cache on (as served):
     a mix of category and type filters, full text and popular repeats over many pages. Prints
     throughput and latency percentiles; any error or non-200 answer fails it."""
-    with _daphne(tmp_path) as port:
+    with _web_server(tmp_path) as port:
         report = benchmark.pedantic(
             lambda: _load(port, LOAD_CLIENTS, LOAD_SECONDS), rounds=1, iterations=1
         )
@@ -220,7 +222,7 @@ def test_load_20_clients_for_30_seconds_against_daphne(benchmark, catalog_100k, 
         p99_seconds=percentile(0.99),
     )
     note(
-        f"marketplace load, {LOAD_CLIENTS} clients × {LOAD_SECONDS:.0f} s against daphne: "
+        f"marketplace load, {LOAD_CLIENTS} clients × {LOAD_SECONDS:.0f} s against the web server: "
         f"{len(latencies)} requests, {len(latencies) / LOAD_SECONDS:.0f} req/s, "
         f"{len(report['errors'])} errors; latency p50 {percentile(0.5) * 1000:.1f} ms, "
         f"p95 {percentile(0.95) * 1000:.1f} ms, p99 {percentile(0.99) * 1000:.1f} ms"
@@ -280,7 +282,7 @@ def _load(port: int, clients: int, seconds: float) -> dict:
 
 
 @contextmanager
-def _daphne(tmp_path: Path) -> Iterator[int]:
+def _web_server(tmp_path: Path) -> Iterator[int]:
     from tests.conftest import database_url_for_processes
 
     env = dict(
@@ -293,5 +295,5 @@ def _daphne(tmp_path: Path) -> Iterator[int]:
         DEBUG="false",
         DJANGO_SETTINGS_MODULE="atom_site.settings",
     )
-    with daphne_serve(env, tmp_path / "daphne.log") as host:
+    with web_server(env, tmp_path / "web.log") as host:
         yield int(host.rsplit(":", 1)[1])

@@ -1,6 +1,6 @@
 """The Prometheus exposition of perf's figures, read from the database at each scrape.
 
-Samples are recorded in every process (daphne, django-q2 workers, runners) and land in one
+Samples are recorded in every process (the web server, django-q2 workers, runners) and land in one
 table, so a collector that reads the database shows the whole platform, where the
 prometheus-client's own in-process counters would show only the process that was scraped.
 Counts and sums are cumulative (hourly rollups plus the samples after the last rolled-up hour),

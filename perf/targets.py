@@ -51,7 +51,7 @@ TARGET_LIST: tuple[Target, ...] = (
            "authenticated API call, overhead over an anonymous one", "—",
            "SHA-256 of a key ~1 µs; PBKDF2 (basic auth) 265 ms", "≤ 0.3 ms", 0.3 * MS),
     Target("api_key_auth_overhead_http", "api_auth",
-           "authenticated API call over HTTP (daphne, Atom's request threads), overhead over an"
+           "authenticated API call over HTTP (uvicorn, Atom's request threads), overhead over an"
            " anonymous one", "—", "—", "≤ 0.3 ms", 0.3 * MS),
     Target("api_run_over_wall", "skill_run",
            "warm skill run through the API with a key (HTTP), over the run's own wall time", "—",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from atom_site.stack import web_server_argv
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,34 +60,33 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def daphne(env: dict[str, str], log_path: Path, *, timeout: float = 90) -> Iterator[str]:
-    """`daphne atom_site.asgi:application` (HTTP and websockets) on a free loopback port with
-    `env`, its output in `log_path`; yields its `host:port` once it answers. A port taken
-    between choosing it and daphne listening on it is chosen again."""
+def web_server(env: dict[str, str], log_path: Path, *, timeout: float = 90) -> Iterator[str]:
+    """Atom's web server (uvicorn, as `make up` runs it: HTTP and websockets) on a free loopback
+    port with `env`, its output in `log_path`; yields its `host:port` once it answers. A port
+    taken between choosing it and the server listening on it is chosen again."""
     for _ in range(3):
-        process, host = _daphne_start(env, log_path)
+        process, host = _web_server_start(env, log_path)
         try:
-            if _daphne_answers(host, process, log_path, timeout=timeout):
+            if _web_server_answers(host, process, log_path, timeout=timeout):
                 break
         except BaseException:
             process_stop(process)
             raise
         process_stop(process)
     else:
-        raise RuntimeError(f"daphne did not start: {log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"the web server did not start: {log_path.read_text()[-3000:]}")
     try:
         yield host
     finally:
         process_stop(process)
 
 
-def _daphne_start(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
+def _web_server_start(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    # A file, not a pipe: daphne logs every request, and a full pipe would stall it.
+    # A file, not a pipe: the server logs every request, and a full pipe would stall it.
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["atom_site.asgi:application"],
+            web_server_argv(host="127.0.0.1", port=port),
             env=env,
             cwd=ROOT,
             stdout=log,
@@ -94,10 +95,10 @@ def _daphne_start(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen
     return process, f"127.0.0.1:{port}"
 
 
-def _daphne_answers(
+def _web_server_answers(
     host: str, process: subprocess.Popen, log_path: Path, *, timeout: float
 ) -> bool:
-    """Whether daphne answers (its icon, which needs no database); False when it exited."""
+    """Whether the server answers (its icon, which needs no database); False when it exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -108,4 +109,6 @@ def _daphne_answers(
             time.sleep(0.2)
             continue
         return True
-    raise TimeoutError(f"daphne did not answer within {timeout} s: {log_path.read_text()[-2000:]}")
+    raise TimeoutError(
+        f"the web server did not answer within {timeout} s: {log_path.read_text()[-2000:]}"
+    )

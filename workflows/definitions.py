@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -56,6 +57,8 @@ LITERAL = "$literal"
 _SCALARS = (str, bool, int, type(None))
 _SCALARS_SET = frozenset(_SCALARS)
 _NUMBERS = (int, float)
+# Past it an int cannot become a float (seconds are floats): an int that large is no number here.
+FLOAT_MAX = sys.float_info.max
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +366,7 @@ def _step_fast(raw: Any, index: int) -> StepSpec | None:
     if version is not None and (type(version) is not str or not version):
         return None
     timeout = get("timeout_seconds")
-    if timeout is not None and (type(timeout) not in _NUMBERS or not 0 < timeout < math.inf):
+    if timeout is not None and (type(timeout) not in _NUMBERS or not 0 < timeout <= FLOAT_MAX):
         return None
     retries = get("retries", 0)
     if type(retries) is not int or not 0 <= retries <= MAX_RETRIES:
@@ -372,7 +375,7 @@ def _step_fast(raw: Any, index: int) -> StepSpec | None:
     backoff = get("retry_backoff", DEFAULT_RETRY_BACKOFF)
     if type(delay) not in _NUMBERS or type(backoff) not in _NUMBERS:
         return None
-    if not 0 <= delay < math.inf or not 1 <= backoff < math.inf:
+    if not 0 <= delay <= FLOAT_MAX or not 1 <= backoff <= FLOAT_MAX:
         return None
     depends_on = get("depends_on")
     if depends_on is None:
@@ -515,7 +518,13 @@ def _step_parse(raw: Any, index: int, errors: list[DefinitionError]) -> StepSpec
 
 
 def _is_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
+    """A finite number; an int too large for a float is not one (it would overflow later)."""
+    if type(value) not in (int, float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def ref_parse(path: Any) -> tuple[str, str] | str:

@@ -1,4 +1,4 @@
-"""The server side of the load test: Atom started as `make up` starts it (`manage.py up`: daphne
+"""The server side of the load test: Atom started as `make up` starts it (`manage.py up`: uvicorn
 and a django-q2 cluster) on a loopback port, an API key, the mix's environments installed, the
 memory of every process of the stack, and the stack stopped whatever happens."""
 
@@ -149,7 +149,7 @@ def process_role(process: psutil.Process) -> str:
     """What a process of the stack is, from its command line."""
     words = " ".join(process.cmdline())
     for marker, role in (
-        ("daphne", "web (daphne)"),
+        ("uvicorn", "web (uvicorn)"),
         ("qcluster", "django-q2"),
         (" up ", "manage.py up"),
         ("runner", "runner"),

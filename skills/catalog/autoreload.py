@@ -1,7 +1,7 @@
 """Django's development autoreloader and skill files.
 
 Apart from the watcher so that connecting it at start-up does not import watchdog in every
-process (daphne, workers, commands).
+process (the web server, workers, commands).
 """
 
 from pathlib import Path

@@ -8,7 +8,6 @@ fields live in its `[tool.atom]` table (see docs/skill-format.md). Python code i
 import ast
 import hashlib
 import json
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -427,8 +426,7 @@ class _ParsedBlock:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not 0.1 <= value <= 3600
+            or not 0.1 <= value <= 3600  # NaN and infinities too; an int of any size compares
         ):
             self._error(
                 "tool.atom.timeout", "must be a number of seconds from 0.1 to 3600", key="timeout"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import router
 
-from atom_site.rows import JoinedRead, Parts
+from atom_site.rows import ModelRows, Parts
 from skills.models import Skill, SkillVersion
 
 
@@ -13,14 +13,14 @@ def _skill_with_version_sql(connection) -> tuple[Parts, str]:
     current = Skill._meta.get_field("current_version")
     return (
         [(Skill, "s"), (SkillVersion, "v")],
-        f"FROM {quote(Skill._meta.db_table)} s"
+        f"SELECT {{columns}} FROM {quote(Skill._meta.db_table)} s"
         f" LEFT JOIN {quote(SkillVersion._meta.db_table)} v"
         f" ON v.{quote(SkillVersion._meta.pk.column)} = s.{quote(current.column)}"
         f" WHERE s.{quote(Skill._meta.get_field('slug').column)} = %s",
     )
 
 
-_SKILL_WITH_VERSION = JoinedRead(_skill_with_version_sql)
+_SKILL_WITH_VERSION = ModelRows(_skill_with_version_sql)
 
 
 def skill_with_current_version(*, slug: str) -> Skill | None:

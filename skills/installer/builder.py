@@ -20,11 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, log_lines_add
+from atom_site.rows import ModelRows, Parts
 from atom_site.transactions import flush_not_awaited
 from perf.recording import measure_performance, record_sample
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
@@ -127,6 +128,21 @@ def environment_ready_lookup(*, key: str) -> Environment | None:
     return _present_or_demoted(environment) if environment is not None else None
 
 
+def _ready_taken_sql(connection) -> tuple[Parts, str]:
+    quote = connection.ops.quote_name
+    use_count = quote("use_count")
+    sql = (
+        f"UPDATE {quote(Environment._meta.db_table)} "
+        f"SET {use_count} = {use_count} + 1, {quote('last_used_at')} = %s "
+        f"WHERE {quote('key')} = %s AND {quote('status')} = %s RETURNING {{columns}}"
+    )
+    # A use count and a time: the commit need not wait for the disk (atom_site/transactions).
+    return [(Environment, "")], flush_not_awaited(sql, connection)
+
+
+_READY_TAKEN = ModelRows(_ready_taken_sql)
+
+
 def environment_ready_taken(*, key: str) -> Environment | None:
     """The fast path of a use: the ready row, counted as used by the same statement, when its
     files are still there; else None (a ready row whose files are gone is demoted).
@@ -135,19 +151,9 @@ def environment_ready_taken(*, key: str) -> Environment | None:
     round trip, a sizeable part of a warm run's budget. A row found missing, or
     whose Docker engine does not answer (`BackendUnavailable`), has been counted as used too.
     """
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in Environment._meta.concrete_fields)
-    sql = (
-        f"UPDATE {quote(Environment._meta.db_table)} "
-        f"SET {quote('use_count')} = {quote('use_count')} + 1, {quote('last_used_at')} = %s "
-        f"WHERE {quote('key')} = %s AND {quote('status')} = %s RETURNING {columns}"
-    )
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    # A use count and a time: the commit need not wait for the disk (atom_site/transactions).
-    # Read to the end, so that the statement (and SQLite's write transaction) is finished.
-    taken = list(
-        Environment.objects.raw(flush_not_awaited(sql), [now, key, EnvironmentStatus.READY])
-    )
+    using = router.db_for_write(Environment)
+    now = connections[using].ops.adapt_datetimefield_value(timezone.now())
+    taken = _READY_TAKEN.first([now, key, EnvironmentStatus.READY], using=using)
     return _present_or_demoted(taken[0]) if taken else None
 
 

@@ -1,4 +1,4 @@
-"""HTTP as daphne hands it to Atom: each request in one hop to a pool of threads that keep
+"""HTTP as the ASGI server hands it to Atom: each request in one hop to a pool of threads that keep
 their database connections, answered whole or streamed (atom_site/http.py), with SQLite
 statements a request left unfinished closed at its end (atom_site/backends/sqlite3)."""
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def asgi_request(
     handler: PooledHTTPHandler, method: str, path: str, body: bytes = b"", **headers: str
 ) -> tuple[int, dict[bytes, bytes], bytes, int]:
-    """(status, headers, body, number of body messages) of one request, as daphne sends it."""
+    """(status, headers, body, number of body messages) of one request sent as a server sends it."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},

@@ -1,4 +1,4 @@
-"""The load test's short version, in the suite: the real stack (`manage.py up`: daphne and a
+"""The load test's short version, in the suite: the real stack (`manage.py up`: uvicorn and a
 two-worker django-q2 cluster) under 50 clients for 6 s, with zero errors (`make loadtest` runs
 the full minute, and `--minutes` soaks)."""
 
@@ -24,5 +24,5 @@ def test_fifty_clients_for_six_seconds_meet_zero_errors(manage_py, process_env, 
     table = done.stdout.split("| operation |", 1)[1]
     for operation in ("search", "skill run", "install", "workflow start"):
         assert f"| {operation} | " in table
-    assert "| web (daphne) |" in done.stdout
+    assert "| web (uvicorn) |" in done.stdout
     assert "Zero errors; memory within bounds." in done.stdout

@@ -24,7 +24,7 @@ def test_up_starts_a_green_stack_and_ctrl_c_leaves_no_process(manage_py, process
         answer = _wait_for_green(f"http://127.0.0.1:{free_port}/api/health", up, timeout=90)
         assert answer["status"] == "ok", answer
         started = psutil.Process(up.pid).children(recursive=True)
-        assert {"daphne", "qcluster", "watch"} <= _roles(started)
+        assert {"uvicorn", "qcluster", "watch"} <= _roles(started)
 
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)
@@ -55,7 +55,7 @@ def _roles(processes: list[psutil.Process]) -> set[str]:
             words.update(" ".join(process.cmdline()).split())
         except psutil.NoSuchProcess:
             continue
-    return {word.rsplit(".", 1)[-1] for word in words if word in {"daphne", "qcluster", "watch"}}
+    return {word.rsplit(".", 1)[-1] for word in words if word in {"uvicorn", "qcluster", "watch"}}
 
 
 def _is_alive(process: psutil.Process) -> bool:

@@ -1,4 +1,4 @@
-"""The pages' browser and server: daphne (HTTP and websockets) against the test database, and
+"""The pages' browser and server: uvicorn (HTTP and websockets) against the test database, and
 chromium signed in as a staff user."""
 
 from collections.abc import Iterator
@@ -9,7 +9,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from tests.conftest import environment_for_processes
 from tests.pages.browser import HAS_CHROMIUM, browser_open, sign_in
-from tests.processes import daphne
+from tests.processes import web_server
 
 PASSWORD = "pages-pw"
 
@@ -22,9 +22,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="module")
 def web(django_db_setup, tmp_path_factory) -> Iterator[str]:
-    """daphne on a free port, serving this session's test database; its base URL."""
-    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    with daphne(environment_for_processes(), log) as host:
+    """The web server on a free port, serving this session's test database; its base URL."""
+    log = tmp_path_factory.mktemp("web") / "web.log"
+    with web_server(environment_for_processes(), log) as host:
         yield f"http://{host}"
 
 
@@ -36,7 +36,7 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def staff_member(transactional_db):
-    # daphne checks passwords with the project's hashers, not the tests' fast one.
+    # The web server checks passwords with the project's hashers, not the tests' fast one.
     hashed = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
     return get_user_model().objects.create(
         username="pages-staff", password=hashed, is_staff=True, is_superuser=True

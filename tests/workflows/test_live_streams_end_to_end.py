@@ -1,4 +1,4 @@
-"""Live progress end to end: daphne and a django-q2 cluster as processes, a real websocket
+"""Live progress end to end: the web server and a django-q2 cluster as processes, a real websocket
 client. A run started over the API with a key streams every event in order; a reconnect with
 `after` gets exactly what it missed; bad credentials are refused with their close codes; an
 install job's log and a queued skill run stream too; `/ws/events/` serves the public catalog
@@ -17,8 +17,7 @@ from websockets.sync.client import connect
 
 from atom_site.keys import api_key_create
 from skills.models import Agent
-from tests.processes import daphne as daphne_serve
-from tests.processes import qcluster
+from tests.processes import qcluster, web_server
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -30,9 +29,9 @@ CHATTY = [
 
 
 @pytest.fixture
-def daphne(process_env, tmp_path) -> Iterator[str]:
-    """daphne on a free port against this test's database and layer; its host:port."""
-    with daphne_serve(process_env, tmp_path / "daphne.log") as host:
+def web(process_env, tmp_path) -> Iterator[str]:
+    """The web server on a free port against this test's database and layer; its host:port."""
+    with web_server(process_env, tmp_path / "web.log") as host:
         yield host
 
 
@@ -89,20 +88,20 @@ def http_events(host: str, path: str, token: str) -> list[dict]:
 
 
 def test_a_run_started_over_the_api_streams_every_event_in_order(
-    workflow_make, cluster, daphne, token, owner, client, tmp_path
+    workflow_make, cluster, web, token, owner, client, tmp_path
 ):
     workflow_make("talk", CHATTY)
-    run = api(daphne, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
+    run = api(web, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
     assert (run["page_url"], run["ws_url"]) == (f"/runs/{run['id']}/", f"/ws/runs/{run['id']}/")
     assert run["events_url"] == f"/api/workflow-runs/{run['id']}/events"
 
-    messages, code = receive_all(f"ws://{daphne}{run['ws_url']}?after=0&key={token}")
+    messages, code = receive_all(f"ws://{web}{run['ws_url']}?after=0&key={token}")
 
-    stored = http_events(daphne, run["events_url"], token)
+    stored = http_events(web, run["events_url"], token)
     assert (code, messages[-1]["type"], len(messages) - 1) == (1000, "end", len(stored)), (
         f"received {[message.get('seq') for message in messages]}, stored "
-        f"{[(event['seq'], event['kind'], event.get('status')) for event in stored]}; daphne:\n"
-        + (tmp_path / "daphne.log").read_text()[-3000:]
+        f"{[(event['seq'], event['kind'], event.get('status')) for event in stored]}; web server:\n"
+        + (tmp_path / "web.log").read_text()[-3000:]
     )
     *events, end = messages
     assert [event["type"] for event in events] == ["event"] * len(events)
@@ -117,7 +116,7 @@ def test_a_run_started_over_the_api_streams_every_event_in_order(
     # Without `after`: the snapshot (the run finished), then the end; with the session cookie.
     client.force_login(owner)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    messages, code = receive_all(f"ws://{daphne}{run['ws_url']}", headers={"Cookie": cookie})
+    messages, code = receive_all(f"ws://{web}{run['ws_url']}", headers={"Cookie": cookie})
     snapshot, end = messages
     assert (snapshot["type"], snapshot["seq"], snapshot["run"]["status"]) == (
         "snapshot", len(events), "succeeded"
@@ -129,11 +128,11 @@ def test_a_run_started_over_the_api_streams_every_event_in_order(
 
 
 def test_a_reconnect_with_after_receives_exactly_the_missed_events(
-    workflow_make, cluster, daphne, token
+    workflow_make, cluster, web, token
 ):
     workflow_make("talk", CHATTY)
-    run = api(daphne, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
-    url = f"ws://{daphne}{run['ws_url']}"
+    run = api(web, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
+    url = f"ws://{web}{run['ws_url']}"
 
     first, _ = receive_all(f"{url}?after=0", headers={"X-API-Key": token}, stop_after=4)
     seen = first[-1]["seq"]
@@ -141,18 +140,18 @@ def test_a_reconnect_with_after_receives_exactly_the_missed_events(
 
     *missed, end = rest
     received = [message["seq"] for message in first + missed]
-    stored = http_events(daphne, run["events_url"], token)
+    stored = http_events(web, run["events_url"], token)
     assert received == [event["seq"] for event in stored] == list(range(1, len(stored) + 1))
     assert (end["type"], code) == ("end", 1000)
     assert seen == 4
     assert len(missed) > 5  # the connection dropped mid-run: the log was still to come
 
 
-def test_each_bad_credential_is_refused_with_its_close_code(workflow_make, daphne, owner, token):
+def test_each_bad_credential_is_refused_with_its_close_code(workflow_make, web, owner, token):
     agent = Agent.objects.create(slug="other-agent", name="Other")
     workflow_make("talk", CHATTY)
-    run = api(daphne, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
-    url = f"ws://{daphne}/ws/runs/{run['id']}/"
+    run = api(web, "POST", "/api/workflows/talk/runs", token, {"inputs": {}})
+    url = f"ws://{web}/ws/runs/{run['id']}/"
     _, bound = api_key_create(owner=owner, name="bound", scopes=["read"], agent=agent)
     _, no_read = api_key_create(owner=owner, name="no read", scopes=["run"])
 
@@ -160,40 +159,40 @@ def test_each_bad_credential_is_refused_with_its_close_code(workflow_make, daphn
     assert close_code_of(f"{url}?key=atom_000000000000_{'x' * 43}") == 4401
     assert close_code_of(url, headers={"Authorization": f"Bearer {bound}"}) == 4403
     assert close_code_of(f"{url}?key={no_read}") == 4403
-    assert close_code_of(f"ws://{daphne}/ws/runs/999999/?key={token}") == 4404
-    assert close_code_of(f"ws://{daphne}/ws/installs/999999/?key={token}") == 4404
-    assert close_code_of(f"ws://{daphne}/ws/skill-runs/999999/?key={token}") == 4404
+    assert close_code_of(f"ws://{web}/ws/runs/999999/?key={token}") == 4404
+    assert close_code_of(f"ws://{web}/ws/installs/999999/?key={token}") == 4404
+    assert close_code_of(f"ws://{web}/ws/skill-runs/999999/?key={token}") == 4404
     assert close_code_of(f"{url}?key={token}&after=-1") == 4400
     # A browser page of another site may not open one with the user's cookie.
     with pytest.raises(Exception, match="403"):
         connect(f"{url}?key={token}", additional_headers={"Origin": "http://evil.example"})
 
     # /ws/events/ relays the public catalog group alone: a run's group is refused.
-    assert close_code_of(f"ws://{daphne}/ws/events/live.run.{run['id']}/") == 4403
-    with connect(f"ws://{daphne}/ws/events/skills/", open_timeout=30) as public:
+    assert close_code_of(f"ws://{web}/ws/events/live.run.{run['id']}/") == 4403
+    with connect(f"ws://{web}/ws/events/skills/", open_timeout=30) as public:
         with pytest.raises(TimeoutError):
             public.recv(timeout=0.5)  # open, and quiet
 
 
 def test_an_install_job_and_a_queued_skill_run_stream_their_logs(
-    engine_skills, cluster, daphne, token
+    engine_skills, cluster, web, token
 ):
-    job = api(daphne, "POST", "/api/installs/", token, {"skill": "chatty"})
-    messages, code = receive_all(f"ws://{daphne}/ws/installs/{job['id']}/?after=0&key={token}")
+    job = api(web, "POST", "/api/installs/", token, {"skill": "chatty"})
+    messages, code = receive_all(f"ws://{web}/ws/installs/{job['id']}/?after=0&key={token}")
     *events, end = messages
     assert code == 1000
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
     assert (events[-1]["kind"], events[-1]["status"]) == ("install", "succeeded")
     assert any(event["kind"] == "log" and event["lines"] for event in events)
     assert end == {"type": "end", "seq": len(events)}
-    assert http_events(daphne, f"/api/installs/{job['id']}/events", token) == [
+    assert http_events(web, f"/api/installs/{job['id']}/events", token) == [
         {key: value for key, value in event.items() if key != "type"} for event in events
     ]
 
     run = api(
-        daphne, "POST", "/api/skills/chatty/run", token, {"params": {"lines": 2}, "queued": True}
+        web, "POST", "/api/skills/chatty/run", token, {"params": {"lines": 2}, "queued": True}
     )
-    messages, code = receive_all(f"ws://{daphne}/ws/skill-runs/{run['id']}/?after=0&key={token}")
+    messages, code = receive_all(f"ws://{web}/ws/skill-runs/{run['id']}/?after=0&key={token}")
     *events, end = messages
     assert [(event["kind"], event.get("status")) for event in events] == [
         ("skill_run", "queued"), ("skill_run", "running"), ("log", None), ("skill_run", "succeeded")

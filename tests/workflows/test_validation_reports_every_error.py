@@ -216,3 +216,16 @@ def test_builder_references_read_as_refs(catalog):
     analysis = workflow.validate()
     assert analysis.generations == [["one"], ["two"]]
     assert analysis.critical_path == ["one", "two"]
+
+
+def test_an_integer_too_large_for_a_float_is_not_a_number_of_seconds(catalog, definition):
+    huge = 10**400
+    raw = definition(
+        steps=[step("s", timeout_seconds=huge, retry_delay_seconds=huge, retry_backoff=huge)]
+    )
+    errors = definition_errors(definition=raw)
+    assert [(e.step, e.field, e.code) for e in errors] == [
+        ("s", "timeout_seconds", "invalid"),
+        ("s", "retry_delay_seconds", "invalid"),
+        ("s", "retry_backoff", "invalid"),
+    ]

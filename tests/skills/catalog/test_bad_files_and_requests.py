@@ -195,9 +195,7 @@ def test_reading_a_path_that_does_not_exist_is_an_error_naming_it(catalog, tmp_p
 def test_a_multipart_body_of_no_part_that_reaches_django_is_a_422_naming_files(
     catalog, staff_client
 ):
-    # Under daphne, Twisted answers this body with a bare 400 before Django sees it
-    # (docs/reliability.md); reaching Django (the test client, another server), it is refused
-    # in the API's error shape.
+    # The same body over HTTP: tests/atom_site/test_api_sweep.py.
     response = staff_client.post(
         "/api/skills/import", b"--b--\r\n", content_type="multipart/form-data; boundary=b"
     )

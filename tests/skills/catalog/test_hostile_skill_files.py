@@ -247,6 +247,14 @@ def test_an_integer_past_python_s_digit_limit_is_a_toml_error():
     assert (error.field, error.message[:22]) == ("script", "TOML does not parse: E")
 
 
+def test_an_integer_too_large_for_a_float_is_a_timeout_out_of_range():
+    (error,) = outcome(block(["timeout = " + "9" * 400]))
+    assert (error.field, error.message) == (
+        "tool.atom.timeout",
+        "must be a number of seconds from 0.1 to 3600",
+    )
+
+
 def test_a_version_with_a_number_past_the_digit_limit_is_not_pep_440():
     data = block([]).replace(b'version = "1.0.0"', b'version = "' + b"9" * 5000 + b'"')
     (error,) = outcome(data)
