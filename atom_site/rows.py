@@ -16,6 +16,8 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model
 
+from atom_site.statements import Statement
+
 Parts = Sequence[tuple[type[Model], str]]
 
 
@@ -32,10 +34,28 @@ class ModelRows:
     def first(self, params: Sequence[Any], *, using: str) -> list[Model] | None:
         """The first row's instances, one per part; None when no row matches."""
         connection = connections[using]
-        compiled = self._compiled.get(using)
+        with connection.cursor() as cursor:
+            cursor.execute(self._compiled_for(connection).sql, params)
+            # To the end: a statement that writes is then finished (on SQLite, its transaction).
+            rows = cursor.fetchall()
+        return self.instances(rows[0], using=using) if rows else None
+
+    def statement(self, params: Sequence[Any], *, using: str) -> Statement:
+        """The statement with `params`, to send with others (`atom_site.statements`)."""
+        return Statement(self._compiled_for(connections[using]).sql, list(params))
+
+    def instances(self, row: Sequence[Any], *, using: str) -> list[Model]:
+        """One of the statement's rows as instances, one per part."""
+        connection = connections[using]
+        return self._compiled_for(connection).instances(connection, row)
+
+    def _compiled_for(self, connection: Any) -> _Compiled:
+        compiled = self._compiled.get(connection.alias)
         if compiled is None:
-            compiled = self._compiled[using] = _Compiled(connection, *self.build(connection))
-        return compiled.first(connection, params)
+            compiled = self._compiled[connection.alias] = _Compiled(
+                connection, *self.build(connection)
+            )
+        return compiled
 
 
 class _Compiled:
@@ -54,14 +74,7 @@ class _Compiled:
             self.parts.append((model, [field.attname for field in fields], converters))
         self.sql = template.format(columns=", ".join(selected))
 
-    def first(self, connection: Any, params: Sequence[Any]) -> list[Model] | None:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            # To the end: a statement that writes is then finished (on SQLite, its transaction).
-            rows = cursor.fetchall()
-        if not rows:
-            return None
-        row = rows[0]
+    def instances(self, connection: Any, row: Sequence[Any]) -> list[Model]:
         instances = []
         start = 0
         for model, attnames, converters in self.parts:

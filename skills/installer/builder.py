@@ -18,15 +18,16 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, router, transaction
-from django.db.models import F, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, log_lines_add
 from atom_site.rows import ModelRows, Parts
-from atom_site.transactions import flush_not_awaited
+from atom_site.statements import row_insert, statements_run
 from perf.recording import measure_performance, record_sample
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
@@ -136,25 +137,50 @@ def _ready_taken_sql(connection) -> tuple[Parts, str]:
         f"SET {use_count} = {use_count} + 1, {quote('last_used_at')} = %s "
         f"WHERE {quote('key')} = %s AND {quote('status')} = %s RETURNING {{columns}}"
     )
-    # A use count and a time: the commit need not wait for the disk (atom_site/transactions).
-    return [(Environment, "")], flush_not_awaited(sql, connection)
+    return [(Environment, "")], sql
 
 
 _READY_TAKEN = ModelRows(_ready_taken_sql)
 
 
-def environment_ready_taken(*, key: str) -> Environment | None:
+def environment_ready_taken(*, key: str, recording: Model | None = None) -> Environment | None:
     """The fast path of a use: the ready row, counted as used by the same statement, when its
     files are still there; else None (a ready row whose files are gone is demoted).
 
     One `UPDATE … RETURNING` instead of a lookup and then an update: on PostgreSQL each is a
     round trip, a sizeable part of a warm run's budget. A row found missing, or
     whose Docker engine does not answer (`BackendUnavailable`), has been counted as used too.
+    `recording`, an unsaved row (a run about to be carried out in it), is inserted in the same
+    trip and transaction, and stays saved only when the environment is returned: otherwise
+    (not ready, its files gone, its engine silent) it is deleted again.
     """
     using = router.db_for_write(Environment)
     now = connections[using].ops.adapt_datetimefield_value(timezone.now())
-    taken = _READY_TAKEN.first([now, key, EnvironmentStatus.READY], using=using)
-    return _present_or_demoted(taken[0]) if taken else None
+    statements = [_READY_TAKEN.statement([now, key, EnvironmentStatus.READY], using=using)]
+    if recording is not None:
+        statements.append(row_insert(recording, using=using))
+    # A use count, a time, a run's first row: the commit need not wait for the disk
+    # (atom_site/transactions).
+    found = statements_run(statements, is_flush_awaited=False, using=using)
+    taken = _READY_TAKEN.instances(found[0][0], using=using)[0] if found[0] else None
+    ready = None
+    try:
+        ready = _present_or_demoted(taken) if taken is not None else None
+    finally:
+        if recording is not None:
+            [(pk,)] = found[1]
+            _recorded_if(ready is not None, recording, pk=pk, using=using)
+    return ready
+
+
+def _recorded_if(kept: bool, recording: Model, *, pk: Any, using: str) -> None:
+    """Keep an inserted row (it becomes saved) or delete it again (it stays unsaved)."""
+    if kept:
+        recording.pk = pk
+        recording._state.adding = False
+        recording._state.db = using
+    else:
+        type(recording)._base_manager.using(using).filter(pk=pk).delete()
 
 
 def _present_or_demoted(environment: Environment) -> Environment | None:
@@ -211,11 +237,15 @@ def environment_for_skill_version(
     )
 
 
-def environment_ready_use(*, spec: EnvironmentSpec) -> Environment | None:
+def environment_ready_use(
+    *, spec: EnvironmentSpec, recording: Model | None = None
+) -> Environment | None:
     """The ready environment of `spec`, counted as used and timed as a cache hit; None when it
-    has to be built (or waited for) first. Never builds."""
+    has to be built (or waited for) first. Never builds. `recording`: an unsaved row saved in
+    the same trip when the environment is ready, left unsaved otherwise (see
+    `environment_ready_taken`)."""
     started = time.perf_counter()
-    ready = environment_ready_taken(key=spec.key)
+    ready = environment_ready_taken(key=spec.key, recording=recording)
     if ready is not None:
         record_sample(
             ENVIRONMENT_CACHE_HIT,

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonschema
+from django.db.models import Model
 
+from atom_site.statements import instance_insert
 from skills.installer.backends import BackendUnavailable
 from skills.installer.builder import environment_obtain, environment_ready_use, spec_for
 from skills.installer.keys import EnvironmentSpec, InterpreterError
@@ -43,12 +45,17 @@ class RunPlan:
     def is_ready(self) -> bool:
         return self.environment is not None
 
-    def with_ready_environment(self) -> RunPlan:
-        """The plan with its environment when it is ready now (no install); else unchanged."""
+    def with_ready_environment(self, *, recording: Model | None = None) -> RunPlan:
+        """The plan with its environment when it is ready now (no install); else unchanged.
+
+        `recording`, an unsaved row (the run's), is saved in the same round trip as the
+        environment's use when it is ready, and left unsaved otherwise."""
         if self.environment is not None:
+            if recording is not None:
+                instance_insert(recording, is_flush_awaited=False)
             return self
         try:
-            ready = environment_ready_use(spec=self.spec)
+            ready = environment_ready_use(spec=self.spec, recording=recording)
         except BackendUnavailable as unavailable:
             raise RunUnavailable(
                 f"container-backed calls are unavailable: {unavailable.message}",

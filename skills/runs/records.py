@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, event_record, output_streamed
-from atom_site.statements import instance_insert, row_update, statements_run
+from atom_site.statements import row_update, statements_run
 from skills.installer.backends import InstallError
 from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
 from skills.runs.calls import run_plan_call, skill_run_count_statement
@@ -56,31 +56,28 @@ def skill_run_start(
     or hits a limit, is a finished run with ``status="failed"`` and its error.
     """
     plan = run_plan_prepare(skill=skill, params=params, version=version, timeout=timeout)
+    row = {"skill": skill, "version": plan.version, "agent": agent, "requested_by": user}
+    row |= {"params": plan.params, "timeout": plan.timeout}
     if not queued and plan.timeout <= settings.ATOM_RUN_SYNC_TIMEOUT:
-        plan = plan.with_ready_environment()
-    is_queued = not plan.is_ready
-    run = SkillRun(
-        skill=skill,
-        version=plan.version,
-        agent=agent,
-        requested_by=user,
-        params=plan.params,
-        is_queued=is_queued,
-        timeout=plan.timeout,
-        status=SkillRunStatus.QUEUED if is_queued else SkillRunStatus.RUNNING,
-        started_at=None if is_queued else timezone.now(),
-        attempts=0 if is_queued else 1,
-    )
-    if is_queued:
-        with transaction.atomic():
-            run.save(force_insert=True)
-            _event_record(run, SkillRunStatus.QUEUED)
-            transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk, timeout=plan.timeout))
-        return run
-    # On record before the call, should this process die in it; the write need not wait for
-    # the disk (atom_site/transactions): only a crash of the database server loses it.
-    instance_insert(run, is_flush_awaited=False)
-    return _carry_out(run, plan)
+        # On record before the call, should this process die in it: written in the round trip
+        # that takes the environment, and only if it is ready; the write need not wait for the
+        # disk (atom_site/transactions): only a crash of the database server loses it.
+        run = SkillRun(
+            **row,
+            is_queued=False,
+            status=SkillRunStatus.RUNNING,
+            started_at=timezone.now(),
+            attempts=1,
+        )
+        plan = plan.with_ready_environment(recording=run)
+        if plan.is_ready:
+            return _carry_out(run, plan)
+    run = SkillRun(**row, is_queued=True, status=SkillRunStatus.QUEUED, attempts=0)
+    with transaction.atomic():
+        run.save(force_insert=True)
+        _event_record(run, SkillRunStatus.QUEUED)
+        transaction.on_commit(lambda: skill_run_enqueue(run_pk=run.pk, timeout=plan.timeout))
+    return run
 
 
 def skill_run_enqueue(*, run_pk: int, timeout: float) -> None:

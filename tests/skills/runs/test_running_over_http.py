@@ -1,5 +1,6 @@
 """POST /api/skills/{slug}/run and GET /api/runs/{id}: real runners, real environments."""
 
+import shutil
 import threading
 import time
 
@@ -232,6 +233,20 @@ def test_a_run_whose_environment_is_not_installed_yet_is_queued(api, publish, ta
     assert (response.status_code, response.json()["status"]) == (202, "queued")
     run = SkillRun.objects.get()
     assert (run.status, run.result) == ("succeeded", "A")
+
+
+def test_a_run_whose_ready_environment_lost_its_files_is_queued_once(api, ready, tasks_inline):
+    ready()
+    environment = Environment.objects.get(status=EnvironmentStatus.READY)
+    shutil.rmtree(environment.location)
+
+    response = post_run(api, "shout", {"params": {"text": "a"}})
+
+    # The run's row, written in the trip that took the environment, went again with it.
+    assert (response.status_code, response.json()["status"]) == (202, "queued")
+    run = SkillRun.objects.get()
+    assert (run.is_queued, run.status, run.result, run.attempts) == (True, "succeeded", "A", 1)
+    assert Environment.objects.get(pk=environment.pk).build_count == 2
 
 
 def test_only_the_user_who_asked_or_staff_may_read_a_run(client, api, ready):
