@@ -23,6 +23,10 @@ from django.conf import settings
 STOP_GRACE_SECONDS = 10.0
 # How long the web server lets open connections (a followed run's websocket) finish on SIGTERM.
 WEB_SHUTDOWN_GRACE_SECONDS = 5
+# How long an idle keep-alive connection stays open. Longer than clients keep theirs (httpx:
+# 5 s, uvicorn's own default too): a server closing at the moment a client reuses the
+# connection fails that request (the client reads a reset), as nginx's 75 s avoids.
+WEB_KEEP_ALIVE_SECONDS = 75
 
 
 class PortTakenError(Exception):
@@ -74,6 +78,7 @@ def web_server_argv(*, host: str, port: int, access_log: bool = True) -> list[st
     argv = [sys.executable, "-m", "uvicorn", "atom_site.asgi:application"]
     argv += ["--host", host, "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
     argv += ["--ws", "websockets", "--lifespan", "off"]
+    argv += ["--timeout-keep-alive", str(WEB_KEEP_ALIVE_SECONDS)]
     argv += ["--timeout-graceful-shutdown", str(WEB_SHUTDOWN_GRACE_SECONDS)]
     return argv if access_log else [*argv, "--no-access-log"]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.contrib.staticfiles import finders
 from django.core import signals
+from django.core.cache import caches
 from django.db import connection
 
 from atom_site.http import PooledHTTPHandler
@@ -98,6 +99,24 @@ def test_a_web_thread_keeps_its_database_connection_between_requests(skill_publi
         assert held[1] is held[0]
     else:
         assert held == [None, None]
+
+
+def test_a_web_thread_keeps_its_cache_objects_between_requests(handler_make):
+    """Django keeps its cache objects in a context variable (asgiref's `Local`): a web thread
+    runs its requests in its own context, so it builds them once, not for every request."""
+    handler = handler_make(1)
+    seen: list[object] = []  # held, so that no address is reused
+
+    def cache_seen(**_) -> None:
+        seen.append(caches["default"])
+
+    signals.request_started.connect(cache_seen)
+    try:
+        for _ in range(3):
+            assert asgi_request(handler, "GET", "/favicon.ico")[0] == 200
+    finally:
+        signals.request_started.disconnect(cache_seen)
+    assert [cache is seen[0] for cache in seen] == [True, True, True]
 
 
 def test_the_body_sent_in_pieces_reaches_the_view_and_errors_keep_their_shape(
