@@ -70,7 +70,7 @@ def stack_processes(*, host: str, port: int, with_watcher: bool) -> list[Managed
     return processes
 
 
-def web_server_argv(*, host: str, port: int, access_log: bool = True) -> list[str]:
+def web_server_argv(*, host: str, port: int) -> list[str]:
     """uvicorn serving the ASGI app (HTTP and websockets) on host:port, as `make up` runs it:
     uvloop's event loop, httptools' HTTP parser, the `websockets` library for websockets
     (docs/decisions.md, "uvicorn serves HTTP and websockets"). Channels' router has no
@@ -80,7 +80,7 @@ def web_server_argv(*, host: str, port: int, access_log: bool = True) -> list[st
     argv += ["--ws", "websockets", "--lifespan", "off"]
     argv += ["--timeout-keep-alive", str(WEB_KEEP_ALIVE_SECONDS)]
     argv += ["--timeout-graceful-shutdown", str(WEB_SHUTDOWN_GRACE_SECONDS)]
-    return argv if access_log else [*argv, "--no-access-log"]
+    return argv
 
 
 def processes_start(processes: list[ManagedProcess]) -> None:
