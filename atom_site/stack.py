@@ -72,12 +72,12 @@ def stack_processes(*, host: str, port: int, with_watcher: bool) -> list[Managed
 
 def web_server_argv(*, host: str, port: int) -> list[str]:
     """uvicorn serving the ASGI app (HTTP and websockets) on host:port, as `make up` runs it:
-    uvloop's event loop, httptools' HTTP parser, the `websockets` library for websockets
+    uvloop's event loop, httptools' HTTP parser, the `websockets` library's sans-I/O protocol
     (docs/decisions.md, "uvicorn serves HTTP and websockets"). Channels' router has no
     lifespan protocol, so uvicorn is told not to try it."""
     argv = [sys.executable, "-m", "uvicorn", "atom_site.asgi:application"]
     argv += ["--host", host, "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
-    argv += ["--ws", "websockets", "--lifespan", "off"]
+    argv += ["--ws", "websockets-sansio", "--lifespan", "off"]
     argv += ["--timeout-keep-alive", str(WEB_KEEP_ALIVE_SECONDS)]
     argv += ["--timeout-graceful-shutdown", str(WEB_SHUTDOWN_GRACE_SECONDS)]
     return argv
