@@ -236,17 +236,32 @@ class LogBuffer:
     def _loop(self) -> None:
         """Flush every `FLUSH_SECONDS` for the life of the process: nothing may end this
         thread (a database that is restarting makes even the connection check raise), or
-        every later line of this process would wait for a state change to be written."""
+        every later line of this process would wait for a state change to be written.
+
+        A flush that fails drops the thread's connection: the database may have gone in the
+        middle of a transaction's end, after its commit but before autocommit came back on,
+        and a connection left so would take the next flush into a transaction nobody commits
+        (its lines lost when the connection is closed as obsolete). The lines of a failed flush
+        are queued again, so a line may be written twice, never lost."""
         while True:
             time.sleep(FLUSH_SECONDS)
             try:
                 self.flush()
             except Exception:
                 logger.exception("could not write log lines as events")
+                _connection_dropped()
             try:
                 close_old_connections()
             except Exception:
                 logger.exception("could not check the log writer's database connection")
+
+
+def _connection_dropped() -> None:
+    """Close this thread's connection whatever state it is in (the next query opens one)."""
+    try:
+        connection.close()
+    except Exception:
+        logger.exception("could not close the log writer's database connection")
 
 
 LOGS = LogBuffer()
