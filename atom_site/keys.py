@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import router, transaction
 from django.db.models import Q
@@ -26,7 +25,7 @@ from django.utils import timezone
 
 from atom_site.generations import SharedGeneration
 from atom_site.models import ApiKey, ApiKeyScope
-from atom_site.rows import ModelRows, Parts
+from atom_site.rows import ForeignKeyRead
 
 TOKEN_PREFIX = "atom"
 PUBLIC_ID_BYTES = 6  # 12 hex characters
@@ -181,34 +180,16 @@ def api_key_authenticate(token: str) -> ApiKey | None:
         return None
 
 
-def _key_with_owner_sql(connection) -> tuple[Parts, str]:
-    """`ApiKey.objects.select_related("owner").filter(public_id=…).first()` as plain SQL:
-    compiling that query cost Django far more than running it, and most of what a key may add
-    to a call (docs/decisions.md, "API keys", has the figures). The agent is not joined (the
-    join is paid on every call on PostgreSQL): a bound key loads it when a check needs it."""
-    quote = connection.ops.quote_name
-    user_model = get_user_model()
-    owner = ApiKey._meta.get_field("owner")
-    public_id = ApiKey._meta.get_field("public_id")
-    return (
-        [(ApiKey, "k"), (user_model, "u")],
-        f"SELECT {{columns}} FROM {quote(ApiKey._meta.db_table)} k"
-        f" INNER JOIN {quote(user_model._meta.db_table)} u"
-        f" ON u.{quote(user_model._meta.pk.column)} = k.{quote(owner.column)}"
-        f" WHERE k.{quote(public_id.column)} = %s",
-    )
-
-
-_KEY_WITH_OWNER = ModelRows(_key_with_owner_sql)
+# `ApiKey.objects.select_related("owner").filter(public_id=…).first()` as plain SQL: compiling
+# that query cost Django far more than running it, and most of what a key may add to a call
+# (docs/decisions.md, "API keys", has the figures). The agent is not joined (the join is paid
+# on every call on PostgreSQL): a bound key loads it when a check needs it.
+_KEY_WITH_OWNER = ForeignKeyRead(ApiKey, through="owner", where="public_id")
 
 
 def _key_with_owner(public_id: str) -> ApiKey | None:
-    found = _KEY_WITH_OWNER.first([public_id], using=router.db_for_read(ApiKey))
-    if found is None:
-        return None
-    key, owner = found
-    ApiKey._meta.get_field("owner").set_cached_value(key, owner)
-    if key.agent_id is None:
+    key = _KEY_WITH_OWNER.first(public_id, using=router.db_for_read(ApiKey))
+    if key is not None and key.agent_id is None:
         ApiKey._meta.get_field("agent").set_cached_value(key, None)  # known: no query
     return key
 

@@ -5,7 +5,8 @@ Compiling a `select_related` query cost Django far more than running it, on ever
 that reads a key or a skill (docs/decisions.md, "API keys"), and a raw query set spent longer
 mapping its columns than the database spent on the update. A `ModelRows` writes its statement
 once per database, and turns a row into one instance per model with the same converters the
-ORM applies and `Model.from_db`, so the instances are the ORM's.
+ORM applies and `Model.from_db`, so the instances are the ORM's. `ForeignKeyRead` is the
+common case: one model and the row its foreign key points to, found by one field.
 """
 
 from __future__ import annotations
@@ -85,3 +86,37 @@ class _Compiled:
                     values[index] = converter(values[index], column, connection)
             instances.append(model.from_db(connection.alias, attnames, values))
         return instances
+
+
+class ForeignKeyRead:
+    """`model.objects.select_related(through).filter(<where>=value).first()` as one compiled
+    statement (`ModelRows`): the instance with its foreign key's row cached, or None. `outer`:
+    a row whose key points nowhere is found too (a LEFT JOIN), its relation cached as None."""
+
+    def __init__(
+        self, model: type[Model], *, through: str, where: str, outer: bool = False
+    ) -> None:
+        self.model, self.where, self.outer = model, where, outer
+        self.link = model._meta.get_field(through)
+        self.rows = ModelRows(self._build)
+
+    def _build(self, connection: Any) -> tuple[Parts, str]:
+        quote = connection.ops.quote_name
+        target = self.link.related_model
+        join = "LEFT JOIN" if self.outer else "INNER JOIN"
+        return (
+            [(self.model, "a"), (target, "b")],
+            f"SELECT {{columns}} FROM {quote(self.model._meta.db_table)} a"
+            f" {join} {quote(target._meta.db_table)} b"
+            f" ON b.{quote(target._meta.pk.column)} = a.{quote(self.link.column)}"
+            f" WHERE a.{quote(self.model._meta.get_field(self.where).column)} = %s",
+        )
+
+    def first(self, value: Any, *, using: str) -> Model | None:
+        found = self.rows.first([value], using=using)
+        if found is None:
+            return None
+        instance, related = found
+        linked = getattr(instance, self.link.attname) is not None
+        self.link.set_cached_value(instance, related if linked else None)
+        return instance

@@ -56,8 +56,14 @@ def skill_run_start(
     or hits a limit, is a finished run with ``status="failed"`` and its error.
     """
     plan = run_plan_prepare(skill=skill, params=params, version=version, timeout=timeout)
-    row = {"skill": skill, "version": plan.version, "agent": agent, "requested_by": user}
-    row |= {"params": plan.params, "timeout": plan.timeout}
+    row = {
+        "skill": skill,
+        "version": plan.version,
+        "agent": agent,
+        "requested_by": user,
+        "params": plan.params,
+        "timeout": plan.timeout,
+    }
     if not queued and plan.timeout <= settings.ATOM_RUN_SYNC_TIMEOUT:
         # On record before the call, should this process die in it: written in the round trip
         # that takes the environment, and only if it is ready; the write need not wait for the
