@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.core.cache import BaseCache, caches
@@ -136,3 +136,85 @@ class SharedGeneration:
                 client = cache._cache.get_client(write=True)
                 listener = _listeners[identity] = _Listener(client, channel, heard=heard)
         return listener
+
+
+class ProcessCopies[T]:
+    """This process's copies of rows it read on hot paths, by key: each is used for at most
+    `max_age()` seconds (0: never kept) and, with a `generation`, only while it is the one the
+    copy was read under, so a change any process bumps it for is seen at once. Found rows
+    only: a key that finds nothing is read again every time. A copy is shared by the
+    process's threads: whoever gets one reads it and never changes it."""
+
+    CAPACITY = 1024
+
+    def __init__(
+        self, generation: SharedGeneration | None, *, max_age: Callable[[], float]
+    ) -> None:
+        self.generation = generation
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._copies: dict[Hashable, tuple[T, Hashable, float]] = {}
+        _all_copies.append(self)
+
+    def get_or_read(self, key: Hashable, read: Callable[[], T | None]) -> T | None:
+        """The copy of `key`, or what `read()` returns (kept when found)."""
+        if self.max_age() <= 0:
+            return read()
+        try:
+            generation = self._generation()
+        except Exception:  # the shared cache is down: the database still answers
+            logger.warning(
+                "%s: the shared cache did not answer; reading the row",
+                self.generation.name if self.generation else "copies",
+                exc_info=True,
+            )
+            return read()
+        copy = self._trusted(key, generation)
+        if copy is None:
+            # Read after the generation: a change committed meanwhile bumps it past this copy.
+            copy = read()
+            self._keep(key, copy, generation)
+        return copy
+
+    def peek(self, key: Hashable) -> T | None:
+        """The copy of `key` while it may be used, without reading anything (generation-less
+        copies only: the caller confirms what it uses)."""
+        return self._trusted(key, None) if self.max_age() > 0 else None
+
+    def keep(self, key: Hashable, copy: T | None) -> None:
+        """Keep `copy` of `key` as read now (generation-less copies), or drop the key's."""
+        self._keep(key, copy, None)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._copies.clear()
+
+    def _generation(self) -> Hashable:
+        return self.generation.current() if self.generation is not None else None
+
+    def _trusted(self, key: Hashable, generation: Hashable) -> T | None:
+        found = self._copies.get(key)
+        if found is None:
+            return None
+        copy, read_under, read_at = found
+        if read_under != generation or time.monotonic() - read_at > self.max_age():
+            return None
+        return copy
+
+    def _keep(self, key: Hashable, copy: T | None, generation: Hashable) -> None:
+        with self._lock:
+            if copy is None:
+                self._copies.pop(key, None)
+                return
+            if len(self._copies) >= self.CAPACITY:
+                self._copies.clear()
+            self._copies[key] = (copy, generation, time.monotonic())
+
+
+_all_copies: list[ProcessCopies] = []
+
+
+def process_copies_forget() -> None:
+    """Drop every copy this process keeps (a test's rows are gone with its database)."""
+    for copies in _all_copies:
+        copies.forget()

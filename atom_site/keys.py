@@ -11,9 +11,7 @@ import hmac
 import logging
 import secrets
 import string
-import threading
-import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +21,7 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from atom_site.generations import SharedGeneration
+from atom_site.generations import ProcessCopies, SharedGeneration
 from atom_site.models import ApiKey, ApiKeyScope
 from atom_site.rows import ForeignKeyRead
 
@@ -194,53 +192,16 @@ def _key_with_owner(public_id: str) -> ApiKey | None:
     return key
 
 
-class _KeyCopies:
-    """This process's copies of the keys it served lately (with their owners), each kept for
-    at most `ATOM_API_KEY_CACHE_SECONDS` and only while the shared generation is the one it was
-    read under: no read of the database, and with Redis none of the shared cache either
-    (atom_site/generations.py)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.copies: dict[str, tuple[ApiKey, Hashable, float]] = {}
-
-    def get(self, public_id: str, generation: Hashable) -> ApiKey | None:
-        found = self.copies.get(public_id)
-        if found is None:
-            return None
-        key, read_under, read_at = found
-        if (
-            read_under != generation
-            or time.monotonic() - read_at > settings.ATOM_API_KEY_CACHE_SECONDS
-        ):
-            return None
-        return key
-
-    def put(self, public_id: str, key: ApiKey, generation: Hashable) -> None:
-        with self.lock:
-            if len(self.copies) >= 1024:
-                self.copies.clear()
-            self.copies[public_id] = (key, generation, time.monotonic())
-
-
-_copies = _KeyCopies()
+# The keys this process served lately, with their owners: no read of the database, and with Redis
+# none of the shared cache either (atom_site/generations.py).
+_copies: ProcessCopies[ApiKey] = ProcessCopies(
+    KEYS_GENERATION, max_age=lambda: settings.ATOM_API_KEY_CACHE_SECONDS
+)
 
 
 def _key_cached_or_read(public_id: str) -> ApiKey | None:
-    if settings.ATOM_API_KEY_CACHE_SECONDS <= 0:
-        return _key_with_owner(public_id)
-    try:
-        generation = KEYS_GENERATION.current()
-    except Exception:  # the shared cache is down: the database still answers
-        logger.warning("api keys: the shared cache did not answer; reading the key", exc_info=True)
-        return _key_with_owner(public_id)
-    key = _copies.get(public_id, generation)
-    if key is None:
-        # Read after the generation: a change committed meanwhile bumps it past this copy.
-        key = _key_with_owner(public_id)
-        if key is not None:
-            _copies.put(public_id, key, generation)
-    return key
+    """The key, from this process's copy while no key changed since it was read."""
+    return _copies.get_or_read(public_id, lambda: _key_with_owner(public_id))
 
 
 def _last_used_record(key: ApiKey, now: datetime) -> None:

@@ -323,6 +323,9 @@ ATOM_WORKFLOW_MAX_BYTES = env_int("ATOM_WORKFLOW_MAX_BYTES", 10_000_000, minimum
 # Seconds a process reuses a key (and its owner) it read; a change to a key (revocation, scopes,
 # expiry) is seen at once through a generation in the shared cache; 0 reads every time.
 ATOM_API_KEY_CACHE_SECONDS = env_float("ATOM_API_KEY_CACHE_SECONDS", 5.0, minimum=0, maximum=300)
+# Seconds a process reuses a skill (with its current version) it read to run it; any change to
+# the catalog is seen at once through its generation; 0 reads every time.
+ATOM_CATALOG_COPY_SECONDS = env_float("ATOM_CATALOG_COPY_SECONDS", 5.0, minimum=0, maximum=300)
 
 # API rate limits ---------------------------------------------------------------------------------
 # Per key (or per user, for sessions and basic auth) on the expensive endpoints, counted in the

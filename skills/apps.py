@@ -9,9 +9,11 @@ class SkillsConfig(AppConfig):
         # The watcher's own signal; its observer runs in `manage.py skills watch` alone.
         from django.utils.autoreload import file_changed
 
+        from skills.catalog.announcements import catalog_writes_followed
         from skills.catalog.autoreload import autoreload_skip_skill_files
 
         file_changed.connect(autoreload_skip_skill_files, dispatch_uid="skills-autoreload")
+        catalog_writes_followed()
         self._perf_register()
 
     def _perf_register(self) -> None:

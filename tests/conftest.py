@@ -161,6 +161,9 @@ def _isolated_cache():
     """
     from django.core.cache import cache
 
+    from atom_site.generations import process_copies_forget
+
+    process_copies_forget()  # rows copied under a generation this cleared cache no longer holds
     if not settings.REDIS_URL:
         cache.clear()
         return

@@ -10,6 +10,7 @@ from skills.models.catalog import (
     SkillStatus,
     SkillType,
     SkillVersion,
+    catalog_rows_written,
 )
 from skills.models.environments import (
     Environment,
@@ -34,6 +35,7 @@ __all__ = [
     "SkillStatus",
     "SkillType",
     "SkillVersion",
+    "catalog_rows_written",
     "Environment",
     "EnvironmentBackend",
     "EnvironmentStatus",

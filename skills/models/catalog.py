@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models.functions import Cast, Replace
+from django.dispatch import Signal
 
 # The text-search configuration of the marketplace's PostgreSQL document (an explicit config
 # keeps `to_tsvector` immutable, which a generated column requires).
@@ -67,6 +68,39 @@ class SearchDocument(models.Func):
         return compiler.compile(self.source_expressions[0])
 
 
+# Sent after a write of skills or versions that sends no `post_save` (see CatalogQuerySet), with
+# `using`, the database written to.
+catalog_rows_written = Signal()
+
+
+class CatalogQuerySet(models.QuerySet):
+    """Processes keep copies of catalog rows (skills/catalog/selectors.py), dropped when a
+    write is announced: `save()` and `delete()` send Django's signals, and the writes here,
+    which send none, send `catalog_rows_written`. Raw SQL must announce itself (the run
+    counter is the one raw write, and no copy is read for it)."""
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        if rows:
+            self._written()
+        return rows
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            self._written()
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        rows = super().bulk_update(objs, fields, *args, **kwargs)
+        if rows:
+            self._written()
+        return rows
+
+    def _written(self) -> None:
+        catalog_rows_written.send(sender=self.model, using=self.db)
+
+
 class Skill(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     category = models.SlugField(max_length=64, db_index=True)
@@ -103,6 +137,8 @@ class Skill(models.Model):
     search = models.GeneratedField(
         expression=SearchDocument(), output_field=SearchVectorField(), db_persist=True
     )
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -142,6 +178,8 @@ class SkillVersion(models.Model):
     timeout = models.FloatField(default=30.0)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         ordering = ["skill", "-created_at"]

@@ -183,3 +183,17 @@ def test_a_statement_left_unfinished_is_closed_when_its_request_ends(skill_publi
     thread.join(10)
     assert ended.is_set()
     assert counts == {"during": 2, "after": 3}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="Atom's SQLite backend's cursors")
+def test_a_cursor_left_from_a_closed_connection_does_not_break_the_next_request_s_cleanup(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    leftover = cursor.cursor  # still referenced, as a frame or a cycle may keep one
+    connection.close()
+    connection.ensure_connection()
+
+    signals.request_finished.send(sender=None)  # closes the open cursors of each connection
+
+    assert leftover.connection is not connection.connection
+    assert Skill.objects.count() == 0

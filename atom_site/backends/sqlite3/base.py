@@ -35,6 +35,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return cursor
 
     def close_if_unusable_or_obsolete(self) -> None:
+        # Only this connection's: a cursor still referenced after its connection was closed
+        # (by Django, or by a test) cannot be closed again ("Cannot operate on a closed
+        # database"), and holds nothing open.
         for cursor in list(self._cursors):
-            cursor.close()
+            if cursor.connection is self.connection:
+                cursor.close()
         super().close_if_unusable_or_obsolete()
