@@ -1,16 +1,20 @@
 """Writes on hot paths as plain SQL: built without the ORM's compiler, sent in one trip.
 
-A warm run through the API writes its row before the call and its result after. Through the
+A warm run through the API writes its row as the call starts and its result after. Through the
 ORM, building those statements cost several times what the database spent running them, and
 on PostgreSQL every statement, `BEGIN`, `SET LOCAL` and `COMMIT` was a round trip of its own.
 Values here go through the field methods the ORM's compiler calls (`pre_save`,
 `get_db_prep_save`), so the rows are the ORM's (a test compares them); no signals are sent
-(none are connected to the models written this way).
+(none are connected to the models written this way). On a database server a write can also
+travel while the caller goes on (`write_beside`): the round trip overlaps the caller's work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -99,3 +103,44 @@ def instance_insert(instance: Model, *, is_flush_awaited: bool = True) -> Model:
     instance._state.adding = False
     instance._state.db = using
     return instance
+
+
+# Writes made beside the caller's own work ----------------------------------------------------
+
+WRITER_THREADS = 8
+_writers: tuple[int, ThreadPoolExecutor] | None = None
+_writers_lock = threading.Lock()
+
+
+def can_write_beside(*, using: str = "default") -> bool:
+    """Whether a write can travel while the caller goes on: on a database server (a round
+    trip each), outside a transaction (the write would not be part of it)."""
+    connection = connections[using]
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def write_beside[T](function: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+    """`function(*args, **kwargs)` in a writer thread of this process, on that thread's own database
+    connections (pooled ones go back to their pool when it returns), while the caller does
+    something else; the caller takes the outcome with `.result()` before it writes after it.
+    See `can_write_beside` for when that keeps the caller's meaning."""
+    return _writer_threads().submit(_on_own_connections, function, *args, **kwargs)
+
+
+def _on_own_connections[T](function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return function(*args, **kwargs)
+    finally:
+        connections.close_all()
+
+
+def _writer_threads() -> ThreadPoolExecutor:
+    """This process's writer threads (a forked child has none of its parent's threads)."""
+    global _writers
+    pid = os.getpid()
+    if _writers is None or _writers[0] != pid:
+        with _writers_lock:
+            if _writers is None or _writers[0] != pid:
+                threads = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="atom-writer")
+                _writers = (pid, threads)
+    return _writers[1]

@@ -26,6 +26,7 @@ from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, log_lines_add
+from atom_site.generations import ProcessCopies
 from atom_site.rows import ModelRows, Parts
 from atom_site.statements import row_insert, statements_run
 from perf.recording import measure_performance, record_sample
@@ -40,7 +41,7 @@ from skills.installer.slots import (
     slots_held,
 )
 from skills.models import Environment, InstallJob, InstallLogLine, SkillVersion
-from skills.models.environments import EnvironmentStatus
+from skills.models.environments import EnvironmentBackend, EnvironmentStatus
 from skills.operations import ENVIRONMENT_CACHE_HIT, PACKAGE_INSTALL
 from skills.policy import policy_current, policy_enforce
 
@@ -141,6 +142,10 @@ def _ready_taken_sql(connection) -> tuple[Parts, str]:
 
 
 _READY_TAKEN = ModelRows(_ready_taken_sql)
+# How long a ready environment this process took stays a copy that a call may start in before
+# the database has said again that it is ready (see `environment_ready_copy`).
+READY_COPY_SECONDS = 60.0
+_ready_copies: ProcessCopies[Environment] = ProcessCopies(None, max_age=lambda: READY_COPY_SECONDS)
 
 
 def environment_ready_taken(*, key: str, recording: Model | None = None) -> Environment | None:
@@ -170,7 +175,19 @@ def environment_ready_taken(*, key: str, recording: Model | None = None) -> Envi
         if recording is not None:
             [(pk,)] = found[1]
             _recorded_if(ready is not None, recording, pk=pk, using=using)
+        _ready_copies.keep(key, ready)
     return ready
+
+
+def environment_ready_copy(*, key: str) -> Environment | None:
+    """The ready environment of `key` as this process last took it, within
+    `READY_COPY_SECONDS`, while its files are there; else None. Not a use: a call started in
+    it takes it as well (`environment_ready_taken`), which drops the copy if the database no
+    longer has it ready. Never one on a Docker engine, which alone can say its image is there."""
+    ready = _ready_copies.peek(key)
+    if ready is None or ready.backend == EnvironmentBackend.DOCKER:
+        return None
+    return ready if environment_is_usable(ready) else None
 
 
 def _recorded_if(kept: bool, recording: Model, *, pk: Any, using: str) -> None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from skills.installer.backends import backend_get
 from skills.installer.backends.base import tree_size
 from skills.installer.backends.uv import uv_binary, uv_environment
-from skills.installer.builder import TEMP_DIR_NAME, temp_dirs_clean
+from skills.installer.builder import READY_COPY_SECONDS, TEMP_DIR_NAME, temp_dirs_clean
 from skills.installer.bytecode import bytecode_markers_prune
 from skills.installer.process import run_logged
 from skills.models import Environment, InstallJob
@@ -83,11 +83,13 @@ def environments_collect(
     """Remove the environments nobody used for `unused_for`, never one in use.
 
     "In use" means being built, with install jobs queued or running, or used (looked up by a
-    runner or an install) within the period. Each removal is claimed with a conditional
-    UPDATE on `last_used_at`, so an environment used while gc runs is kept.
+    runner or an install) within the period, and never less than `READY_COPY_SECONDS`: a
+    process may start a call in an environment it took that recently before its use is
+    written (skills/runs/records.py). Each removal is claimed with a conditional UPDATE on
+    `last_used_at`, so an environment used while gc runs is kept.
     """
     report = CollectReport()
-    cutoff = timezone.now() - unused_for
+    cutoff = timezone.now() - max(unused_for, timedelta(seconds=READY_COPY_SECONDS))
     stale = Environment.objects.filter(
         Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff),
         status__in=[EnvironmentStatus.READY, EnvironmentStatus.FAILED, EnvironmentStatus.PENDING],

@@ -10,24 +10,43 @@ prepared here.
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from atom_site.events.record import Subject, event_record, output_streamed
-from atom_site.statements import row_update, statements_run
+from atom_site.statements import (
+    can_write_beside,
+    instance_insert,
+    row_update,
+    statements_run,
+    write_beside,
+)
 from skills.installer.backends import InstallError
-from skills.models import Agent, Skill, SkillRun, SkillRunStatus, SkillVersion
+from skills.installer.builder import environment_ready_copy
+from skills.models import (
+    Agent,
+    Environment,
+    Skill,
+    SkillRun,
+    SkillRunStatus,
+    SkillVersion,
+)
 from skills.runs.calls import run_plan_call, skill_run_count_statement
 from skills.runs.errors import RunError, RunUnavailable, SkillNotRunnable
 from skills.runs.plan import RunPlan, run_plan_prepare
 from skills.runtime import CallResult, CapturedOutput
+
+logger = logging.getLogger(__name__)
 
 # What a run record keeps of each stream (the runner already bounds them to
 # ATOM_RUN_MAX_OUTPUT_BYTES; a record is an excerpt, not a log store).
@@ -65,9 +84,9 @@ def skill_run_start(
         "timeout": plan.timeout,
     }
     if not queued and plan.timeout <= settings.ATOM_RUN_SYNC_TIMEOUT:
-        # On record before the call, should this process die in it: written in the round trip
-        # that takes the environment, and only if it is ready; the write need not wait for the
-        # disk (atom_site/transactions): only a crash of the database server loses it.
+        # On record as the call starts, should this process die in it: written in the round
+        # trip that takes the environment, and only if it is ready; the write need not wait for
+        # the disk (atom_site/transactions): only a crash of the database server loses it.
         run = SkillRun(
             **row,
             is_queued=False,
@@ -75,6 +94,10 @@ def skill_run_start(
             started_at=timezone.now(),
             attempts=1,
         )
+        ready = _ready_copy(plan)
+        if ready is not None:
+            recorded = write_beside(plan.with_ready_environment, recording=run)
+            return _carry_out(run, replace(plan, environment=ready), recorded=recorded)
         plan = plan.with_ready_environment(recording=run)
         if plan.is_ready:
             return _carry_out(run, plan)
@@ -139,7 +162,20 @@ def _event_record(run: SkillRun, status: str, error: str = "") -> None:
     event_record(Subject("skill_run", run.pk), "skill_run", status=status, error=error)
 
 
-def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
+def _ready_copy(plan: RunPlan) -> Environment | None:
+    """The environment a synchronous call may start in while its row is written beside it
+    (one round trip fewer before the answer, on a database server): this process's copy of
+    it, when it took it ready lately (see `environment_ready_copy`)."""
+    if not can_write_beside(using=router.db_for_write(SkillRun)):
+        return None
+    return environment_ready_copy(key=plan.spec.key)
+
+
+def _carry_out(
+    run: SkillRun, plan: RunPlan, *, recorded: Future[RunPlan] | None = None
+) -> SkillRun:
+    """Make the call and record its outcome. `recorded`: the run's row being written beside
+    the call (with the environment's use), awaited before anything else is written."""
     try:
         if run.is_queued:  # followed live: what it prints is its log
             with output_streamed(Subject("skill_run", run.pk)):
@@ -147,14 +183,28 @@ def _carry_out(run: SkillRun, plan: RunPlan) -> SkillRun:
         else:
             result = run_plan_call(plan, agent=run.agent, is_counted=False)
     except (SkillNotRunnable, InstallError) as error:
+        _recorded_awaited(run, recorded)
         _finish_unrun(run, error)
         return run
     except Exception as error:
         # RunUnavailable (the caller answers 503) or a bug of ours: recorded, then raised.
+        _recorded_awaited(run, recorded)
         _finish_unrun(run, error)
         raise
+    _recorded_awaited(run, recorded)
     _run_update(run, is_counted=True, **_result_fields(result))
     return run
+
+
+def _recorded_awaited(run: SkillRun, recorded: Future[RunPlan] | None) -> None:
+    """Wait for the row written beside the call. Had the environment stopped being ready
+    since this process's copy (rebuilt, removed), the row was not kept: the call was made all
+    the same, so its row is written now."""
+    if recorded is None:
+        return
+    if not recorded.result().is_ready:
+        logger.info("run of %s: its environment was no longer ready", run.skill_id)
+        instance_insert(run, is_flush_awaited=False)
 
 
 def _run_update(run: SkillRun, *, is_counted: bool = False, **fields: Any) -> None:

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 import skills.installer.admin  # noqa: F401 - registers the admin classes (skills.catalog.admin imports it)
-from skills.installer.builder import environment_ensure
+from skills.installer.builder import READY_COPY_SECONDS, environment_ensure
 from skills.models import Environment, InstallJob, InstallJobStatus, InstallLogLine
 from tests.skills.installer.conftest import unique_requirement
 
@@ -59,6 +59,18 @@ def test_gc_removes_only_environments_unused_for_the_period(envs_dir):
     assert set(Environment.objects.values_list("key", flat=True)) == {recent.key, busy.key}
     assert Path(recent.location).is_dir()
     assert Path(busy.location).is_dir()
+
+
+def test_gc_keeps_an_environment_used_within_the_minute_a_warm_call_may_start_in_it(envs_dir):
+    used = environment_ensure(language="python", requirements=["six"])
+    Environment.objects.filter(pk=used.pk).update(
+        last_used_at=timezone.now() - timedelta(seconds=READY_COPY_SECONDS / 2)
+    )
+
+    output = run("gc", "--unused-for", "1s")
+
+    assert output.splitlines()[0].startswith("removed 0 environment(s)")
+    assert Path(used.location).is_dir()
 
 
 def test_gc_dry_run_changes_nothing(envs_dir):

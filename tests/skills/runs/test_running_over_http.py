@@ -249,6 +249,65 @@ def test_a_run_whose_ready_environment_lost_its_files_is_queued_once(api, ready,
     assert Environment.objects.get(pk=environment.pk).build_count == 2
 
 
+def test_a_warm_environment_that_lost_its_files_is_not_started_in(api, ready, tasks_inline):
+    ready()
+    assert post_run(api, "shout", {"params": {"text": "a"}}).status_code == 200  # taken: kept
+    shutil.rmtree(Environment.objects.get(status=EnvironmentStatus.READY).location)
+
+    response = post_run(api, "shout", {"params": {"text": "b"}})
+
+    assert (response.status_code, response.json()["status"]) == (202, "queued")
+    assert SkillRun.objects.get(pk=response.json()["id"]).result == "B"
+    assert SkillRun.objects.filter(params={"text": "b"}).count() == 1
+
+
+def test_a_warm_run_is_on_record_as_running_while_its_call_is_made(api, ready):
+    ready("sleeper", "import time\n\ndef run():\n    time.sleep(1.5)\n", extra="")
+    assert post_run(api, "sleeper", {"params": {}}).status_code == 200  # warm, and taken
+    answered = {}
+    second = threading.Thread(
+        target=lambda: answered.update(response=post_run(api, "sleeper", {"params": {}}))
+    )
+
+    second.start()
+    seen = _run_seen_running(excluding=SkillRun.objects.get().pk, within=1.2)
+    second.join()
+
+    assert seen is not None, "the run's row was not written while its call was made"
+    assert (answered["response"].status_code, answered["response"].json()["id"]) == (200, seen)
+    assert SkillRun.objects.get(pk=seen).status == "succeeded"
+
+
+def _run_seen_running(*, excluding: int, within: float) -> int | None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        running = SkillRun.objects.filter(status="running").exclude(pk=excluding).first()
+        if running is not None:
+            return running.pk
+        time.sleep(0.02)
+    return None
+
+
+def test_a_call_started_in_an_environment_no_longer_ready_is_on_record_all_the_same(api, ready):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a call starts beside its record's round trip on a database server only")
+    ready()
+    assert post_run(api, "shout", {"params": {"text": "a"}}).status_code == 200  # taken: kept
+    # Another process takes the environment out of service; its files are still there.
+    Environment.objects.update(status=EnvironmentStatus.PENDING)
+
+    started = post_run(api, "shout", {"params": {"text": "b"}})
+    after = post_run(api, "shout", {"params": {"text": "c"}, "queued": True})
+
+    # The call had started in this process's copy of it: made, and on record once.
+    assert (started.status_code, started.json()["result"]) == (200, "B")
+    assert SkillRun.objects.filter(params={"text": "b"}, status="succeeded").count() == 1
+    # The next one knows: not ready, so it waits for the environment (here, a queued run).
+    assert after.status_code == 202
+
+
 def test_only_the_user_who_asked_or_staff_may_read_a_run(client, api, ready):
     ready()
     run_id = post_run(api, "shout", {"params": {"text": "a"}}).json()["id"]
