@@ -28,7 +28,7 @@ from django.utils import timezone
 from atom_site.events.record import Subject, log_lines_add
 from atom_site.generations import ProcessCopies
 from atom_site.rows import ModelRows, Parts
-from atom_site.statements import row_insert, statements_run
+from atom_site.statements import Statement, row_insert, statements_run
 from perf.recording import measure_performance, record_sample
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
@@ -177,6 +177,30 @@ def environment_ready_taken(*, key: str, recording: Model | None = None) -> Envi
             _recorded_if(ready is not None, recording, pk=pk, using=using)
         _ready_copies.keep(key, ready)
     return ready
+
+
+def environment_use_statement(environment: Environment) -> Statement:
+    """The use of a ready environment a call started in from this process's copy (written
+    after the call, with its result): counted, and its id returned, if it is still ready."""
+    connection = connections[router.db_for_write(Environment)]
+    quote = connection.ops.quote_name
+    use_count = quote("use_count")
+    return Statement(
+        f"UPDATE {quote(Environment._meta.db_table)} "
+        f"SET {use_count} = {use_count} + 1, {quote('last_used_at')} = %s "
+        f"WHERE {quote('id')} = %s AND {quote('status')} = %s RETURNING {quote('id')}",
+        [
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+            environment.pk,
+            EnvironmentStatus.READY,
+        ],
+    )
+
+
+def environment_use_found(environment: Environment, *, still_ready: bool) -> None:
+    """After `environment_use_statement`: the copy stays fresh while the environment is
+    ready, and is dropped once it is not (the next call takes it from the database)."""
+    _ready_copies.keep(environment.key, environment if still_ready else None)
 
 
 def environment_ready_copy(*, key: str) -> Environment | None:

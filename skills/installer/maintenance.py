@@ -19,6 +19,9 @@ from skills.installer.process import run_logged
 from skills.models import Environment, InstallJob
 from skills.models.environments import EnvironmentStatus, InstallJobStatus
 
+# gc never removes an environment used more recently than this, whatever it is asked.
+MIN_UNUSED = timedelta(seconds=5 * READY_COPY_SECONDS)
+
 
 class EnvironmentInUse(RuntimeError):
     pass
@@ -83,13 +86,14 @@ def environments_collect(
     """Remove the environments nobody used for `unused_for`, never one in use.
 
     "In use" means being built, with install jobs queued or running, or used (looked up by a
-    runner or an install) within the period, and never less than `READY_COPY_SECONDS`: a
-    process may start a call in an environment it took that recently before its use is
-    written (skills/runs/records.py). Each removal is claimed with a conditional UPDATE on
-    `last_used_at`, so an environment used while gc runs is kept.
+    runner or an install) within the period, and never less than `MIN_UNUSED`: a process may
+    start a call in an environment it took within `READY_COPY_SECONDS` and write its use after
+    the call (skills/runs/records.py); the rest is room for hosts whose clocks differ. Each
+    removal is claimed with a conditional UPDATE on `last_used_at`, so an environment used
+    while gc runs is kept.
     """
     report = CollectReport()
-    cutoff = timezone.now() - max(unused_for, timedelta(seconds=READY_COPY_SECONDS))
+    cutoff = timezone.now() - max(unused_for, MIN_UNUSED)
     stale = Environment.objects.filter(
         Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff),
         status__in=[EnvironmentStatus.READY, EnvironmentStatus.FAILED, EnvironmentStatus.PENDING],

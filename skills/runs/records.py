@@ -32,7 +32,11 @@ from atom_site.statements import (
     write_beside,
 )
 from skills.installer.backends import InstallError
-from skills.installer.builder import environment_ready_copy
+from skills.installer.builder import (
+    environment_ready_copy,
+    environment_use_found,
+    environment_use_statement,
+)
 from skills.models import (
     Agent,
     Environment,
@@ -96,7 +100,7 @@ def skill_run_start(
         )
         ready = _ready_copy(plan)
         if ready is not None:
-            recorded = write_beside(plan.with_ready_environment, recording=run)
+            recorded = write_beside(instance_insert, run, is_flush_awaited=False)
             return _carry_out(run, replace(plan, environment=ready), recorded=recorded)
         plan = plan.with_ready_environment(recording=run)
         if plan.is_ready:
@@ -163,19 +167,22 @@ def _event_record(run: SkillRun, status: str, error: str = "") -> None:
 
 
 def _ready_copy(plan: RunPlan) -> Environment | None:
-    """The environment a synchronous call may start in while its row is written beside it
-    (one round trip fewer before the answer, on a database server): this process's copy of
-    it, when it took it ready lately (see `environment_ready_copy`)."""
+    """The environment a synchronous call may start in at once, its row written beside it
+    and its environment's use after it (two round trips fewer before the call on a database
+    server): this process's copy of it, when it took it ready lately (see
+    `environment_ready_copy`)."""
     if not can_write_beside(using=router.db_for_write(SkillRun)):
         return None
     return environment_ready_copy(key=plan.spec.key)
 
 
 def _carry_out(
-    run: SkillRun, plan: RunPlan, *, recorded: Future[RunPlan] | None = None
+    run: SkillRun, plan: RunPlan, *, recorded: Future[SkillRun] | None = None
 ) -> SkillRun:
     """Make the call and record its outcome. `recorded`: the run's row being written beside
-    the call (with the environment's use), awaited before anything else is written."""
+    the call, awaited before anything else is written; the environment's use is then written
+    with the result (where the call started in a copy of it)."""
+    used = plan.environment if recorded is not None else None
     try:
         if run.is_queued:  # followed live: what it prints is its log
             with output_streamed(Subject("skill_run", run.pk)):
@@ -183,44 +190,45 @@ def _carry_out(
         else:
             result = run_plan_call(plan, agent=run.agent, is_counted=False)
     except (SkillNotRunnable, InstallError) as error:
-        _recorded_awaited(run, recorded)
+        _recorded_awaited(recorded)
         _finish_unrun(run, error)
         return run
     except Exception as error:
         # RunUnavailable (the caller answers 503) or a bug of ours: recorded, then raised.
-        _recorded_awaited(run, recorded)
+        _recorded_awaited(recorded)
         _finish_unrun(run, error)
         raise
-    _recorded_awaited(run, recorded)
-    _run_update(run, is_counted=True, **_result_fields(result))
+    _recorded_awaited(recorded)
+    _run_update(run, is_counted=True, used=used, **_result_fields(result))
     return run
 
 
-def _recorded_awaited(run: SkillRun, recorded: Future[RunPlan] | None) -> None:
-    """Wait for the row written beside the call. Had the environment stopped being ready
-    since this process's copy (rebuilt, removed), the row was not kept: the call was made all
-    the same, so its row is written now."""
-    if recorded is None:
-        return
-    if not recorded.result().is_ready:
-        logger.info("run of %s: its environment was no longer ready", run.skill_id)
-        instance_insert(run, is_flush_awaited=False)
+def _recorded_awaited(recorded: Future[SkillRun] | None) -> None:
+    if recorded is not None:
+        recorded.result()
 
 
-def _run_update(run: SkillRun, *, is_counted: bool = False, **fields: Any) -> None:
+def _run_update(
+    run: SkillRun, *, is_counted: bool = False, used: Environment | None = None, **fields: Any
+) -> None:
     """Write the fields and keep them on `run`, so callers answer it without reading it back;
     a queued run's new status is its live event too. `is_counted`: the call was made, and the
     skill's `run_count` grows in the same commit, which need not wait for the disk (a counter,
-    and a result the client already has or the reaper recovers)."""
+    and a result the client already has or the reaper recovers). `used`: the environment the
+    call was made in, whose use is written in the same trip."""
     statements = [row_update(SkillRun, run.pk, fields)]
     if is_counted:
         statements.insert(0, skill_run_count_statement(skill_id=run.skill_id))
+    if used is not None:
+        statements.append(environment_use_statement(used))
     if run.is_queued and "status" in fields:  # a run carried out in its request has no follower
         with transaction.atomic():
-            statements_run(statements, is_flush_awaited=not is_counted)
+            found = statements_run(statements, is_flush_awaited=not is_counted)
             _event_record(run, fields["status"], fields.get("error_type", ""))
     else:
-        statements_run(statements, is_flush_awaited=not is_counted)
+        found = statements_run(statements, is_flush_awaited=not is_counted)
+    if used is not None:
+        environment_use_found(used, still_ready=bool(found[-1]))
     for name, value in fields.items():
         setattr(run, name, value)
 

@@ -288,6 +288,19 @@ def _run_seen_running(*, excluding: int, within: float) -> int | None:
     return None
 
 
+def test_every_warm_run_counts_as_a_use_of_its_environment(api, ready):
+    ready()
+    assert post_run(api, "shout", {"params": {"text": "a"}}).status_code == 200
+    before = Environment.objects.get(status=EnvironmentStatus.READY)
+
+    for text in ("b", "c"):
+        assert post_run(api, "shout", {"params": {"text": text}}).status_code == 200
+
+    after = Environment.objects.get(pk=before.pk)
+    assert after.use_count == before.use_count + 2
+    assert after.last_used_at > before.last_used_at
+
+
 def test_a_call_started_in_an_environment_no_longer_ready_is_on_record_all_the_same(api, ready):
     from django.db import connection
 
@@ -299,13 +312,13 @@ def test_a_call_started_in_an_environment_no_longer_ready_is_on_record_all_the_s
     Environment.objects.update(status=EnvironmentStatus.PENDING)
 
     started = post_run(api, "shout", {"params": {"text": "b"}})
-    after = post_run(api, "shout", {"params": {"text": "c"}, "queued": True})
+    after = post_run(api, "shout", {"params": {"text": "c"}})
 
     # The call had started in this process's copy of it: made, and on record once.
     assert (started.status_code, started.json()["result"]) == (200, "B")
     assert SkillRun.objects.filter(params={"text": "b"}, status="succeeded").count() == 1
-    # The next one knows: not ready, so it waits for the environment (here, a queued run).
-    assert after.status_code == 202
+    # The next one knows: not ready, so it waits for the environment (a queued run).
+    assert (after.status_code, after.json()["status"]) == (202, "queued")
 
 
 def test_only_the_user_who_asked_or_staff_may_read_a_run(client, api, ready):
