@@ -5,16 +5,13 @@ ORM, building those statements cost several times what the database spent runnin
 on PostgreSQL every statement, `BEGIN`, `SET LOCAL` and `COMMIT` was a round trip of its own.
 Values here go through the field methods the ORM's compiler calls (`pre_save`,
 `get_db_prep_save`), so the rows are the ORM's (a test compares them); no signals are sent
-(none are connected to the models written this way). On a database server a write can also
-travel while the caller goes on (`write_beside`): the round trip overlaps the caller's work.
+(none are connected to the models written this way). On PostgreSQL a write can also be sent
+ahead and its answer read later (`statements_sent`): the round trip overlaps the caller's work.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -99,48 +96,81 @@ def instance_insert(instance: Model, *, is_flush_awaited: bool = True) -> Model:
     [[(pk,)]] = statements_run(
         [row_insert(instance, using=using)], is_flush_awaited=is_flush_awaited, using=using
     )
+    return instance_saved(instance, pk=pk, using=using)
+
+
+def instance_saved(instance: Model, *, pk: Any, using: str) -> Model:
+    """An instance whose row `row_insert` wrote (as `pk`), made saved as the ORM makes it."""
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = using
     return instance
 
 
-# Writes made beside the caller's own work ----------------------------------------------------
-
-WRITER_THREADS = 8
-_writers: tuple[int, ThreadPoolExecutor] | None = None
-_writers_lock = threading.Lock()
+# Statements sent ahead of the caller's own work ------------------------------------------------
 
 
-def can_write_beside(*, using: str = "default") -> bool:
-    """Whether a write can travel while the caller goes on: on a database server (a round
-    trip each), outside a transaction (the write would not be part of it)."""
+def can_send_ahead(*, using: str = "default") -> bool:
+    """Whether statements can be sent now and answered later (`statements_sent`): on
+    PostgreSQL with client-side binding, outside a transaction (Django's own bookkeeping of
+    one does not know of a statement in flight)."""
     connection = connections[using]
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+    return is_one_trip(connection) and not connection.in_atomic_block
 
 
-def write_beside[T](function: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
-    """`function(*args, **kwargs)` in a writer thread of this process, on that thread's own database
-    connections (pooled ones go back to their pool when it returns), while the caller does
-    something else; the caller takes the outcome with `.result()` before it writes after it.
-    See `can_write_beside` for when that keeps the caller's meaning."""
-    return _writer_threads().submit(_on_own_connections, function, *args, **kwargs)
+class StatementsInFlight:
+    """Statements sent on a connection whose answer is not read yet: until `result()`, nothing
+    else may use that connection (psycopg refuses: "another command is already in progress")."""
+
+    def __init__(self, connection: Any, count: int) -> None:
+        self.connection = connection
+        self.count = count
+        self._found: list[list[tuple]] | None = None
+
+    def result(self) -> list[list[tuple]]:
+        """Each statement's rows, as `statements_run` returns them; raises what the database
+        raised (the statements ran as one transaction: none of them is kept then)."""
+        if self._found is None:
+            from psycopg import errors, pq
+            from psycopg.adapt import Transformer
+            from psycopg.generators import fetch_many
+
+            database = self.connection.connection
+            with self.connection.wrap_database_errors:
+                results = database.wait(fetch_many(database.pgconn))
+                for answer in results:
+                    if answer.status == pq.ExecStatus.FATAL_ERROR:
+                        raise errors.error_from_result(answer, encoding=database.info.encoding)
+            loader = Transformer(database)
+            found = []
+            for answer in results[: self.count]:
+                loader.set_pgresult(answer)
+                found.append(loader.load_rows(0, answer.ntuples, tuple))
+            self._found = found
+        return self._found
 
 
-def _on_own_connections[T](function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return function(*args, **kwargs)
-    finally:
-        connections.close_all()
+def statements_sent(
+    statements: Sequence[Statement], *, is_flush_awaited: bool = True, using: str = "default"
+) -> StatementsInFlight:
+    """Send `statements` as one transaction in one query string, as `statements_run` does,
+    without waiting for the answer: the caller works while the server does (a warm run's
+    call while its row is written) and reads the answer with `.result()` before it uses the
+    connection again. Only where `can_send_ahead`."""
+    from psycopg.generators import send
 
-
-def _writer_threads() -> ThreadPoolExecutor:
-    """This process's writer threads (a forked child has none of its parent's threads)."""
-    global _writers
-    pid = os.getpid()
-    if _writers is None or _writers[0] != pid:
-        with _writers_lock:
-            if _writers is None or _writers[0] != pid:
-                threads = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="atom-writer")
-                _writers = (pid, threads)
-    return _writers[1]
+    connection = connections[using]
+    connection.ensure_connection()
+    sql = connection.ops.compose_sql(
+        "; ".join(statement.sql for statement in statements),
+        [param for statement in statements for param in statement.params],
+    )
+    if not is_flush_awaited:
+        sql = flush_not_awaited(sql, connection)
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": "0.000"})
+    database = connection.connection
+    with connection.wrap_database_errors:
+        database.pgconn.send_query(sql.encode(database.info.encoding))
+        database.wait(send(database.pgconn))
+    return StatementsInFlight(connection, len(statements))

@@ -28,7 +28,7 @@ from django.utils import timezone
 from atom_site.events.record import Subject, log_lines_add
 from atom_site.generations import ProcessCopies
 from atom_site.rows import ModelRows, Parts
-from atom_site.statements import Statement, row_insert, statements_run
+from atom_site.statements import Statement, instance_saved, row_insert, statements_run
 from perf.recording import measure_performance, record_sample
 from skills.installer.backends import Backend, BuildResult, InstallError, backend_get
 from skills.installer.keys import EnvironmentSpec, environment_spec
@@ -217,9 +217,7 @@ def environment_ready_copy(*, key: str) -> Environment | None:
 def _recorded_if(kept: bool, recording: Model, *, pk: Any, using: str) -> None:
     """Keep an inserted row (it becomes saved) or delete it again (it stays unsaved)."""
     if kept:
-        recording.pk = pk
-        recording._state.adding = False
-        recording._state.db = using
+        instance_saved(recording, pk=pk, using=using)
     else:
         type(recording)._base_manager.using(using).filter(pk=pk).delete()
 

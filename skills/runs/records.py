@@ -13,7 +13,6 @@ import datetime
 import logging
 import math
 from collections.abc import Mapping
-from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
@@ -25,11 +24,13 @@ from django.utils import timezone
 
 from atom_site.events.record import Subject, event_record, output_streamed
 from atom_site.statements import (
-    can_write_beside,
-    instance_insert,
+    StatementsInFlight,
+    can_send_ahead,
+    instance_saved,
+    row_insert,
     row_update,
     statements_run,
-    write_beside,
+    statements_sent,
 )
 from skills.installer.backends import InstallError
 from skills.installer.builder import (
@@ -100,7 +101,7 @@ def skill_run_start(
         )
         ready = _ready_copy(plan)
         if ready is not None:
-            recorded = write_beside(instance_insert, run, is_flush_awaited=False)
+            recorded = statements_sent([row_insert(run)], is_flush_awaited=False)
             return _carry_out(run, replace(plan, environment=ready), recorded=recorded)
         plan = plan.with_ready_environment(recording=run)
         if plan.is_ready:
@@ -171,17 +172,17 @@ def _ready_copy(plan: RunPlan) -> Environment | None:
     and its environment's use after it (two round trips fewer before the call on a database
     server): this process's copy of it, when it took it ready lately (see
     `environment_ready_copy`)."""
-    if not can_write_beside(using=router.db_for_write(SkillRun)):
+    if not can_send_ahead(using=router.db_for_write(SkillRun)):
         return None
     return environment_ready_copy(key=plan.spec.key)
 
 
 def _carry_out(
-    run: SkillRun, plan: RunPlan, *, recorded: Future[SkillRun] | None = None
+    run: SkillRun, plan: RunPlan, *, recorded: StatementsInFlight | None = None
 ) -> SkillRun:
-    """Make the call and record its outcome. `recorded`: the run's row being written beside
-    the call, awaited before anything else is written; the environment's use is then written
-    with the result (where the call started in a copy of it)."""
+    """Make the call and record its outcome. `recorded`: the run's row, sent ahead of the
+    call and written while it is made, its answer read before anything else is written; the
+    environment's use is then written with the result (the call started in a copy of it)."""
     used = plan.environment if recorded is not None else None
     try:
         if run.is_queued:  # followed live: what it prints is its log
@@ -190,22 +191,25 @@ def _carry_out(
         else:
             result = run_plan_call(plan, agent=run.agent, is_counted=False)
     except (SkillNotRunnable, InstallError) as error:
-        _recorded_awaited(recorded)
+        _recorded_awaited(run, recorded)
         _finish_unrun(run, error)
         return run
     except Exception as error:
         # RunUnavailable (the caller answers 503) or a bug of ours: recorded, then raised.
-        _recorded_awaited(recorded)
+        _recorded_awaited(run, recorded)
         _finish_unrun(run, error)
         raise
-    _recorded_awaited(recorded)
+    _recorded_awaited(run, recorded)
     _run_update(run, is_counted=True, used=used, **_result_fields(result))
     return run
 
 
-def _recorded_awaited(recorded: Future[SkillRun] | None) -> None:
-    if recorded is not None:
-        recorded.result()
+def _recorded_awaited(run: SkillRun, recorded: StatementsInFlight | None) -> None:
+    """The run's row sent ahead is written: the run becomes saved."""
+    if recorded is None:
+        return
+    [[(pk,)]] = recorded.result()
+    instance_saved(run, pk=pk, using=recorded.connection.alias)
 
 
 def _run_update(

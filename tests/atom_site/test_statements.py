@@ -8,7 +8,15 @@ from django.db import DatabaseError, connection
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from atom_site.statements import Statement, instance_insert, row_update, statements_run
+from atom_site.statements import (
+    Statement,
+    can_send_ahead,
+    instance_insert,
+    row_insert,
+    row_update,
+    statements_run,
+    statements_sent,
+)
 from skills.models import Skill, SkillRun, SkillRunStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,3 +116,89 @@ def test_statements_return_each_one_s_rows_and_leave_the_commit_setting_as_it_wa
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone() == ("on",)  # SET LOCAL ended with its transaction
+
+
+# Sent ahead ------------------------------------------------------------------------------------
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="statements are sent ahead on PostgreSQL only"
+)
+
+
+def other_connection_sees(sql: str, params: list) -> list[tuple]:
+    """What a connection of another process would read now (this one has a statement in flight)."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432,
+        user=settings["USER"] or "postgres", dbname=settings["NAME"], autocommit=True,
+    ) as other:  # fmt: skip
+        return other.execute(sql, params).fetchall()
+
+
+@on_postgresql
+def test_statements_sent_ahead_are_written_before_their_answer_is_read(skill_publish):
+    skill = skill_publish()
+    table = connection.ops.quote_name(Skill._meta.db_table)
+    assert can_send_ahead()
+
+    in_flight = statements_sent(
+        [
+            Statement(f"UPDATE {table} SET run_count = run_count + 1 WHERE id = %s", [skill.pk]),
+            Statement(f"SELECT slug, run_count FROM {table} WHERE id = %s", [skill.pk]),
+        ],
+        is_flush_awaited=False,
+    )
+    seen = wait_for(lambda: other_connection_sees(
+        f"SELECT run_count FROM {table} WHERE id = %s", [skill.pk]) == [(1,)])  # fmt: skip
+
+    assert seen, "the statements were not sent before their answer was read"
+    assert in_flight.result() == [[], [("shout", 1)]]
+    with connection.cursor() as cursor:  # the connection is free again, its setting untouched
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+
+
+@on_postgresql
+def test_a_failing_statement_sent_ahead_raises_when_read_and_keeps_none(skill_publish):
+    skill = skill_publish()
+    table = connection.ops.quote_name(Skill._meta.db_table)
+    counted = Statement(f"UPDATE {table} SET run_count = 7 WHERE id = %s", [skill.pk])
+    broken = Statement("UPDATE no_such_table SET x = 1 WHERE id = %s", [1])
+
+    in_flight = statements_sent([counted, broken])
+
+    with pytest.raises(DatabaseError, match="no_such_table"):
+        in_flight.result()
+    assert Skill.objects.get(pk=skill.pk).run_count == 0  # and the connection works
+
+
+@on_postgresql
+def test_a_run_s_row_sent_ahead_is_the_one_the_orm_writes(skill_publish, user_make):
+    skill = skill_publish()
+    expected, sent = run_of(skill), run_of(skill)
+    expected.save()
+
+    [[(pk,)]] = statements_sent([row_insert(sent)], is_flush_awaited=False).result()
+
+    assert stored(SkillRun(pk=pk)) == stored(expected)
+
+
+def test_nothing_is_sent_ahead_inside_a_transaction_or_on_sqlite(db):
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert not can_send_ahead()
+    assert can_send_ahead() == (connection.vendor == "postgresql")
+
+
+def wait_for(condition, within: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
