@@ -26,6 +26,7 @@ POOL_TIMEOUT_SECONDS = 10
 EMBEDDED_CACHE_SIZE_LIMIT = 256 * 2**20
 
 SQLITE_ENGINE = "atom_site.backends.sqlite3"
+POSTGRESQL_ENGINE = "atom_site.backends.postgresql"
 SQLITE_INIT = (
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
@@ -82,7 +83,7 @@ def database_from_url(
         config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL: {error}") from None
-    config["ENGINE"] = "django.db.backends.postgresql"
+    config["ENGINE"] = POSTGRESQL_ENGINE
     if pool_max_size and not conn_max_age:
         from atom_site.pools import pooled_connection_check
 

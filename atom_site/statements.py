@@ -11,7 +11,7 @@ ahead and its answer read later (`statements_sent`): the round trip overlaps the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -112,54 +112,76 @@ def instance_saved(instance: Model, *, pk: Any, using: str) -> Model:
 
 def can_send_ahead(*, using: str = "default") -> bool:
     """Whether statements can be sent now and answered later (`statements_sent`): on
-    PostgreSQL with client-side binding, outside a transaction (Django's own bookkeeping of
-    one does not know of a statement in flight)."""
+    PostgreSQL with client-side binding (through Atom's backend), outside a transaction."""
     connection = connections[using]
-    return is_one_trip(connection) and not connection.in_atomic_block
+    return (
+        is_one_trip(connection)
+        and hasattr(connection, "in_flight")
+        and not connection.in_atomic_block
+    )
 
 
 class StatementsInFlight:
-    """Statements sent on a connection whose answer is not read yet: until `result()`, nothing
-    else may use that connection (psycopg refuses: "another command is already in progress")."""
+    """Statements sent on a connection whose answer is not read yet (`statements_sent`). The
+    connection reads it before its next use or its close (atom_site/backends/postgresql), so
+    a caller that has no use for the rows need not ask; `on_result` is given them then."""
 
-    def __init__(self, connection: Any, count: int) -> None:
+    def __init__(
+        self, connection: Any, count: int, on_result: Callable[[list[list[tuple]]], None] | None
+    ) -> None:
         self.connection = connection
         self.count = count
+        self.on_result = on_result
         self._found: list[list[tuple]] | None = None
 
     def result(self) -> list[list[tuple]]:
         """Each statement's rows, as `statements_run` returns them; raises what the database
         raised (the statements ran as one transaction: none of them is kept then)."""
         if self._found is None:
-            from psycopg import errors, pq
-            from psycopg.adapt import Transformer
-            from psycopg.generators import fetch_many
-
-            database = self.connection.connection
-            with self.connection.wrap_database_errors:
-                results = database.wait(fetch_many(database.pgconn))
-                for answer in results:
-                    if answer.status == pq.ExecStatus.FATAL_ERROR:
-                        raise errors.error_from_result(answer, encoding=database.info.encoding)
-            loader = Transformer(database)
-            found = []
-            for answer in results[: self.count]:
-                loader.set_pgresult(answer)
-                found.append(loader.load_rows(0, answer.ntuples, tuple))
-            self._found = found
+            try:
+                self._found = self._read()
+            finally:
+                if self in self.connection.in_flight:
+                    self.connection.in_flight.remove(self)
+            if self.on_result is not None:
+                self.on_result(self._found)
         return self._found
+
+    def _read(self) -> list[list[tuple]]:
+        from psycopg import errors, pq
+        from psycopg.adapt import Transformer
+        from psycopg.generators import fetch_many
+
+        database = self.connection.connection
+        with self.connection.wrap_database_errors:
+            results = database.wait(fetch_many(database.pgconn))
+            for answer in results:
+                if answer.status == pq.ExecStatus.FATAL_ERROR:
+                    raise errors.error_from_result(answer, encoding=database.info.encoding)
+        loader = Transformer(database)
+        found = []
+        for answer in results[: self.count]:
+            loader.set_pgresult(answer)
+            found.append(loader.load_rows(0, answer.ntuples, tuple))
+        return found
 
 
 def statements_sent(
-    statements: Sequence[Statement], *, is_flush_awaited: bool = True, using: str = "default"
+    statements: Sequence[Statement],
+    *,
+    is_flush_awaited: bool = True,
+    using: str = "default",
+    on_result: Callable[[list[list[tuple]]], None] | None = None,
 ) -> StatementsInFlight:
     """Send `statements` as one transaction in one query string, as `statements_run` does,
     without waiting for the answer: the caller works while the server does (a warm run's
-    call while its row is written) and reads the answer with `.result()` before it uses the
-    connection again. Only where `can_send_ahead`."""
+    call while its row is written). The answer is read by `.result()`, or by the connection
+    before its next use or its close, or before the response leaves (then an error is a 500).
+    Only where `can_send_ahead`."""
     from psycopg.generators import send
 
     connection = connections[using]
+    connection.in_flight_awaited()  # one query in flight at a time
     connection.ensure_connection()
     sql = connection.ops.compose_sql(
         "; ".join(statement.sql for statement in statements),
@@ -173,4 +195,6 @@ def statements_sent(
     with connection.wrap_database_errors:
         database.pgconn.send_query(sql.encode(database.info.encoding))
         database.wait(send(database.pgconn))
-    return StatementsInFlight(connection, len(statements))
+    in_flight = StatementsInFlight(connection, len(statements), on_result)
+    connection.in_flight.append(in_flight)
+    return in_flight

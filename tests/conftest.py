@@ -11,7 +11,7 @@ from django.conf import settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from atom_site.config import SQLITE_ENGINE
+from atom_site.config import POSTGRESQL_ENGINE, SQLITE_ENGINE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,7 @@ def _services_unreachable() -> list[str]:
     """Name the configured outside services that do not answer."""
     problems = []
     database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.postgresql":
+    if database["ENGINE"] == POSTGRESQL_ENGINE:
         import psycopg
 
         try:

@@ -219,20 +219,26 @@ def _run_update(
     a queued run's new status is its live event too. `is_counted`: the call was made, and the
     skill's `run_count` grows in the same commit, which need not wait for the disk (a counter,
     and a result the client already has or the reaper recovers). `used`: the environment the
-    call was made in, whose use is written in the same trip."""
+    call started in from this process's copy, whose use is written in the same trip; then
+    the trip is sent ahead (atom_site.statements.statements_sent): on record before the
+    response leaves, while it is rendered."""
     statements = [row_update(SkillRun, run.pk, fields)]
     if is_counted:
         statements.insert(0, skill_run_count_statement(skill_id=run.skill_id))
     if used is not None:
         statements.append(environment_use_statement(used))
-    if run.is_queued and "status" in fields:  # a run carried out in its request has no follower
+    if used is not None:  # sent ahead: read before the answer leaves, or the next use
+        statements_sent(
+            statements,
+            is_flush_awaited=not is_counted,
+            on_result=lambda found: environment_use_found(used, still_ready=bool(found[-1])),
+        )
+    elif run.is_queued and "status" in fields:  # a run carried out in its request has no follower
         with transaction.atomic():
-            found = statements_run(statements, is_flush_awaited=not is_counted)
+            statements_run(statements, is_flush_awaited=not is_counted)
             _event_record(run, fields["status"], fields.get("error_type", ""))
     else:
-        found = statements_run(statements, is_flush_awaited=not is_counted)
-    if used is not None:
-        environment_use_found(used, still_ready=bool(found[-1]))
+        statements_run(statements, is_flush_awaited=not is_counted)
     for name, value in fields.items():
         setattr(run, name, value)
 

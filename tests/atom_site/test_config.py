@@ -36,7 +36,7 @@ def test_a_postgres_url_selects_psycopg(tmp_path):
     config = database_from_url(
         "postgres://atom:secret@db.internal:5433/catalog", data_dir=tmp_path, conn_max_age=30
     )
-    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["ENGINE"] == "atom_site.backends.postgresql"
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.internal", 5433, "catalog")
     assert (config["USER"], config["PASSWORD"], config["CONN_MAX_AGE"]) == ("atom", "secret", 30)
     assert "pool" not in config.get("OPTIONS", {})

@@ -185,6 +185,62 @@ def test_a_run_s_row_sent_ahead_is_the_one_the_orm_writes(skill_publish, user_ma
     assert stored(SkillRun(pk=pk)) == stored(expected)
 
 
+@on_postgresql
+@pytest.mark.parametrize("next_use", ["a query", "a transaction", "its close"])
+def test_an_unread_statement_sent_ahead_is_read_before_the_connection_is_used_or_closed(
+    skill_publish, next_use
+):
+    from django.db import transaction
+
+    skill = skill_publish()
+    table = connection.ops.quote_name(Skill._meta.db_table)
+    heard = []
+    statements_sent(
+        [
+            Statement(
+                f"UPDATE {table} SET run_count = 5 WHERE id = %s RETURNING run_count", [skill.pk]
+            )
+        ],
+        on_result=heard.append,
+    )
+
+    if next_use == "a query":
+        assert Skill.objects.get(pk=skill.pk).run_count == 5
+    elif next_use == "a transaction":
+        with transaction.atomic():
+            Skill.objects.filter(pk=skill.pk).update(run_count=6)
+    else:
+        connection.close()
+
+    assert heard == [[[(5,)]]]
+    assert connection.in_flight == []
+    assert other_connection_sees(f"SELECT run_count FROM {table} WHERE id = %s", [skill.pk]) in (
+        [(5,)], [(6,)]
+    )  # fmt: skip
+
+
+@on_postgresql
+def test_a_response_leaves_only_once_what_its_request_sent_ahead_is_read(skill_publish):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from atom_site.middleware import SentWritesAwaitedMiddleware
+
+    skill = skill_publish()
+    table = connection.ops.quote_name(Skill._meta.db_table)
+    heard = []
+
+    def view(request):
+        set_three = f"UPDATE {table} SET run_count = 3 WHERE id = %s RETURNING run_count"
+        statements_sent([Statement(set_three, [skill.pk])], on_result=heard.append)
+        return HttpResponse("made")
+
+    response = SentWritesAwaitedMiddleware(view)(RequestFactory().get("/"))
+
+    assert (response.content, heard, connection.in_flight) == (b"made", [[[(3,)]]], [])
+    assert connection.connection is not None  # read, not closed
+
+
 def test_nothing_is_sent_ahead_inside_a_transaction_or_on_sqlite(db):
     from django.db import transaction
 

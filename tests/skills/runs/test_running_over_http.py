@@ -288,6 +288,19 @@ def _run_seen_running(*, excluding: int, within: float) -> int | None:
     return None
 
 
+def test_a_warm_run_s_result_is_on_record_when_its_answer_arrives(api, ready):
+    from django.db import connections
+
+    ready()
+    assert post_run(api, "shout", {"params": {"text": "a"}}).status_code == 200  # warm
+
+    answered = post_run(api, "shout", {"params": {"text": "b"}})
+
+    assert answered.status_code == 200
+    assert all(not getattr(each, "in_flight", None) for each in connections.all())
+    assert SkillRun.objects.get(pk=answered.json()["id"]).result == "B"
+
+
 def test_every_warm_run_counts_as_a_use_of_its_environment(api, ready):
     ready()
     assert post_run(api, "shout", {"params": {"text": "a"}}).status_code == 200
