@@ -26,6 +26,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -159,26 +160,83 @@ class SharedRedisCache(RedisCache):
 
     def count(self, key: str, *, timeout: int | None) -> int:
         """`cache_count` in one round trip: `INCR`, and `EXPIRE … NX` for a new counter."""
+        return self.count_sent(key, timeout=timeout).result()
+
+    def count_sent(self, key: str, *, timeout: int | None) -> CountInFlight:
+        """`count`, sent now and its answer read by `.result()` (`cache_count_sent`)."""
         if self.fallback_alias is not None and outage.is_skipping():
-            return _counted_by_add_and_incr(caches[self.fallback_alias], key, timeout=timeout)
+            return self._counted_by_fallback(key, timeout=timeout)
         made = self.make_and_validate_key(key)
+        commands: list[tuple] = [("INCR", made)]
+        if timeout is not None:
+            commands.append(("EXPIRE", made, timeout, "NX"))
+        pool = self._cache.get_client(write=True).connection_pool
+        connection = None
         try:
-            with self._cache.get_client(write=True).pipeline() as pipeline:
-                pipeline.incr(made)
-                if timeout is not None:
-                    pipeline.expire(made, timeout, nx=True)
-                count = pipeline.execute()[0]
+            connection = pool.get_connection()
+            connection.send_packed_command(connection.pack_commands(commands))
         except REDIS_DOWN as error:
-            if self.fallback_alias is None:
+            if connection is not None:
+                _connection_dropped(pool, connection)
+            return self._count_failed(key, timeout=timeout, error=error)
+
+        def read() -> int:
+            try:
+                answers = [connection.read_response() for _ in commands]
+            except REDIS_DOWN as error:
+                _connection_dropped(pool, connection)
+                return self._count_failed(key, timeout=timeout, error=error).result()
+            except BaseException:  # an answer left unread would be the next command's
+                _connection_dropped(pool, connection)
                 raise
-            outage.begin(server=self.server_shown, error=error)
-            return _counted_by_add_and_incr(caches[self.fallback_alias], key, timeout=timeout)
-        outage.end(server=self.server_shown)
-        return count
+            pool.release(connection)
+            outage.end(server=self.server_shown)
+            return int(answers[0])
+
+        return CountInFlight(read)
+
+    def _count_failed(self, key: str, *, timeout: int | None, error: Exception) -> CountInFlight:
+        if self.fallback_alias is None:
+            raise error
+        outage.begin(server=self.server_shown, error=error)
+        return self._counted_by_fallback(key, timeout=timeout)
+
+    def _counted_by_fallback(self, key: str, *, timeout: int | None) -> CountInFlight:
+        value = _counted_by_add_and_incr(caches[self.fallback_alias], key, timeout=timeout)
+        return CountInFlight(lambda: value)
+
+
+def _connection_dropped(pool: Any, connection: Any) -> None:
+    connection.disconnect()
+    pool.release(connection)
+
+
+class CountInFlight:
+    """A count sent and not read yet: `.result()` reads it (once). Until then its connection
+    is out of Redis's pool, so whoever sends one reads it."""
+
+    def __init__(self, read: Callable[[], int]) -> None:
+        self._read = read
+        self._value: int | None = None
+
+    def result(self) -> int:
+        if self._value is None:
+            self._value = self._read()
+        return self._value
 
 
 for _name in OPERATIONS:
     setattr(SharedRedisCache, _name, _degrading(_name))
+
+
+def cache_count_sent(key: str, *, timeout: int | None) -> CountInFlight:
+    """`cache_count`, its value read later by `.result()`: with Redis the count travels while
+    the caller works; elsewhere it is counted at once."""
+    cache = caches["default"]
+    if isinstance(cache, SharedRedisCache):
+        return cache.count_sent(key, timeout=timeout)
+    value = _counted_by_add_and_incr(cache, key, timeout=timeout)
+    return CountInFlight(lambda: value)
 
 
 def cache_count(key: str, *, timeout: int | None) -> int:

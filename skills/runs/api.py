@@ -19,7 +19,7 @@ from atom_site.errors import ApiError, errors_documented
 from atom_site.events.read import SUBJECT_KINDS, FollowRefused, events_page, follow_check
 from atom_site.events.record import Subject
 from atom_site.pagination import SEQ_MAX, EventsPage, PageNumberOrCursor
-from atom_site.rate_limits import rate_limit
+from atom_site.rate_limits import rate_limit_counted
 from skills.catalog.selectors import skill_with_current_version
 from skills.models import Agent, SkillRun, SkillVersion
 from skills.runs.errors import InvalidParams, RunError
@@ -118,36 +118,39 @@ def _field_errors(field: str, message: str) -> list[dict[str, str]]:
 def skill_run(request: HttpRequest, slug: str, payload: RunIn):
     """Run the skill with `params`: 200 with the finished run (`status` succeeded or failed,
     with the skill's error), or 202 with a queued run to follow at `GET /runs/{id}`."""
-    rate_limit(request, "runs")
-    scope_require(request, "run")
-    skill = skill_with_current_version(slug=slug)
-    if skill is None:
-        raise ApiError(404, f"no such skill: {slug}", field="slug")
-    if not skill.is_offered and not request.user.is_staff:
-        raise PermissionDenied(f"{slug} is not approved; only staff users may run it")
-    # A key bound to an agent runs for that agent, and only the skills mapped to it.
-    agent = key_agent_require(request, skills=[skill], agent_slug=payload.agent)
-    version = None
-    if payload.version is not None:
-        version = SkillVersion.objects.filter(skill=skill, version=payload.version).first()
-        if version is None:
-            raise ApiError(404, f"{slug} has no version {payload.version!r}", field="version")
-    if agent is None and payload.agent is not None:
-        agent = Agent.objects.filter(slug=payload.agent).first()
-        if agent is None:
-            raise ApiError(404, f"no such agent: {payload.agent}", field="agent")
-    try:
-        run = skill_run_start(
-            skill=skill,
-            params=payload.params,
-            version=version,
-            agent=agent,
-            user=request.user,
-            timeout=payload.timeout,
-            queued=payload.queued,
-        )
-    except RunError as refused:
-        raise run_refused(refused) from None
+    # Counted at once, refused (429) before anything is recorded: the count travels while the
+    # run is prepared.
+    with rate_limit_counted(request, "runs") as admit:
+        scope_require(request, "run")
+        skill = skill_with_current_version(slug=slug)
+        if skill is None:
+            raise ApiError(404, f"no such skill: {slug}", field="slug")
+        if not skill.is_offered and not request.user.is_staff:
+            raise PermissionDenied(f"{slug} is not approved; only staff users may run it")
+        # A key bound to an agent runs for that agent, and only the skills mapped to it.
+        agent = key_agent_require(request, skills=[skill], agent_slug=payload.agent)
+        version = None
+        if payload.version is not None:
+            version = SkillVersion.objects.filter(skill=skill, version=payload.version).first()
+            if version is None:
+                raise ApiError(404, f"{slug} has no version {payload.version!r}", field="version")
+        if agent is None and payload.agent is not None:
+            agent = Agent.objects.filter(slug=payload.agent).first()
+            if agent is None:
+                raise ApiError(404, f"no such agent: {payload.agent}", field="agent")
+        try:
+            run = skill_run_start(
+                skill=skill,
+                params=payload.params,
+                version=version,
+                agent=agent,
+                user=request.user,
+                timeout=payload.timeout,
+                queued=payload.queued,
+                admit=admit,
+            )
+        except RunError as refused:
+            raise run_refused(refused) from None
     if run.is_queued:
         return Status(202, run)  # as recorded: a worker may already be carrying it out
     return Status(200, run)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -69,8 +69,12 @@ def skill_run_start(
     user: AbstractBaseUser | None = None,
     timeout: float | None = None,
     queued: bool = False,
+    admit: Callable[[], None] | None = None,
 ) -> SkillRun:
     """Record a run of a skill and carry it out now, or queue it.
+
+    `admit`: the caller's last word, asked once the run is prepared and before anything is
+    recorded (the API's rate limit, whose count travels meanwhile); what it raises, this does.
 
     Raises a `RunError` before anything is recorded: `InvalidParams` (the field at fault),
     `SkillNotRunnable` (no version, or requirements the policy refuses), `RunUnavailable`
@@ -80,6 +84,8 @@ def skill_run_start(
     or hits a limit, is a finished run with ``status="failed"`` and its error.
     """
     plan = run_plan_prepare(skill=skill, params=params, version=version, timeout=timeout)
+    if admit is not None:
+        admit()
     row = {
         "skill": skill,
         "version": plan.version,

@@ -23,6 +23,7 @@ from atom_site.cache import (
     ConnectionPoolCache,
     EmbeddedCache,
     cache_count,
+    cache_count_sent,
     file_cache_leftovers_remove,
 )
 from atom_site.config import caches_for
@@ -369,6 +370,25 @@ def test_a_count_on_redis_is_one_round_trip_and_keeps_its_first_time_to_live():
     cache_count("counted", timeout=300)
 
     after = client.info("commandstats")
-    assert served(after, "incrby") - served(calls, "incrby") == 2  # redis-py's incr
+    assert served(after, "incr") - served(calls, "incr") == 2
     assert served(after, "exists") == served(calls, "exists")  # as Django's incr asks first
     assert 0 < client.ttl(key) <= 30
+
+
+def test_counts_sent_ahead_are_read_in_any_order_each_with_its_own_value():
+    first = cache_count_sent("ahead", timeout=30)
+    second = cache_count_sent("ahead", timeout=30)
+
+    assert (second.result(), first.result(), second.result()) == (2, 1, 2)
+    assert cache_count("ahead", timeout=30) == 3
+
+
+@redis_only
+def test_a_count_sent_ahead_gives_its_connection_back_once_read():
+    pool = caches["default"]._cache.get_client(write=True).connection_pool
+    in_flight = cache_count_sent("ahead", timeout=30)
+    assert len(pool._in_use_connections) >= 1
+
+    in_flight.result()
+
+    assert len(pool._in_use_connections) == 0

@@ -66,6 +66,25 @@ def test_a_run_past_the_limit_is_a_429_with_retry_after_and_nothing_is_written(
     assert run_post(script, token).status_code == 202
 
 
+@pytest.mark.parametrize(
+    ("slug", "body"),
+    [("no-such-skill", {}), ("shout", {"params": {"text": 3}}), ("shout", {"version": "9.9"})],
+)
+def test_a_run_past_the_limit_is_a_429_whatever_else_would_refuse_it(
+    script, token_make, skill_publish, settings, clock, slug, body
+):
+    settings.ATOM_RATE_LIMITS = {**settings.ATOM_RATE_LIMITS, "runs": Rate(1, 60)}
+    skill_publish()
+    token = token_make("run")
+    assert run_post(script, token).status_code == 202
+
+    refused = run_post(script, token, slug=slug, **body)
+
+    # The count travels while the run is prepared; its answer comes first, as if asked first.
+    assert refused.status_code == 429
+    assert SkillRun.objects.count() == 1
+
+
 def test_another_key_is_not_affected(script, token_make, user_make, skill_publish, settings, clock):
     settings.ATOM_RATE_LIMITS = {**settings.ATOM_RATE_LIMITS, "runs": Rate(2, 60)}
     skill_publish()
