@@ -1,12 +1,16 @@
 """The catalog's hot-path reads (skills/catalog/selectors.py): the ORM's instances, in one query,
 and outside a transaction none while no write to the catalog has committed since."""
 
+import time
+
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
+from skills.catalog.announcements import CATALOG_GENERATION
 from skills.catalog.importer import SkillSource, skills_import
 from skills.catalog.selectors import skill_with_current_version
 from skills.catalog.transitions import skill_deprecate
@@ -53,6 +57,15 @@ def test_an_unknown_slug_reads_none(db):
 # Kept between calls ------------------------------------------------------------------------
 
 
+def generation_followed() -> None:
+    """With Redis, wait until this process follows the catalog's generation: its first
+    subscription changes the generation once, and would drop a copy made before it."""
+    deadline = time.monotonic() + 5
+    while settings.REDIS_URL and CATALOG_GENERATION.current()[0] != "heard":
+        assert time.monotonic() < deadline, "the catalog's generation is not followed"
+        time.sleep(0.01)
+
+
 def queries_of(read) -> tuple[object, int]:
     with CaptureQueriesContext(connection) as queries:
         found = read()
@@ -62,6 +75,7 @@ def queries_of(read) -> tuple[object, int]:
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_a_skill_read_again_costs_no_query(publish):
     publish()
+    generation_followed()
     first, first_queries = queries_of(lambda: skill_with_current_version(slug="shout"))
 
     again, again_queries = queries_of(lambda: skill_with_current_version(slug="shout"))
@@ -138,6 +152,7 @@ def _deprecated_then_rolled_back(slug: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_write_rolled_back_leaves_the_kept_skill_as_it_was(publish):
     publish()
+    generation_followed()
     kept = skill_with_current_version(slug="shout")
 
     with pytest.raises(RuntimeError, match="rolled back"):
