@@ -10,7 +10,6 @@ prepared here.
 from __future__ import annotations
 
 import datetime
-import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -50,8 +49,6 @@ from skills.runs.calls import run_plan_call, skill_run_count_statement
 from skills.runs.errors import RunError, RunUnavailable, SkillNotRunnable
 from skills.runs.plan import RunPlan, run_plan_prepare
 from skills.runtime import CallResult, CapturedOutput
-
-logger = logging.getLogger(__name__)
 
 # What a run record keeps of each stream (the runner already bounds them to
 # ATOM_RUN_MAX_OUTPUT_BYTES; a record is an excerpt, not a log store).
@@ -96,8 +93,9 @@ def skill_run_start(
     }
     if not queued and plan.timeout <= settings.ATOM_RUN_SYNC_TIMEOUT:
         # On record as the call starts, should this process die in it: written in the round
-        # trip that takes the environment, and only if it is ready; the write need not wait for
-        # the disk (atom_site/transactions): only a crash of the database server loses it.
+        # trip that takes the environment (only if it is ready), or sent ahead of a call started
+        # in this process's copy of it; the write need not wait for the disk
+        # (atom_site/transactions): only a crash of the database server loses it.
         run = SkillRun(
             **row,
             is_queued=False,
@@ -174,10 +172,9 @@ def _event_record(run: SkillRun, status: str, error: str = "") -> None:
 
 
 def _ready_copy(plan: RunPlan) -> Environment | None:
-    """The environment a synchronous call may start in at once, its row written beside it
-    and its environment's use after it (two round trips fewer before the call on a database
-    server): this process's copy of it, when it took it ready lately (see
-    `environment_ready_copy`)."""
+    """The environment a synchronous call may start in at once, its row sent ahead and the
+    environment's use written with its result (no round trip before the call, on PostgreSQL):
+    this process's copy of it, when it took it ready lately (see `environment_ready_copy`)."""
     if not can_send_ahead(using=router.db_for_write(SkillRun)):
         return None
     return environment_ready_copy(key=plan.spec.key)
