@@ -158,12 +158,9 @@ class SharedRedisCache(RedisCache):
             ) from None
         return f"Redis at {self.server_shown} answers"
 
-    def count(self, key: str, *, timeout: int | None) -> int:
-        """`cache_count` in one round trip: `INCR`, and `EXPIRE … NX` for a new counter."""
-        return self.count_sent(key, timeout=timeout).result()
-
     def count_sent(self, key: str, *, timeout: int | None) -> CountInFlight:
-        """`count`, sent now and its answer read by `.result()` (`cache_count_sent`)."""
+        """`cache_count_sent` in one round trip: `INCR`, and `EXPIRE … NX` for a new counter,
+        sent now and their answer read by `.result()`."""
         if self.fallback_alias is not None and outage.is_skipping():
             return self._counted_by_fallback(key, timeout=timeout)
         made = self.make_and_validate_key(key)
@@ -202,8 +199,9 @@ class SharedRedisCache(RedisCache):
         return self._counted_by_fallback(key, timeout=timeout)
 
     def _counted_by_fallback(self, key: str, *, timeout: int | None) -> CountInFlight:
-        value = _counted_by_add_and_incr(caches[self.fallback_alias], key, timeout=timeout)
-        return CountInFlight(lambda: value)
+        return CountInFlight.counted(
+            _counted_by_add_and_incr(caches[self.fallback_alias], key, timeout=timeout)
+        )
 
 
 def _connection_dropped(pool: Any, connection: Any) -> None:
@@ -218,6 +216,11 @@ class CountInFlight:
     def __init__(self, read: Callable[[], int]) -> None:
         self._read = read
         self._value: int | None = None
+
+    @classmethod
+    def counted(cls, value: int) -> CountInFlight:
+        """A count already made (no Redis, or Redis down)."""
+        return cls(lambda: value)
 
     def result(self) -> int:
         if self._value is None:
@@ -235,18 +238,14 @@ def cache_count_sent(key: str, *, timeout: int | None) -> CountInFlight:
     cache = caches["default"]
     if isinstance(cache, SharedRedisCache):
         return cache.count_sent(key, timeout=timeout)
-    value = _counted_by_add_and_incr(cache, key, timeout=timeout)
-    return CountInFlight(lambda: value)
+    return CountInFlight.counted(_counted_by_add_and_incr(cache, key, timeout=timeout))
 
 
 def cache_count(key: str, *, timeout: int | None) -> int:
     """Add one to the counter `key` of the default cache, made with `timeout` seconds to live
     (None: for good) if new, and return its value; atomic, and so counted together by every
     process."""
-    cache = caches["default"]
-    if isinstance(cache, SharedRedisCache):
-        return cache.count(key, timeout=timeout)
-    return _counted_by_add_and_incr(cache, key, timeout=timeout)
+    return cache_count_sent(key, timeout=timeout).result()
 
 
 def _counted_by_add_and_incr(cache: BaseCache, key: str, *, timeout: int | None) -> int:

@@ -8,7 +8,6 @@ costs a microsecond, where the PBKDF2 of a password costs a third of a second.
 
 import hashlib
 import hmac
-import logging
 import secrets
 import string
 from collections.abc import Iterable
@@ -35,8 +34,6 @@ SCOPES = tuple(ApiKeyScope.values)
 # Bumped by every change to a key: each process's copies of keys are trusted only while the
 # generation is the one they were read under.
 KEYS_GENERATION = SharedGeneration("api-keys:generation")
-
-logger = logging.getLogger(__name__)
 
 
 class ApiKeyInvalid(ValueError):

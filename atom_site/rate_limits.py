@@ -14,13 +14,13 @@ start, say) is one more entry in the setting.
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 
 from atom_site.auth import request_api_key
 from atom_site.cache import CountInFlight, cache_count_sent
+from atom_site.env import Rate
 from atom_site.errors import ApiError
 
 
@@ -55,11 +55,13 @@ class RateCheck:
     leaving, whatever happened inside: a call past its limit is a 429 even where something
     else refused it first, as when the limit is checked first."""
 
-    def __init__(self, bucket: str, rate: Any, count: CountInFlight | None, window_left: float):
+    def __init__(
+        self, bucket: str, rate: Rate | None, count: CountInFlight | None, window_left: float
+    ) -> None:
         self.bucket, self.rate, self.count, self.window_left = bucket, rate, count, window_left
 
     def require(self) -> None:
-        if self.count is not None and self.count.result() > self.rate.count:
+        if self.rate is not None and self.count.result() > self.rate.count:
             raise RateLimited(
                 bucket=self.bucket,
                 count=self.rate.count,

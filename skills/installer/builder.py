@@ -130,15 +130,20 @@ def environment_ready_lookup(*, key: str) -> Environment | None:
     return _present_or_demoted(environment) if environment is not None else None
 
 
-def _ready_taken_sql(connection) -> tuple[Parts, str]:
+def _use_sql(connection, *, by: str, returning: str) -> str:
+    """The use of a ready environment found by `by` (its count and time, params: the time,
+    the `by` value, the ready status), returning `returning`."""
     quote = connection.ops.quote_name
     use_count = quote("use_count")
-    sql = (
+    return (
         f"UPDATE {quote(Environment._meta.db_table)} "
         f"SET {use_count} = {use_count} + 1, {quote('last_used_at')} = %s "
-        f"WHERE {quote('key')} = %s AND {quote('status')} = %s RETURNING {{columns}}"
+        f"WHERE {quote(by)} = %s AND {quote('status')} = %s RETURNING {returning}"
     )
-    return [(Environment, "")], sql
+
+
+def _ready_taken_sql(connection) -> tuple[Parts, str]:
+    return [(Environment, "")], _use_sql(connection, by="key", returning="{columns}")
 
 
 _READY_TAKEN = ModelRows(_ready_taken_sql)
@@ -183,17 +188,10 @@ def environment_use_statement(environment: Environment) -> Statement:
     """The use of a ready environment a call started in from this process's copy (written
     after the call, with its result): counted, and its id returned, if it is still ready."""
     connection = connections[router.db_for_write(Environment)]
-    quote = connection.ops.quote_name
-    use_count = quote("use_count")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     return Statement(
-        f"UPDATE {quote(Environment._meta.db_table)} "
-        f"SET {use_count} = {use_count} + 1, {quote('last_used_at')} = %s "
-        f"WHERE {quote('id')} = %s AND {quote('status')} = %s RETURNING {quote('id')}",
-        [
-            connection.ops.adapt_datetimefield_value(timezone.now()),
-            environment.pk,
-            EnvironmentStatus.READY,
-        ],
+        _use_sql(connection, by="id", returning=connection.ops.quote_name("id")),
+        [now, environment.pk, EnvironmentStatus.READY],
     )
 
 

@@ -21,7 +21,7 @@ from atom_site.events.record import Subject
 from atom_site.pagination import SEQ_MAX, EventsPage, PageNumberOrCursor
 from atom_site.rate_limits import rate_limit_counted
 from skills.catalog.selectors import skill_with_current_version
-from skills.models import Agent, SkillRun, SkillVersion
+from skills.models import Agent, Skill, SkillRun, SkillVersion
 from skills.runs.errors import InvalidParams, RunError
 from skills.runs.records import skill_run_start
 
@@ -121,23 +121,7 @@ def skill_run(request: HttpRequest, slug: str, payload: RunIn):
     # Counted at once, refused (429) before anything is recorded: the count travels while the
     # run is prepared.
     with rate_limit_counted(request, "runs") as admit:
-        scope_require(request, "run")
-        skill = skill_with_current_version(slug=slug)
-        if skill is None:
-            raise ApiError(404, f"no such skill: {slug}", field="slug")
-        if not skill.is_offered and not request.user.is_staff:
-            raise PermissionDenied(f"{slug} is not approved; only staff users may run it")
-        # A key bound to an agent runs for that agent, and only the skills mapped to it.
-        agent = key_agent_require(request, skills=[skill], agent_slug=payload.agent)
-        version = None
-        if payload.version is not None:
-            version = SkillVersion.objects.filter(skill=skill, version=payload.version).first()
-            if version is None:
-                raise ApiError(404, f"{slug} has no version {payload.version!r}", field="version")
-        if agent is None and payload.agent is not None:
-            agent = Agent.objects.filter(slug=payload.agent).first()
-            if agent is None:
-                raise ApiError(404, f"no such agent: {payload.agent}", field="agent")
+        skill, version, agent = _run_asked(request, slug, payload)
         try:
             run = skill_run_start(
                 skill=skill,
@@ -154,6 +138,30 @@ def skill_run(request: HttpRequest, slug: str, payload: RunIn):
     if run.is_queued:
         return Status(202, run)  # as recorded: a worker may already be carrying it out
     return Status(200, run)
+
+
+def _run_asked(
+    request: HttpRequest, slug: str, payload: RunIn
+) -> tuple[Skill, SkillVersion | None, Agent | None]:
+    """The skill, version and agent a run asks for, once the caller may run them (403, 404)."""
+    scope_require(request, "run")
+    skill = skill_with_current_version(slug=slug)
+    if skill is None:
+        raise ApiError(404, f"no such skill: {slug}", field="slug")
+    if not skill.is_offered and not request.user.is_staff:
+        raise PermissionDenied(f"{slug} is not approved; only staff users may run it")
+    # A key bound to an agent runs for that agent, and only the skills mapped to it.
+    agent = key_agent_require(request, skills=[skill], agent_slug=payload.agent)
+    version = None
+    if payload.version is not None:
+        version = SkillVersion.objects.filter(skill=skill, version=payload.version).first()
+        if version is None:
+            raise ApiError(404, f"{slug} has no version {payload.version!r}", field="version")
+    if agent is None and payload.agent is not None:
+        agent = Agent.objects.filter(slug=payload.agent).first()
+        if agent is None:
+            raise ApiError(404, f"no such agent: {payload.agent}", field="agent")
+    return skill, version, agent
 
 
 @router.get(
