@@ -45,7 +45,7 @@ from skills.runtime.sandbox import (
     SANDBOX_UID,
     SandboxUnavailable,
     bwrap_executable,
-    sandbox_host_uid,
+    sandbox_host_identity,
     sandbox_mode,
 )
 from skills.runtime.seccomp import seccomp_status
@@ -154,7 +154,7 @@ def isolation_status(config: RuntimeConfig | None = None) -> tuple[bool, str]:
         return False, str(error)
     support = cgroup_support_for(config.cgroups)
     if mode == "bwrap":
-        outside = sandbox_host_uid(interpreter=Path(sys.executable))[1]
+        outside = sandbox_host_identity(interpreter=Path(sys.executable)).reason
         sandbox = (
             f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID}, {outside}; "
             f"{seccomp_status()})"

@@ -30,7 +30,13 @@ from typing import Any
 
 from skills.runtime.calls import CapturedOutput
 from skills.runtime.cgroups import RunnerCgroup, cgroup_join
-from skills.runtime.sandbox import runner_command, runner_environment, sandbox_host_uid
+from skills.runtime.sandbox import (
+    HostIdentity,
+    privately_shown_binder,
+    runner_command,
+    runner_environment,
+    sandbox_host_identity,
+)
 from skills.runtime.seccomp import seccomp_fd
 
 HEADER = struct.Struct(">I")
@@ -134,17 +140,22 @@ _die_with_parent = _parent_death_signal()
 
 
 def _child_setup(
-    *, procs_files: list[str], dies_with_parent: bool, host_uid: int | None = None
+    *, procs_files: list[str], dies_with_parent: bool, host: HostIdentity | None = None
 ) -> Callable[[], None] | None:
     """What the runner's process does between fork and exec: join its group first, so that
-    bwrap and everything after it are counted (as root: the group's files are root's), then
-    become `host_uid` if given, and die with the spawner's thread."""
+    bwrap and everything after it are counted (as root: the group's files are root's), bind
+    what only root can reach on its slots, then become the host's sandbox user if there is one,
+    and die with the spawner's thread."""
+    host_uid = host.uid if host is not None else None
     if not procs_files and not dies_with_parent and host_uid is None:
         return None
+    bind = privately_shown_binder(host.shown_privately) if host and host.shown_privately else None
 
     def setup() -> None:
         if procs_files:
             cgroup_join(procs_files)
+        if bind is not None:
+            bind()
         if host_uid is not None:
             os.setgroups([])
             os.setgid(host_uid)
@@ -246,11 +257,12 @@ class RunnerProcess:
             os.set_blocking(fd, False)
         read_only = list(read_only)
         filter_fd = seccomp_fd() if mode == "bwrap" else None
-        self.host_uid = (
-            sandbox_host_uid(interpreter=interpreter, read_only=read_only)[0]
+        host = (
+            sandbox_host_identity(interpreter=interpreter, read_only=read_only)
             if mode == "bwrap"
             else None
         )
+        self.host_uid = host.uid if host is not None else None
         passed = (request_read, answer_write) + (() if filter_fd is None else (filter_fd,))
         command = runner_command(
             kind=kind,
@@ -264,6 +276,7 @@ class RunnerProcess:
             read_only=read_only,
             preimport=preimport,
             seccomp_fd=filter_fd,
+            shown_privately=host.shown_privately if host is not None else (),
         )
         try:
             self._process = SPAWNER.run(
@@ -282,7 +295,7 @@ class RunnerProcess:
                 preexec_fn=_child_setup(
                     procs_files=cgroup.procs_files if cgroup is not None else [],
                     dies_with_parent=mode == "none",
-                    host_uid=self.host_uid,
+                    host=host,
                 ),
             )
         except (OSError, subprocess.SubprocessError):

@@ -14,6 +14,7 @@ Two modes (docs/decisions.md, "Runner isolation"):
 from __future__ import annotations
 
 import atexit
+import ctypes
 import functools
 import os
 import re
@@ -21,7 +22,8 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 RUNTIME_DIR = Path(__file__).resolve().parent
@@ -154,59 +156,154 @@ def interpreter_paths(interpreter: Path) -> list[Path]:
     return paths
 
 
-def sandbox_host_uid(
-    *, interpreter: Path, read_only: Iterable[Path] = ()
-) -> tuple[int | None, str]:
-    """The host uid a runner's bwrap runs as, or None for Atom's own, and the reason.
+@dataclass(frozen=True)
+class HostIdentity:
+    """Who a runner's bwrap is on the host, and how it reaches what it must show.
 
-    Root drops to `SANDBOX_HOST_UID` when that user can reach every path the sandbox shows
-    (other users' read and search bits on each, and search on their parents) and may make a
-    user namespace; otherwise the sandbox's uid maps to root outside, and the reason says what
-    stood in the way (an interpreter under `/root`, say).
+    `uid` is None where it stays Atom's own; `shown_privately` lists the paths only root can
+    reach (an interpreter under `/root`, a data dir of mode 0700): each is bound, in the
+    runner's own mount namespace and before it drops to `uid`, on a slot other users can
+    reach (`privately_shown_slot`), from which bwrap shows it at its own path.
     """
+
+    uid: int | None
+    reason: str
+    shown_privately: tuple[Path, ...] = ()
+
+
+def sandbox_host_identity(*, interpreter: Path, read_only: Iterable[Path] = ()) -> HostIdentity:
+    """Root drops to `SANDBOX_HOST_UID` when that user may make a user namespace here, its
+    mount namespace can be made, and every path the sandbox shows is itself readable by other
+    users (its parents need not be: such a path is shown privately); otherwise the sandbox's
+    uid maps to root outside, and the reason says what stood in the way."""
     if os.geteuid() != 0:
-        return None, f"uid {os.geteuid()} outside (Atom's own)"
-    paths = [RUNTIME_DIR, *interpreter_paths(interpreter), *read_only, identity_directory()]
+        return HostIdentity(None, f"uid {os.geteuid()} outside (Atom's own)")
+    paths = _outermost(
+        [
+            *(Path(path) for path in (*SYSTEM_READ_ONLY, *ETC_VISIBLE)),
+            RUNTIME_DIR,
+            *interpreter_paths(interpreter),
+            *read_only,
+            identity_directory(),
+        ]
+    )
     for path in paths:
-        blocked = _unreachable_by_others(Path(path))
-        if blocked is not None:
-            return None, f"root outside: {blocked} is not readable by other users"
-    if not _namespaces_allowed_to(SANDBOX_HOST_UID):
-        return None, f"root outside: uid {SANDBOX_HOST_UID} may not make a user namespace here"
-    return SANDBOX_HOST_UID, f"uid {SANDBOX_HOST_UID} outside"
+        if not _readable_by_others(path):
+            return HostIdentity(None, f"root outside: {path} is not readable by other users")
+    if not _drop_works():
+        return HostIdentity(
+            None, f"root outside: uid {SANDBOX_HOST_UID} may not make a user namespace here"
+        )
+    private = tuple(path for path in paths if not _parents_passable_by_others(path))
+    return HostIdentity(SANDBOX_HOST_UID, f"uid {SANDBOX_HOST_UID} outside", private)
 
 
-def _unreachable_by_others(path: Path) -> Path | None:
-    """The first part of `path` other users cannot pass through or read, or None."""
-    path = Path(os.path.abspath(path))
-    for part in [*reversed(path.parents), path]:
+def _readable_by_others(path: Path) -> bool:
+    """Whether other users may read `path` itself (and list it, for a directory)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    needed = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+    return mode & needed == needed
+
+
+def _parents_passable_by_others(path: Path) -> bool:
+    """Whether other users may pass through every directory above `path`."""
+    for parent in Path(os.path.abspath(path)).parents:
         try:
-            mode = part.stat().st_mode
+            if not parent.stat().st_mode & stat.S_IXOTH:
+                return False
         except OSError:
-            return part
-        needed = stat.S_IXOTH if part != path or stat.S_ISDIR(mode) else 0
-        if part == path:
-            needed |= stat.S_IROTH
-        if mode & needed != needed:
-            return part
-    return None
+            return False
+    return True
 
 
 @functools.cache
-def _namespaces_allowed_to(uid: int) -> bool:
-    """Whether bwrap, run as `uid`, can make its namespaces here (probed once)."""
+def _privately_shown_root() -> Path:
+    """The directory of this process's slots: empty on the host, for good."""
+    directory = Path(tempfile.mkdtemp(prefix="atom-sandbox-shown-"))
+    os.chmod(directory, 0o755)
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
+@functools.cache
+def privately_shown_slot(path: Path) -> Path:
+    """An empty directory (or file, for a file) that other users can reach, on which a runner's
+    own mount namespace binds `path`: the host never sees anything on it."""
+    slot = _privately_shown_root() / str(len(os.listdir(_privately_shown_root())))
+    if path.is_dir():
+        slot.mkdir(mode=0o755)
+    else:
+        slot.touch(mode=0o644)
+    os.chmod(slot, 0o755 if path.is_dir() else 0o644)
+    return slot
+
+
+def privately_shown_binder(paths: Iterable[Path]) -> Callable[[], None]:
+    """What a runner's process runs as root between fork and exec: a mount namespace of its
+    own, private to it, with each path bound on its slot (made now, in the parent)."""
+    pairs = [(os.fsencode(path), os.fsencode(privately_shown_slot(path))) for path in paths]
+    mount = _libc_mount()
+
+    def bind() -> None:
+        os.unshare(os.CLONE_NEWNS)
+        _mount_checked(mount, b"none", b"/", MS_REC | MS_PRIVATE)
+        for source, slot in pairs:
+            _mount_checked(mount, source, slot, MS_BIND | MS_REC)
+
+    return bind
+
+
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+
+
+@functools.cache
+def _libc_mount() -> Callable[..., int]:
+    return ctypes.CDLL(None, use_errno=True).mount
+
+
+def _mount_checked(mount: Callable[..., int], source: bytes, target: bytes, flags: int) -> None:
+    if mount(source, target, None, flags, None) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error), os.fsdecode(target))
+
+
+@functools.cache
+def _drop_works() -> bool:
+    """Whether a process that binds a path privately and drops to `SANDBOX_HOST_UID` can then
+    start bwrap and read that path through it (probed once, on a directory only root can
+    reach)."""
     executable = bwrap_executable()
     if executable is None:
         return False
-    probe = [executable, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"]
+    hidden = Path(tempfile.mkdtemp(prefix="atom-sandbox-probe-"))
     try:
+        shown = hidden / "shown"
+        shown.mkdir(mode=0o755)
+        (shown / "seen").write_text("seen", encoding="utf-8")
+        os.chmod(shown / "seen", 0o644)
+        arguments = bwrap_arguments(network=False, read_only=[shown], shown_privately=[shown])
+        probe = [*arguments, "--", "cat", str(shown / "seen")]
+        binder = privately_shown_binder([shown])
+
+        def setup() -> None:
+            binder()
+            os.setgroups([])
+            os.setgid(SANDBOX_HOST_UID)
+            os.setuid(SANDBOX_HOST_UID)
+
         completed = subprocess.run(
-            probe, capture_output=True, timeout=10, check=False, user=uid, group=uid,
-            extra_groups=[],
-        )  # fmt: skip
+            probe, capture_output=True, timeout=10, check=False, preexec_fn=setup
+        )
     except (OSError, subprocess.SubprocessError):
         return False
-    return completed.returncode == 0
+    finally:
+        shutil.rmtree(hidden, ignore_errors=True)
+    return completed.returncode == 0 and completed.stdout == b"seen"
 
 
 def bwrap_arguments(
@@ -215,7 +312,9 @@ def bwrap_arguments(
     read_only: Iterable[Path],
     tmp_bytes: int = SANDBOX_TMP_BYTES,
     seccomp_fd: int | None = None,
+    shown_privately: Iterable[Path] = (),
 ) -> list[str]:
+    """bwrap's options; each path of `shown_privately` is taken from its slot (`HostIdentity`)."""
     executable = bwrap_executable()
     if executable is None:
         raise SandboxUnavailable("bubblewrap is not available on this host")
@@ -231,10 +330,12 @@ def bwrap_arguments(
     # The private /tmp first: a bind below /tmp (a test's environment) must land on top of it.
     arguments += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     etc = [*ETC_VISIBLE, *(ETC_NETWORK if network else ())]
+    private = {Path(os.path.abspath(path)) for path in shown_privately}
     for path in _outermost(
         [Path(path) for path in (*SYSTEM_READ_ONLY, *etc) if os.path.exists(path)] + list(read_only)
     ):
-        arguments += ["--ro-bind", str(path), str(path)]
+        source = privately_shown_slot(path) if path in private else path
+        arguments += ["--ro-bind", str(source), str(path)]
     identity = identity_directory()
     arguments += ["--ro-bind", str(identity / "passwd"), "/etc/passwd"]
     arguments += ["--ro-bind", str(identity / "group"), "/etc/group"]
@@ -278,9 +379,11 @@ def runner_command(
     read_only: Iterable[Path] = (),
     preimport: Iterable[str] = (),
     seccomp_fd: int | None = None,
+    shown_privately: Iterable[Path] = (),
 ) -> list[str]:
     """The full command line of one runner, sandbox included (with the seccomp filter bwrap
-    reads from `seccomp_fd`, passed to it, when given)."""
+    reads from `seccomp_fd`, passed to it, when given, and the paths `HostIdentity` shows
+    privately taken from their slots)."""
     if kind == "python":
         command = [str(interpreter), "-I", str(PYTHON_RUNNER)]
     elif kind == "node":
@@ -297,5 +400,7 @@ def runner_command(
         return command
     command.append("--sandboxed")  # its own PID namespace and /tmp: it sweeps both per call
     visible = [RUNTIME_DIR, *interpreter_paths(interpreter), *read_only]
-    sandbox = bwrap_arguments(network=network, read_only=visible, seccomp_fd=seccomp_fd)
+    sandbox = bwrap_arguments(
+        network=network, read_only=visible, seccomp_fd=seccomp_fd, shown_privately=shown_privately
+    )
     return [*sandbox, "--", *command]

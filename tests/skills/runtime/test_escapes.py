@@ -9,6 +9,7 @@ import errno
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -18,7 +19,11 @@ import pytest
 from django.conf import settings
 
 from skills.runtime import CallLimits
-from skills.runtime.sandbox import SANDBOX_HOST_UID, sandbox_host_uid
+from skills.runtime.sandbox import (
+    SANDBOX_HOST_UID,
+    privately_shown_slot,
+    sandbox_host_identity,
+)
 from skills.runtime.seccomp import seccomp_program
 from tests.skills.runtime.conftest import NODE, missing
 from tests.skills.runtime.test_faults import _wait_until_gone
@@ -450,33 +455,56 @@ def host_uids(pid: int) -> set[int]:
     return found
 
 
-def test_on_a_root_host_the_sandbox_runs_as_nobody_where_nobody_can_see_the_runner(
-    make_registry,
+def test_on_a_root_host_the_sandbox_runs_as_nobody_even_where_only_root_can_reach_its_python(
+    make_registry, write_skill
 ):
     if os.geteuid() != 0:
         pytest.skip("Atom is not root here: the sandbox's uid is Atom's own outside")
-    if not os.access("/usr/bin/python3", os.X_OK):
-        missing("a system Python (/usr/bin/python3) that other users can run")
-    shared = Path(tempfile.mkdtemp(prefix="atom-shared-skill-"))  # /tmp: every user passes
+    hidden = Path(tempfile.mkdtemp(prefix="atom-root-only-"))  # mode 0700: root's alone
     try:
-        shared.chmod(0o755)
-        skill = shared / "uid.py"
-        skill.write_text("import os\ndef run():\n    return os.getuid()\n")
-        skill.chmod(0o644)
-        # No skills directory to show: a test's is private to root.
-        registry = make_registry(sandbox="bwrap", read_only_paths=())
-        system = registry.pool_for("system-python", "/usr/bin/python3", "python")
-        private = registry.pool_for("private-python", sys.executable, "python")
+        environment = hidden / "env"
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True
+        )
+        (environment / "only-root-could-reach").write_text("seen", encoding="utf-8")
+        (environment / "only-root-could-reach").chmod(0o644)
+        skill = write_skill(
+            "uid.py",
+            """
+            import os, sys
+            def run():
+                seen = open(os.path.join(sys.prefix, "only-root-could-reach")).read()
+                try:
+                    open(os.path.join(sys.prefix, "written"), "w")
+                    written = "written"
+                except OSError as error:
+                    written = error.errno
+                return [os.getuid(), sys.prefix, seen, written]
+            """,
+        )
+        registry = make_registry(sandbox="bwrap")
+        pool = registry.pool_for("root-only-python", str(environment / "bin" / "python"), "python")
 
-        dropped = system.call(skill_id="uid", path=skill)
-        kept = private.call(skill_id="uid", path=skill)
-        dropped_outside, kept_outside = host_uids(dropped.runner_pid), host_uids(kept.runner_pid)
+        result = pool.call(skill_id="uid", path=skill)
+        outside = host_uids(result.runner_pid)
+        identity = sandbox_host_identity(interpreter=environment / "bin" / "python")
+        slot = privately_shown_slot(environment)
     finally:
-        shutil.rmtree(shared)
+        shutil.rmtree(hidden)
 
-    assert dropped.result == kept.result == 1000  # inside, either way
-    assert dropped_outside == {SANDBOX_HOST_UID}
-    if sandbox_host_uid(interpreter=Path(sys.executable))[0] is None:  # under /root, say
-        assert kept_outside == {0}
-    else:
-        assert kept_outside == {SANDBOX_HOST_UID}
+    assert result.result == [1000, str(environment), "seen", errno.EROFS]
+    assert outside == {SANDBOX_HOST_UID}
+    assert environment in identity.shown_privately
+    assert list(slot.iterdir()) == []  # the host sees nothing of it on its slot
+
+
+def test_a_path_other_users_may_not_read_keeps_the_sandbox_root_mapped_and_says_which(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("Atom is not root here: the sandbox's uid is Atom's own outside")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+
+    identity = sandbox_host_identity(interpreter=Path(sys.executable), read_only=[private])
+
+    assert identity.uid is None
+    assert identity.reason == f"root outside: {private} is not readable by other users"
