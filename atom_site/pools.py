@@ -56,6 +56,33 @@ def pooled_databases_check(wrappers: Iterable[BaseDatabaseWrapper] | None = None
                 wrapper.Database.connect(**wrapper.get_connection_params()).close()
 
 
+def missing_databases_create(wrappers: Iterable[BaseDatabaseWrapper] | None = None) -> list[str]:
+    """Create each PostgreSQL database that its server, reached through its maintenance
+    database, says does not exist; the names created. `make up` on a fresh server needs no
+    `createdb` first. Any other refusal (no server, an unknown role) is left for
+    `pooled_databases_check` to report in the server's words."""
+    created = []
+    for wrapper in connections.all() if wrappers is None else wrappers:
+        if wrapper.vendor != "postgresql":
+            continue
+        try:
+            wrapper.Database.connect(**wrapper.get_connection_params()).close()
+            continue
+        except wrapper.Database.OperationalError:
+            pass
+        name = wrapper.settings_dict["NAME"]
+        maintenance = {**wrapper.get_connection_params(), "dbname": "postgres"}
+        try:
+            with wrapper.Database.connect(**maintenance, autocommit=True) as server:
+                known = server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+                if known.fetchone() is None:
+                    server.execute(f"CREATE DATABASE {wrapper.ops.quote_name(name)}")
+                    created.append(name)
+        except wrapper.Database.Error:
+            continue
+    return created
+
+
 def pooled_connection_check(connection: Any) -> None:
     """The pool's check of a connection it is about to hand out, without a round trip while
     the connection is healthy.

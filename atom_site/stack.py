@@ -20,6 +20,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from atom_site.lifetimes import parent_death_signal
+
 STOP_GRACE_SECONDS = 10.0
 # How long the web server lets open connections (a followed run's websocket) finish on SIGTERM.
 WEB_SHUTDOWN_GRACE_SECONDS = 5
@@ -84,9 +86,14 @@ def web_server_argv(*, host: str, port: int) -> list[str]:
 
 
 def processes_start(processes: list[ManagedProcess]) -> None:
+    """Each in its own session, and sent SIGTERM if the supervisor dies without stopping them
+    (killed with SIGKILL, say), so that they stop as they would on Ctrl-C."""
     for process in processes:
         process.popen = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            process.argv, cwd=settings.BASE_DIR, start_new_session=True
+            process.argv,
+            cwd=settings.BASE_DIR,
+            start_new_session=True,
+            preexec_fn=parent_death_signal(signal.SIGTERM),
         )
 
 

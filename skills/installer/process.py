@@ -1,7 +1,6 @@
 """Running the installers' programs: argument lists only (never a shell string), output streamed
 line by line into the job's log as it happens, a deadline, and a clean environment."""
 
-import ctypes
 import functools
 import os
 import shutil
@@ -18,6 +17,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+
+from atom_site.lifetimes import parent_death_signal
 
 LogWriter = Callable[[str], None]
 
@@ -53,23 +54,10 @@ FIXED = {
 }
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel kills it when the builder dies.
-
-    Without it, a builder killed half-way leaves uv or npm running, still writing into a
-    temporary directory that the next builder has already cleaned.
-    """
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 @functools.cache
 def _setpriv() -> str | None:
     """util-linux's `setpriv`, when it can set the parent-death signal (2.33 and later)."""
-    path = shutil.which("setpriv") if _LIBC is not None else None
+    path = shutil.which("setpriv") if sys.platform.startswith("linux") else None
     if path is None:
         return None
     probe = subprocess.run([path, "--pdeathsig", "KILL", "--", "true"], capture_output=True)
@@ -82,12 +70,13 @@ def dying_with_parent(args: list[str]) -> tuple[list[str], Callable[[], None] | 
     Through `setpriv --pdeathsig KILL`, which sets the signal and execs, the child runs no
     Python between fork and exec, so `subprocess` spawns it with vfork: a `preexec_fn` makes
     it fork, copying this process's page tables at every spawn, with the GIL held. Without
-    setpriv, `_die_with_parent`.
+    setpriv, a `preexec_fn` sets it. Either way a builder killed half-way leaves no uv or npm
+    running, still writing into a temporary directory the next builder has already cleaned.
     """
     setpriv = _setpriv()
     if setpriv is not None:
         return [setpriv, "--pdeathsig", "KILL", "--", *args], None
-    return args, _die_with_parent if _LIBC is not None else None
+    return args, parent_death_signal(signal.SIGKILL)
 
 
 @dataclass(frozen=True)

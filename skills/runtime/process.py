@@ -8,7 +8,6 @@ megabytes never blocks on a full pipe and never mixes its bytes into the protoco
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import queue
@@ -17,7 +16,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from atom_site.lifetimes import parent_death_signal
 from skills.runtime.calls import CapturedOutput
 from skills.runtime.cgroups import RunnerCgroup, cgroup_join
 from skills.runtime.sandbox import (
@@ -120,25 +119,6 @@ class Spawner:
 SPAWNER = Spawner()
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A function that makes the calling process be SIGKILLed when the thread that forked it
-    (the spawner's, which lives as long as its process) ends: Linux's PR_SET_PDEATHSIG."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def die_with_parent() -> None:
-        prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-
-    return die_with_parent
-
-
-_die_with_parent = _parent_death_signal()
-
-
 def _child_setup(
     *, procs_files: list[str], dies_with_parent: bool, host: HostIdentity | None = None
 ) -> Callable[[], None] | None:
@@ -150,6 +130,7 @@ def _child_setup(
     if not procs_files and not dies_with_parent and host_uid is None:
         return None
     bind = privately_shown_binder(host.shown_privately) if host and host.shown_privately else None
+    die_with_parent = parent_death_signal(signal.SIGKILL) if dies_with_parent else None
 
     def setup() -> None:
         if procs_files:
@@ -160,8 +141,8 @@ def _child_setup(
             os.setgroups([])
             os.setgid(host_uid)
             os.setuid(host_uid)
-        if dies_with_parent and _die_with_parent is not None:
-            _die_with_parent()
+        if die_with_parent is not None:
+            die_with_parent()
 
     return setup
 

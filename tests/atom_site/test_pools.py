@@ -2,13 +2,14 @@
 own instead of reusing the parent's."""
 
 import os
+import uuid
 
 import psycopg
 import pytest
 from django.db import OperationalError, connection
 
 from atom_site.config import database_from_url
-from atom_site.pools import pooled_databases_check
+from atom_site.pools import missing_databases_create, pooled_databases_check
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pool")
 
@@ -75,6 +76,36 @@ def test_a_refused_connection_is_reported_in_the_servers_words_not_as_a_pool_tim
     with pytest.raises(OperationalError, match='database "atom_no_such_db" does not exist'):
         pooled_databases_check([missing])
     pooled_databases_check([connection])  # the test database answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_the_server_does_not_have_is_created_once_and_one_it_has_left_alone():
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    name = f"atom_created_{uuid.uuid4().hex[:8]}"
+    missing = DatabaseWrapper({**connection.settings_dict, "NAME": name}, "probe")
+    try:
+        created = missing_databases_create([missing, connection])
+        again = missing_databases_create([missing])
+        pooled_databases_check([missing])  # it answers now
+    finally:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    assert (created, again) == ([name], [])
+
+
+@pytest.mark.django_db
+def test_a_role_the_server_does_not_have_creates_nothing_and_is_reported():
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    stranger = DatabaseWrapper(
+        {**connection.settings_dict, "USER": "atom_no_such_role", "NAME": "atom_never"}, "probe"
+    )
+
+    assert missing_databases_create([stranger]) == []
+    with pytest.raises(OperationalError, match='role "atom_no_such_role" does not exist'):
+        pooled_databases_check([stranger])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -46,9 +46,12 @@ def test_up_refuses_a_taken_port_and_exits_non_zero(manage_py, process_env):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's connection pool")
-def test_up_names_a_database_the_server_refuses_at_once(manage_py, process_env):
-    """Through the pool a missing database would surface as a pool timeout after 10 s."""
-    url = process_env["DATABASE_URL"].rsplit("/", 1)[0] + "/atom_no_such_db"
+def test_up_names_what_the_server_refuses_at_once_and_creates_nothing(manage_py, process_env):
+    """Through the pool a refused connection would surface as a pool timeout after 10 s. A
+    missing database `make up` creates (tested with `missing_databases_create`); a missing role
+    it cannot, and says so in the server's words."""
+    server, _ = process_env["DATABASE_URL"].rsplit("/", 1)
+    url = server.replace("://postgres@", "://atom_no_such_role@") + "/atom_no_such_db"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -61,4 +64,7 @@ def test_up_names_a_database_the_server_refuses_at_once(manage_py, process_env):
     )
     assert result.returncode == 1
     assert "DATABASE_URL: connection failed" in result.stderr
-    assert 'database "atom_no_such_db" does not exist' in result.stderr
+    assert 'role "atom_no_such_role" does not exist' in result.stderr
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = 'atom_no_such_db'")
+        assert cursor.fetchone() is None

@@ -36,6 +36,29 @@ def test_up_starts_a_green_stack_and_ctrl_c_leaves_no_process(manage_py, process
     assert [p.pid for p in started if _is_alive(p)] == []
 
 
+def test_a_supervisor_killed_outright_leaves_no_process(manage_py, process_env, free_port):
+    up = subprocess.Popen(
+        [*manage_py, "up", "--port", str(free_port), "--no-demo"],
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        answer = _wait_for_green(f"http://127.0.0.1:{free_port}/api/health", up, timeout=90)
+        assert answer["status"] == "ok", answer
+        started = psutil.Process(up.pid).children(recursive=True)
+        assert {"uvicorn", "qcluster", "watch"} <= _roles(started)
+
+        up.kill()  # SIGKILL: no handler of its own stops anything
+        up.communicate(timeout=10)
+        _, alive = psutil.wait_procs(started, timeout=30)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert [process.pid for process in alive if _is_alive(process)] == []
+
+
 def _wait_for_green(url: str, up: subprocess.Popen, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     answer: dict | None = None
