@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -184,17 +185,16 @@ def test_live_threads_never_share_a_connection(tmp_path):
     assert shard.connections_opened == opened + 3  # the idle one was taken, three opened
 
 
-def _child_takes_a_connection(embedded: EmbeddedCache, parents: list, report: int) -> None:
-    """Run in the forked child: count once, report whether it opened a connection of its own."""
+def _child_takes_a_connection(embedded: EmbeddedCache, parents: list) -> dict:
+    """Run in the forked child: count once, say whether it opened a connection of its own."""
     shard = _shard(embedded)
     opened = shard.connections_opened
     embedded.incr("count")
     own = shard._con
-    seen = {
+    return {
         "opened": shard.connections_opened - opened,
         "reused": any(own is connection for connection in parents),
     }
-    os.write(report, json.dumps(seen).encode())
 
 
 def _descriptors_opened_on(path: Path) -> list[str]:
@@ -223,8 +223,8 @@ def _locks_held_on(path: Path, pid: int) -> list[str]:
     return held
 
 
-def _child_uses_the_cache(data_dir: Path, database: Path, report: int) -> None:
-    """Run in the forked child: count alongside the parent, write, report what it saw."""
+def _child_uses_the_cache(data_dir: Path, database: Path) -> dict:
+    """Run in the forked child: count alongside the parent, write, say what it saw."""
     seen = {"inherited": _descriptors_opened_on(database)}
     embedded = embedded_cache(data_dir)
     for _ in range(200):
@@ -232,7 +232,27 @@ def _child_uses_the_cache(data_dir: Path, database: Path, report: int) -> None:
     embedded.set("from-child", "child wrote this", timeout=60)
     seen["locks"] = _locks_held_on(database, os.getpid())
     seen["own"] = _descriptors_opened_on(database)
-    os.write(report, json.dumps(seen).encode())
+    return seen
+
+
+def _in_a_fork(child_work: Callable[[], dict], meanwhile: Callable[[], None]) -> dict:
+    """`child_work` run in a forked child while the parent runs `meanwhile`: what it returned,
+    once the child has exited cleanly."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, json.dumps(child_work()).encode())
+            os._exit(0)
+        except BaseException:  # noqa: BLE001 - the exit code says it failed
+            os._exit(1)
+    os.close(write)
+    meanwhile()
+    _, status = os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        said = pipe.read()
+    assert os.waitstatus_to_exitcode(status) == 0
+    return json.loads(said)
 
 
 # A forked django-q2 worker is such a child: the fork is the point.
@@ -243,21 +263,13 @@ def test_a_forked_child_opens_its_own_connection_and_both_keep_counting(tmp_path
     embedded.set("from-parent", "parent wrote this", timeout=60)
     database = Path(embedded.directory) / "000" / "cache.db"
     assert _descriptors_opened_on(database)  # the parent's connection, open at the fork
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child reports through the pipe
-        try:
-            _child_uses_the_cache(tmp_path, database, write)
-        finally:
-            os._exit(0)
-    os.close(write)
-    for _ in range(200):
-        embedded.incr("count")
-    _, status = os.waitpid(child, 0)
-    with os.fdopen(read) as pipe:
-        seen = json.loads(pipe.read())
 
-    assert os.waitstatus_to_exitcode(status) == 0
+    def count() -> None:
+        for _ in range(200):
+            embedded.incr("count")
+
+    seen = _in_a_fork(lambda: _child_uses_the_cache(tmp_path, database), meanwhile=count)
+
     assert seen["inherited"] == []  # closed in the parent before the fork: nothing carried over
     assert seen["own"]  # the child opened its own connection...
     assert "READ" in seen["locks"]  # ...which holds its own lock on the file
@@ -290,21 +302,15 @@ def test_a_forked_child_never_takes_a_connection_of_its_parent(tmp_path):
     holding.wait(timeout=30)
     ended = _in_a_thread(lambda: {"connection": (embedded.incr("count"), shard._con)[1]})
     parents = [shard._con, ended["connection"], live["connection"]]
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child reports through the pipe
-        try:
-            _child_takes_a_connection(embedded, parents, write)
-        finally:
-            os._exit(0)
-    os.close(write)
-    forked.set()
-    holder.join()
-    _, status = os.waitpid(child, 0)
-    with os.fdopen(read) as pipe:
-        seen = json.loads(pipe.read())
 
-    assert os.waitstatus_to_exitcode(status) == 0
+    def let_the_holder_go_on() -> None:
+        forked.set()
+        holder.join()
+
+    seen = _in_a_fork(
+        lambda: _child_takes_a_connection(embedded, parents), meanwhile=let_the_holder_go_on
+    )
+
     assert seen == {"opened": 1, "reused": False}
     for closed_before_the_fork in parents[:2]:  # the forking thread's, the ended thread's
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
