@@ -14,6 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from atom_site.config import POSTGRESQL_ENGINE, SQLITE_ENGINE
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFIGURED_NAME = settings.DATABASES["default"]["NAME"]  # before a test database replaces it
 
 # The bad-input sweep's property tests (tests/**/test_hostile_*.py): the same examples on every
 # run, so CI never fails on an input the last run did not try. `HYPOTHESIS_PROFILE=explore`
@@ -138,12 +139,33 @@ def _test_database_left_droppable(django_db_setup, django_db_blocker):
     from perf.recording import buffer
 
     buffer.clear()
-    if connection.vendor == "postgresql":
+    # pytest-django makes a test database only when a collected test asks for one: otherwise
+    # the connection still names the configured database, whose sessions are not ours to end.
+    if connection.vendor == "postgresql" and connection.settings_dict["NAME"] != CONFIGURED_NAME:
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(autouse=True)
+def _broken_connections_replaced():
+    """A test whose connection the server ended must not fail every test after it: between two
+    tests, what Django does between two requests (`close_if_unusable_or_obsolete`), for a
+    connection that saw an error and no longer answers. Outside a transaction only: a test's
+    own transaction is pytest-django's to roll back."""
+    yield
+    from django.db import connections
+
+    for wrapper in connections.all(initialized_only=True):
+        if (
+            wrapper.connection is not None
+            and wrapper.errors_occurred
+            and not wrapper.in_atomic_block
+            and not wrapper.is_usable()
+        ):
+            wrapper.close()
 
 
 @pytest.fixture(autouse=True)

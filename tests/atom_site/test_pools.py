@@ -129,7 +129,8 @@ def test_a_pooled_connection_whose_session_the_server_ended_is_replaced_unnotice
     ended = _backend_pid()
     connection.close()  # back in the pool, idle
     with psycopg.connect(**connection.get_connection_params()) as administrator:
-        administrator.execute("SELECT pg_terminate_backend(%s)", [ended])
+        # With a timeout it returns once the session has ended, its last word sent.
+        administrator.execute("SELECT pg_terminate_backend(%s, 5000)", [ended])
 
     pids = _pooled_pids()  # every take is checked; each query answers
 
