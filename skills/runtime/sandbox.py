@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,16 +229,31 @@ def _privately_shown_root() -> Path:
     return directory
 
 
-@functools.cache
+_slots: dict[Path, Path] = {}
+_slots_lock = threading.Lock()
+
+
 def privately_shown_slot(path: Path) -> Path:
     """An empty directory (or file, for a file) that other users can reach, on which a runner's
-    own mount namespace binds `path`: the host never sees anything on it."""
-    slot = _privately_shown_root() / str(len(os.listdir(_privately_shown_root())))
-    if path.is_dir():
-        slot.mkdir(mode=0o755)
+    own mount namespace binds `path`: the host never sees anything on it. One per path and
+    process, the same for every thread (the bind and bwrap's options must name one slot)."""
+    with _slots_lock:
+        slot = _slots.get(path)
+        if slot is None:
+            slot = _slots[path] = _slot_made(is_directory=path.is_dir())
+        return slot
+
+
+def _slot_made(*, is_directory: bool) -> Path:
+    root = _privately_shown_root()
+    if is_directory:
+        slot = Path(tempfile.mkdtemp(dir=root))
+        os.chmod(slot, 0o755)
     else:
-        slot.touch(mode=0o644)
-    os.chmod(slot, 0o755 if path.is_dir() else 0o644)
+        descriptor, name = tempfile.mkstemp(dir=root)
+        os.close(descriptor)
+        slot = Path(name)
+        os.chmod(slot, 0o644)
     return slot
 
 

@@ -9,10 +9,12 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -496,6 +498,20 @@ def test_on_a_root_host_the_sandbox_runs_as_nobody_even_where_only_root_can_reac
     assert outside == {SANDBOX_HOST_UID}
     assert environment in identity.shown_privately
     assert list(slot.iterdir()) == []  # the host sees nothing of it on its slot
+
+
+def test_threads_starting_runners_at_once_share_one_empty_slot_per_path(tmp_path):
+    """The bind and bwrap's options are made apart: they must name the same slot."""
+    shown = tmp_path / "environment"
+    shown.mkdir()
+    (shown / "package.py").write_text("x = 1\n")
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        slots = set(threads.map(lambda _: privately_shown_slot(shown), range(32)))
+
+    (slot,) = slots
+    assert slot.is_dir()
+    assert list(slot.iterdir()) == []
+    assert stat.S_IMODE(slot.stat().st_mode) == 0o755
 
 
 def test_a_path_other_users_may_not_read_keeps_the_sandbox_root_mapped_and_says_which(tmp_path):
