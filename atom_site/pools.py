@@ -61,6 +61,8 @@ def missing_databases_create(wrappers: Iterable[BaseDatabaseWrapper] | None = No
     database, says does not exist; the names created. `make up` on a fresh server needs no
     `createdb` first. Any other refusal (no server, an unknown role) is left for
     `pooled_databases_check` to report in the server's words."""
+    from psycopg import sql
+
     created = []
     for wrapper in connections.all() if wrappers is None else wrappers:
         if wrapper.vendor != "postgresql":
@@ -76,7 +78,8 @@ def missing_databases_create(wrappers: Iterable[BaseDatabaseWrapper] | None = No
             with wrapper.Database.connect(**maintenance, autocommit=True) as server:
                 known = server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
                 if known.fetchone() is None:
-                    server.execute(f"CREATE DATABASE {wrapper.ops.quote_name(name)}")
+                    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+                    server.execute(create)
                     created.append(name)
         except wrapper.Database.Error:
             continue

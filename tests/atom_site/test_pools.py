@@ -7,6 +7,7 @@ import uuid
 import psycopg
 import pytest
 from django.db import OperationalError, connection
+from psycopg import sql
 
 from atom_site.config import database_from_url
 from atom_site.pools import missing_databases_create, pooled_databases_check
@@ -82,7 +83,7 @@ def test_a_refused_connection_is_reported_in_the_servers_words_not_as_a_pool_tim
 def test_a_database_the_server_does_not_have_is_created_once_and_one_it_has_left_alone():
     from django.db.backends.postgresql.base import DatabaseWrapper
 
-    name = f"atom_created_{uuid.uuid4().hex[:8]}"
+    name = f'atom "created" {uuid.uuid4().hex[:8]}'  # quoted as a name, never as SQL
     missing = DatabaseWrapper({**connection.settings_dict, "NAME": name}, "probe")
     try:
         created = missing_databases_create([missing, connection])
@@ -90,7 +91,7 @@ def test_a_database_the_server_does_not_have_is_created_once_and_one_it_has_left
         pooled_databases_check([missing])  # it answers now
     finally:
         with connection._nodb_cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
     assert (created, again) == ([name], [])
 
