@@ -13,18 +13,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases
 
 
 def test_up_starts_a_green_stack_and_ctrl_c_leaves_no_process(manage_py, process_env, free_port):
-    up = subprocess.Popen(
-        [*manage_py, "up", "--port", str(free_port), "--no-demo"],
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    up = _up(manage_py, process_env, free_port)
     try:
-        answer = _wait_for_green(f"http://127.0.0.1:{free_port}/api/health", up, timeout=90)
-        assert answer["status"] == "ok", answer
-        started = psutil.Process(up.pid).children(recursive=True)
-        assert {"uvicorn", "qcluster", "watch"} <= _roles(started)
+        started = _green_stack(up, free_port)
 
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)
@@ -37,18 +28,9 @@ def test_up_starts_a_green_stack_and_ctrl_c_leaves_no_process(manage_py, process
 
 
 def test_a_supervisor_killed_outright_leaves_no_process(manage_py, process_env, free_port):
-    up = subprocess.Popen(
-        [*manage_py, "up", "--port", str(free_port), "--no-demo"],
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    up = _up(manage_py, process_env, free_port)
     try:
-        answer = _wait_for_green(f"http://127.0.0.1:{free_port}/api/health", up, timeout=90)
-        assert answer["status"] == "ok", answer
-        started = psutil.Process(up.pid).children(recursive=True)
-        assert {"uvicorn", "qcluster", "watch"} <= _roles(started)
+        started = _green_stack(up, free_port)
 
         up.kill()  # SIGKILL: no handler of its own stops anything
         up.communicate(timeout=10)
@@ -57,6 +39,25 @@ def test_a_supervisor_killed_outright_leaves_no_process(manage_py, process_env, 
         if up.poll() is None:
             up.kill()
     assert [process.pid for process in alive if _is_alive(process)] == []
+
+
+def _up(manage_py: list[str], process_env: dict[str, str], port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*manage_py, "up", "--port", str(port), "--no-demo"],
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _green_stack(up: subprocess.Popen, port: int) -> list[psutil.Process]:
+    """Once health is green: every process `up` started, web, workers and watcher among them."""
+    answer = _wait_for_green(f"http://127.0.0.1:{port}/api/health", up, timeout=90)
+    assert answer["status"] == "ok", answer
+    started = psutil.Process(up.pid).children(recursive=True)
+    assert {"uvicorn", "qcluster", "watch"} <= _roles(started)
+    return started
 
 
 def _wait_for_green(url: str, up: subprocess.Popen, timeout: float) -> dict:
