@@ -58,6 +58,7 @@ SANDBOX_TMP_BYTES = 256 * 1024 * 1024
 # by other users (`sandbox_host_uid`).
 SANDBOX_HOST_UID = 65534
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000  # mount(2)'s flags, from <sys/mount.h>
 
 # Only these host variables reach a runner, and only if they pass the secret check too.
 INHERITED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
@@ -193,7 +194,9 @@ def sandbox_host_identity(*, interpreter: Path, read_only: Iterable[Path] = ()) 
             return HostIdentity(None, f"root outside: {path} is not readable by other users")
     if not _drop_works():
         return HostIdentity(
-            None, f"root outside: uid {SANDBOX_HOST_UID} may not make a user namespace here"
+            None,
+            f"root outside: uid {SANDBOX_HOST_UID} cannot start the sandbox here (a user "
+            "namespace or a private mount refused)",
         )
     private = tuple(path for path in paths if not _parents_passable_by_others(path))
     return HostIdentity(SANDBOX_HOST_UID, f"uid {SANDBOX_HOST_UID} outside", private)
@@ -270,11 +273,6 @@ def privately_shown_binder(paths: Iterable[Path]) -> Callable[[], None]:
             _mount_checked(mount, source, slot, MS_BIND | MS_REC)
 
     return bind
-
-
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MS_PRIVATE = 0x40000
 
 
 @functools.cache
