@@ -297,6 +297,9 @@ ATOM_RUN_SYNC_TIMEOUT = env_float("ATOM_RUN_SYNC_TIMEOUT", 30, minimum=0.1, maxi
 ATOM_SANDBOX = env_str("ATOM_SANDBOX", "auto").strip().lower()
 if ATOM_SANDBOX not in ("auto", "bwrap", "none"):
     raise ImproperlyConfigured(f"ATOM_SANDBOX={ATOM_SANDBOX!r}: use auto, bwrap or none")
+# Where Atom runs as root, the host uid bwrap drops to: nobody by default; a uid no other
+# program uses keeps daemons that run as nobody from reaching the runners (docs/sandbox.md).
+ATOM_SANDBOX_HOST_UID = env_int("ATOM_SANDBOX_HOST_UID", 65534, minimum=1, maximum=4_294_967_294)
 # Skill files (path, or skill-id=path): a new pool of a matching kind starts a runner for each.
 ATOM_PRELOAD_SKILLS = env_list("ATOM_PRELOAD_SKILLS", [])
 

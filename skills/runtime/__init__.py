@@ -154,7 +154,9 @@ def isolation_status(config: RuntimeConfig | None = None) -> tuple[bool, str]:
         return False, str(error)
     support = cgroup_support_for(config.cgroups)
     if mode == "bwrap":
-        outside = sandbox_host_identity(interpreter=Path(sys.executable)).reason
+        outside = sandbox_host_identity(
+            interpreter=Path(sys.executable), uid=config.sandbox_host_uid
+        ).reason
         sandbox = (
             f"bwrap (user, PID, mount, network namespaces; uid {SANDBOX_UID}, {outside}; "
             f"{seccomp_status()})"

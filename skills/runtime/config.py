@@ -36,6 +36,7 @@ class RuntimeConfig:
     max_output_bytes: int = 1_048_576
     max_result_bytes: int = 16 * 1_048_576
     sandbox: str = "auto"
+    sandbox_host_uid: int = 65534  # where Atom runs as root, the uid bwrap drops to
     preload: tuple[str, ...] = ()
     node_binary: str = "node"
     read_only_paths: tuple[Path, ...] = ()
@@ -50,6 +51,8 @@ class RuntimeConfig:
             raise ValueError(f"cgroups must be one of {', '.join(CGROUP_MODES)}")
         if not 0 <= self.min_runners <= self.max_runners:
             raise ValueError("min_runners must be between 0 and max_runners")
+        if self.sandbox_host_uid < 1:
+            raise ValueError("sandbox_host_uid must not be root's")
         if self.max_processes < 8:
             raise ValueError("max_processes must be at least 8")
 
@@ -81,6 +84,7 @@ class RuntimeConfig:
             memory_max_mb=read("ATOM_RUN_MEMORY_MAX_MB", defaults.memory_max_mb),
             max_output_bytes=read("ATOM_RUN_MAX_OUTPUT_BYTES", defaults.max_output_bytes),
             sandbox=read("ATOM_SANDBOX", defaults.sandbox),
+            sandbox_host_uid=read("ATOM_SANDBOX_HOST_UID", defaults.sandbox_host_uid),
             preload=tuple(read("ATOM_PRELOAD_SKILLS", ())),
             node_binary=read("ATOM_NODE_BIN", defaults.node_binary),
             read_only_paths=tuple(

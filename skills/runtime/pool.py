@@ -479,6 +479,7 @@ class RunnerPool:
                 start_timeout=self.config.start_timeout,
                 cgroup=cgroup,
                 preimport=self.preimport,
+                host_uid=self.config.sandbox_host_uid,
             )
             runner.version = version
         except BaseException:

@@ -30,6 +30,7 @@ from atom_site.lifetimes import parent_death_signal
 from skills.runtime.calls import CapturedOutput
 from skills.runtime.cgroups import RunnerCgroup, cgroup_join
 from skills.runtime.sandbox import (
+    SANDBOX_HOST_UID,
     HostIdentity,
     privately_shown_binder,
     runner_command,
@@ -205,6 +206,7 @@ class RunnerProcess:
         start_timeout: float = 15.0,
         cgroup: RunnerCgroup | None = None,
         preimport: Iterable[str] = (),
+        host_uid: int = SANDBOX_HOST_UID,
     ) -> None:
         self.kind = kind
         self.cgroup = cgroup
@@ -239,7 +241,7 @@ class RunnerProcess:
         read_only = list(read_only)
         filter_fd = seccomp_fd() if mode == "bwrap" else None
         host = (
-            sandbox_host_identity(interpreter=interpreter, read_only=read_only)
+            sandbox_host_identity(interpreter=interpreter, read_only=read_only, uid=host_uid)
             if mode == "bwrap"
             else None
         )

@@ -53,9 +53,8 @@ SANDBOX_UID = 1000
 SANDBOX_PASSWD = f"skill:x:{SANDBOX_UID}:{SANDBOX_UID}:skill:/tmp:/usr/sbin/nologin\n"
 SANDBOX_GROUP = f"skill:x:{SANDBOX_UID}:\n"
 SANDBOX_TMP_BYTES = 256 * 1024 * 1024
-# Where Atom runs as root, bwrap runs as this host user (nobody), so that the sandbox's uid is
-# an unprivileged user outside too, not root: when everything the runner must see is readable
-# by other users (`sandbox_host_uid`).
+# Where Atom runs as root, bwrap runs as this host user (nobody; `ATOM_SANDBOX_HOST_UID`), so
+# that the sandbox's uid is an unprivileged user outside too, not root (`sandbox_host_identity`).
 SANDBOX_HOST_UID = 65534
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000  # mount(2)'s flags, from <sys/mount.h>
@@ -173,11 +172,13 @@ class HostIdentity:
     shown_privately: tuple[Path, ...] = ()
 
 
-def sandbox_host_identity(*, interpreter: Path, read_only: Iterable[Path] = ()) -> HostIdentity:
-    """Root drops to `SANDBOX_HOST_UID` when that user may make a user namespace here, its
-    mount namespace can be made, and every path the sandbox shows is itself readable by other
-    users (its parents need not be: such a path is shown privately); otherwise the sandbox's
-    uid maps to root outside, and the reason says what stood in the way."""
+def sandbox_host_identity(
+    *, interpreter: Path, read_only: Iterable[Path] = (), uid: int = SANDBOX_HOST_UID
+) -> HostIdentity:
+    """Root drops to `uid` (`ATOM_SANDBOX_HOST_UID`) when that user may make a user namespace,
+    a private mount namespace can be made, and every path the sandbox shows is itself readable
+    by other users (its parents need not be: such a path is shown privately); otherwise the
+    sandbox's uid maps to root outside, and the reason says what stood in the way."""
     if os.geteuid() != 0:
         return HostIdentity(None, f"uid {os.geteuid()} outside (Atom's own)")
     paths = _outermost(
@@ -192,14 +193,14 @@ def sandbox_host_identity(*, interpreter: Path, read_only: Iterable[Path] = ()) 
     for path in paths:
         if not _readable_by_others(path):
             return HostIdentity(None, f"root outside: {path} is not readable by other users")
-    if not _drop_works():
+    if not _drop_works(uid):
         return HostIdentity(
             None,
-            f"root outside: uid {SANDBOX_HOST_UID} cannot start the sandbox here (a user "
-            "namespace or a private mount refused)",
+            f"root outside: uid {uid} cannot start the sandbox here (a user namespace or a "
+            "private mount refused)",
         )
     private = tuple(path for path in paths if not _parents_passable_by_others(path))
-    return HostIdentity(SANDBOX_HOST_UID, f"uid {SANDBOX_HOST_UID} outside", private)
+    return HostIdentity(uid, f"uid {uid} outside", private)
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -287,10 +288,9 @@ def _mount_checked(mount: Callable[..., int], source: bytes, target: bytes, flag
 
 
 @functools.cache
-def _drop_works() -> bool:
-    """Whether a process that binds a path privately and drops to `SANDBOX_HOST_UID` can then
-    start bwrap and read that path through it (probed once, on a directory only root can
-    reach)."""
+def _drop_works(uid: int) -> bool:
+    """Whether a process that binds a path privately and drops to `uid` can then start bwrap
+    and read that path through it (probed once per uid, on a directory only root can reach)."""
     executable = bwrap_executable()
     if executable is None:
         return False
@@ -307,8 +307,8 @@ def _drop_works() -> bool:
         def setup() -> None:
             binder()
             os.setgroups([])
-            os.setgid(SANDBOX_HOST_UID)
-            os.setuid(SANDBOX_HOST_UID)
+            os.setgid(uid)
+            os.setuid(uid)
 
         completed = subprocess.run(
             probe, capture_output=True, timeout=10, check=False, preexec_fn=setup

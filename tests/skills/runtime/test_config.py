@@ -13,12 +13,13 @@ def test_the_config_follows_the_settings(settings):
     settings.ATOM_RUNNER_MAX = 5
     settings.ATOM_LOADER_CACHE_SIZE = 7
     settings.ATOM_SANDBOX = "none"
+    settings.ATOM_SANDBOX_HOST_UID = 64999
     settings.ATOM_PRELOAD_SKILLS = ["/skills/a.py", "fast=/skills/b.py"]
 
     config = RuntimeConfig.from_settings()
 
     assert (config.min_runners, config.max_runners, config.loader_cache_size) == (2, 5, 7)
-    assert config.sandbox == "none"
+    assert (config.sandbox, config.sandbox_host_uid) == ("none", 64999)
     assert preload_from_settings(config.preload) == [
         SkillRef("a", Path("/skills/a.py")),
         SkillRef("fast", Path("/skills/b.py")),
@@ -30,6 +31,7 @@ def test_the_config_follows_the_settings(settings):
     [
         ({"sandbox": "docker"}, "sandbox must be one of auto, bwrap, none"),
         ({"min_runners": 3, "max_runners": 2}, "min_runners must be between 0 and max_runners"),
+        ({"sandbox_host_uid": 0}, "sandbox_host_uid must not be root's"),
     ],
 )
 def test_a_bad_config_is_refused(changes, message):

@@ -457,8 +457,11 @@ def host_uids(pid: int) -> set[int]:
     return found
 
 
-def test_on_a_root_host_the_sandbox_runs_as_nobody_even_where_only_root_can_reach_its_python(
-    make_registry, write_skill
+# nobody by default; a uid of the operator's choosing (ATOM_SANDBOX_HOST_UID), which needs no
+# account, keeps daemons that run as nobody away from the runners.
+@pytest.mark.parametrize("host_uid", [SANDBOX_HOST_UID, 64999])
+def test_on_a_root_host_the_sandbox_runs_unprivileged_even_where_only_root_can_reach_its_python(
+    make_registry, write_skill, host_uid
 ):
     if os.geteuid() != 0:
         pytest.skip("Atom is not root here: the sandbox's uid is Atom's own outside")
@@ -484,18 +487,18 @@ def test_on_a_root_host_the_sandbox_runs_as_nobody_even_where_only_root_can_reac
                 return [os.getuid(), sys.prefix, seen, written]
             """,
         )
-        registry = make_registry(sandbox="bwrap")
+        registry = make_registry(sandbox="bwrap", sandbox_host_uid=host_uid)
         pool = registry.pool_for("root-only-python", str(environment / "bin" / "python"), "python")
 
         result = pool.call(skill_id="uid", path=skill)
         outside = host_uids(result.runner_pid)
-        identity = sandbox_host_identity(interpreter=environment / "bin" / "python")
+        identity = sandbox_host_identity(interpreter=environment / "bin" / "python", uid=host_uid)
         slot = privately_shown_slot(environment)
     finally:
         shutil.rmtree(hidden)
 
     assert result.result == [1000, str(environment), "seen", errno.EROFS]
-    assert outside == {SANDBOX_HOST_UID}
+    assert outside == {host_uid}
     assert environment in identity.shown_privately
     assert list(slot.iterdir()) == []  # the host sees nothing of it on its slot
 
