@@ -45,6 +45,9 @@ class _Listener:
         self.client = client
         self.channel = channel
         self.heard = heard
+        # What this process publishes: its own bump advanced the tally already, and hearing it
+        # again would drop the copies read since for nothing (or, in a test, at random).
+        self.token = f"{os.getpid()}:{id(self)}".encode()
         self.is_live = False
         self.failed_at: float | None = None
         self._lock = threading.Lock()
@@ -69,6 +72,8 @@ class _Listener:
         try:
             pubsub.subscribe(self.channel)
             for message in pubsub.listen():
+                if message["type"] == "message" and message["data"] == self.token:
+                    continue
                 # A (re)subscription counts too: anything published before it was not heard.
                 self.advance()
                 if message["type"] == "subscribe":
@@ -117,7 +122,7 @@ class SharedGeneration:
         if listener is not None:
             listener.advance()  # this process stops trusting its copies now, not when it hears
             try:
-                listener.client.publish(listener.channel, b"")
+                listener.client.publish(listener.channel, listener.token)
             except Exception:  # Redis is down: every listener has lost it and reads the cache
                 logger.info("generations: %s bumped but not published", self.name)
 

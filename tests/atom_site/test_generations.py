@@ -76,6 +76,25 @@ def test_a_bump_here_changes_the_generation_here_at_once(private_redis):
     assert caches["default"].get("test:generation") == 1  # for processes not following
 
 
+def test_a_bump_here_changes_the_generation_here_once_not_again_when_redis_echoes_it(
+    private_redis,
+):
+    generation = SharedGeneration("test:generation")
+    assert eventually(lambda: generation.current()[0] == "heard")
+    other = redis.Redis(port=private_redis["port"]).pubsub()
+    other.subscribe(f"{caches['default'].make_and_validate_key('test:generation')}:changed")
+    assert other.get_message(timeout=5)["type"] == "subscribe"
+
+    generation.bump()
+    bumped = generation.current()
+    delivered = other.get_message(timeout=5)  # by then the echo has reached this process too
+    time.sleep(0.1)
+
+    assert delivered["type"] == "message"  # other processes hear it
+    assert generation.current() == bumped
+    other.close()
+
+
 def test_with_redis_stopped_the_generation_is_read_and_followed_again_when_it_returns(
     private_redis,
 ):
