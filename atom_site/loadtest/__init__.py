@@ -72,6 +72,18 @@ def stack_environment(*, base: dict[str, str], workers: int) -> dict[str, str]:
     return env
 
 
+WARMUP_SECONDS = 5.0
+# A soak judges memory growth: on SQLite the web threads' page caches fill during the first
+# minute and a half of load, which is not growth to judge (docs/reliability.md).
+SOAK_WARMUP_SECONDS = 120.0
+
+
+def warmup_seconds(asked: float | None, *, soak: bool) -> float:
+    if asked is not None:
+        return asked
+    return SOAK_WARMUP_SECONDS if soak else WARMUP_SECONDS
+
+
 def load_test_run(
     *,
     clients: int,

@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from atom_site.loadtest import SOAK_WARMUP_SECONDS, WARMUP_SECONDS, warmup_seconds
+
 
 @pytest.mark.timeout(900)
 def test_fifty_clients_for_six_seconds_meet_zero_errors(manage_py, process_env, tmp_path):
@@ -26,3 +28,9 @@ def test_fifty_clients_for_six_seconds_meet_zero_errors(manage_py, process_env, 
         assert f"| {operation} | " in table
     assert "| web (uvicorn) |" in done.stdout
     assert "Zero errors; memory within bounds." in done.stdout
+
+
+def test_a_soak_warms_up_until_the_caches_are_full_unless_told_otherwise():
+    assert warmup_seconds(None, soak=False) == WARMUP_SECONDS
+    assert warmup_seconds(None, soak=True) == SOAK_WARMUP_SECONDS > 90  # caches full by 90 s
+    assert warmup_seconds(2, soak=True) == 2

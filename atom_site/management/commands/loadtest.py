@@ -3,7 +3,12 @@ import tempfile
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from atom_site.loadtest import load_test_run
+from atom_site.loadtest import (
+    SOAK_WARMUP_SECONDS,
+    WARMUP_SECONDS,
+    load_test_run,
+    warmup_seconds,
+)
 from atom_site.loadtest.report import latency_table, memory_table
 from atom_site.loadtest.stack import LoadTestError
 
@@ -23,7 +28,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--minutes", type=float, help="soak: run this long (overrides --seconds)"
         )
-        parser.add_argument("--warmup", type=float, default=5.0, help="seconds, not measured")
+        parser.add_argument(
+            "--warmup",
+            type=float,
+            help=f"seconds, not measured (default {WARMUP_SECONDS:g}; {SOAK_WARMUP_SECONDS:g} "
+            "with --minutes)",
+        )
         parser.add_argument("--workers", type=int, default=2, help="django-q2 workers (>= 2)")
         parser.add_argument(
             "--max-memory-growth", type=float, default=10.0, help="percent, over the run"
@@ -45,7 +55,7 @@ class Command(BaseCommand):
             result = load_test_run(
                 clients=options["clients"],
                 seconds=seconds,
-                warmup_seconds=options["warmup"],
+                warmup_seconds=warmup_seconds(options["warmup"], soak=bool(options["minutes"])),
                 workers=options["workers"],
                 base_env={**os.environ, "ATOM_DATA_DIR": data_dir},
                 say=self.stdout.write,
