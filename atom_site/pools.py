@@ -45,45 +45,47 @@ def inherited_pools_forget() -> None:
     DatabaseWrapper._connection_pools.clear()
 
 
-def pooled_databases_check(wrappers: Iterable[BaseDatabaseWrapper] | None = None) -> None:
-    """Connect once to each pooled database without its pool, so that a server refusing the
+def postgresql_databases_check(
+    wrappers: Iterable[BaseDatabaseWrapper] | None = None, *, create_missing: bool = False
+) -> list[str]:
+    """Connect once to each PostgreSQL database without its pool, so that a server refusing the
     connection (no such database, a wrong password) is reported at once in its own words:
     through the pool the first query would retry until the pool's timeout, then say only that
-    it got no connection. Raises Django's form of the driver's error."""
-    for wrapper in connections.all() if wrappers is None else wrappers:
-        if wrapper.settings_dict.get("OPTIONS", {}).get("pool"):
-            with wrapper.wrap_database_errors:
-                wrapper.Database.connect(**wrapper.get_connection_params()).close()
+    it got no connection. Raises Django's form of the driver's error.
 
-
-def missing_databases_create(wrappers: Iterable[BaseDatabaseWrapper] | None = None) -> list[str]:
-    """Create each PostgreSQL database that its server, reached through its maintenance
-    database, says does not exist; the names created. `make up` on a fresh server needs no
-    `createdb` first. Any other refusal (no server, an unknown role) is left for
-    `pooled_databases_check` to report in the server's words."""
-    from psycopg import sql
-
+    With `create_missing` (`make up` on a fresh server), a database its server says it does not
+    have, asked through its maintenance database, is created first; the names created."""
     created = []
     for wrapper in connections.all() if wrappers is None else wrappers:
         if wrapper.vendor != "postgresql":
             continue
         try:
             wrapper.Database.connect(**wrapper.get_connection_params()).close()
-            continue
-        except wrapper.Database.OperationalError:
-            pass
-        name = wrapper.settings_dict["NAME"]
-        maintenance = {**wrapper.get_connection_params(), "dbname": "postgres"}
-        try:
-            with wrapper.Database.connect(**maintenance, autocommit=True) as server:
-                known = server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-                if known.fetchone() is None:
-                    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-                    server.execute(create)
-                    created.append(name)
-        except wrapper.Database.Error:
-            continue
+        except wrapper.Database.OperationalError as refused:
+            if create_missing and _database_created(wrapper):
+                created.append(wrapper.settings_dict["NAME"])
+                continue
+            with wrapper.wrap_database_errors:
+                raise refused from None
     return created
+
+
+def _database_created(wrapper: BaseDatabaseWrapper) -> bool:
+    """Create the wrapper's database if its server, reached through the maintenance database
+    as the same role, does not have it. False if it has it or cannot be asked (an unknown
+    role, no server): the connection's own refusal says why."""
+    from psycopg import sql
+
+    name = wrapper.settings_dict["NAME"]
+    maintenance = {**wrapper.get_connection_params(), "dbname": "postgres"}
+    try:
+        with wrapper.Database.connect(**maintenance, autocommit=True) as server:
+            if server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                return False
+            server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except wrapper.Database.Error:
+        return False
+    return True
 
 
 def pooled_connection_check(connection: Any) -> None:

@@ -32,6 +32,7 @@ from skills.runtime.cgroups import RunnerCgroup, cgroup_join
 from skills.runtime.sandbox import (
     SANDBOX_HOST_UID,
     HostIdentity,
+    host_user_become,
     privately_shown_binder,
     runner_command,
     runner_environment,
@@ -139,9 +140,7 @@ def _child_setup(
         if bind is not None:
             bind()
         if host_uid is not None:
-            os.setgroups([])
-            os.setgid(host_uid)
-            os.setuid(host_uid)
+            host_user_become(host_uid)
         if die_with_parent is not None:
             die_with_parent()
 

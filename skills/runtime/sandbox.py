@@ -276,6 +276,13 @@ def privately_shown_binder(paths: Iterable[Path]) -> Callable[[], None]:
     return bind
 
 
+def host_user_become(uid: int) -> None:
+    """Between fork and exec, as root: become `uid`, its group alone, no other groups."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
 @functools.cache
 def _libc_mount() -> Callable[..., int]:
     return ctypes.CDLL(None, use_errno=True).mount
@@ -306,9 +313,7 @@ def _drop_works(uid: int) -> bool:
 
         def setup() -> None:
             binder()
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+            host_user_become(uid)
 
         completed = subprocess.run(
             probe, capture_output=True, timeout=10, check=False, preexec_fn=setup

@@ -10,7 +10,7 @@ from django.db import OperationalError, connection
 from psycopg import sql
 
 from atom_site.config import database_from_url
-from atom_site.pools import missing_databases_create, pooled_databases_check
+from atom_site.pools import postgresql_databases_check
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pool")
 
@@ -75,8 +75,8 @@ def test_a_refused_connection_is_reported_in_the_servers_words_not_as_a_pool_tim
     missing = DatabaseWrapper({**connection.settings_dict, "NAME": "atom_no_such_db"}, "probe")
     assert missing.settings_dict["OPTIONS"]["pool"]
     with pytest.raises(OperationalError, match='database "atom_no_such_db" does not exist'):
-        pooled_databases_check([missing])
-    pooled_databases_check([connection])  # the test database answers
+        postgresql_databases_check([missing])  # not created unless asked
+    assert postgresql_databases_check([connection]) == []  # the test database answers
 
 
 @pytest.mark.django_db(transaction=True)
@@ -86,9 +86,9 @@ def test_a_database_the_server_does_not_have_is_created_once_and_one_it_has_left
     name = f'atom "created" {uuid.uuid4().hex[:8]}'  # quoted as a name, never as SQL
     missing = DatabaseWrapper({**connection.settings_dict, "NAME": name}, "probe")
     try:
-        created = missing_databases_create([missing, connection])
-        again = missing_databases_create([missing])
-        pooled_databases_check([missing])  # it answers now
+        created = postgresql_databases_check([missing, connection], create_missing=True)
+        again = postgresql_databases_check([missing], create_missing=True)
+        postgresql_databases_check([missing])  # it answers now
     finally:
         with connection._nodb_cursor() as cursor:
             cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
@@ -104,9 +104,11 @@ def test_a_role_the_server_does_not_have_creates_nothing_and_is_reported():
         {**connection.settings_dict, "USER": "atom_no_such_role", "NAME": "atom_never"}, "probe"
     )
 
-    assert missing_databases_create([stranger]) == []
     with pytest.raises(OperationalError, match='role "atom_no_such_role" does not exist'):
-        pooled_databases_check([stranger])
+        postgresql_databases_check([stranger], create_missing=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = 'atom_never'")
+        assert cursor.fetchone() is None
 
 
 @pytest.mark.django_db(transaction=True)

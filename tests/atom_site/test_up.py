@@ -48,7 +48,7 @@ def test_up_refuses_a_taken_port_and_exits_non_zero(manage_py, process_env):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's connection pool")
 def test_up_names_what_the_server_refuses_at_once_and_creates_nothing(manage_py, process_env):
     """Through the pool a refused connection would surface as a pool timeout after 10 s. A
-    missing database `make up` creates (tested with `missing_databases_create`); a missing role
+    missing database `make up` creates (tested with `postgresql_databases_check`); a missing role
     it cannot, and says so in the server's words."""
     server, _ = process_env["DATABASE_URL"].rsplit("/", 1)
     url = server.replace("://postgres@", "://atom_no_such_role@") + "/atom_no_such_db"

@@ -10,7 +10,7 @@ from atom_site.accounts import admin_ensure
 from atom_site.cache import file_cache_leftovers_remove
 from atom_site.demo import demo_load
 from atom_site.env import env_int, env_str
-from atom_site.pools import missing_databases_create, pooled_databases_check
+from atom_site.pools import postgresql_databases_check
 from atom_site.stack import (
     PortTakenError,
     first_exited,
@@ -51,9 +51,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
 
         try:
-            for name in missing_databases_create():
+            for name in postgresql_databases_check(create_missing=True):
                 self.stdout.write(f"Created the PostgreSQL database {name!r} (it did not exist).")
-            pooled_databases_check()
         except DatabaseError as error:
             raise CommandError(f"DATABASE_URL: {error}") from None
         if not options["skip_checks"]:
